@@ -1,0 +1,163 @@
+"""Input checks shared by every public function of :mod:`gradbook`.
+
+Each check either returns the input as a tensor of the expected kind or raises
+``ValueError`` / ``TypeError`` with a message that names what was expected and
+what was received. Nothing is clipped, reshaped or cast silently: a float64
+array becomes float32 (a dtype change, not a change of values that matters for
+this book), but a value outside the allowed range is an error, never clipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "as_features",
+    "as_labels",
+    "check_positive_int",
+    "check_positive_float",
+    "check_probability",
+    "check_seed",
+    "check_choice",
+]
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return type(x).__name__
+
+
+def as_features(
+    X: Any,
+    name: str = "X",
+    *,
+    n_features: int | None = None,
+    unit_interval: bool = False,
+    allow_empty: bool = False,
+) -> torch.Tensor:
+    """Return ``X`` as a 2-D float32 tensor, or raise a clear error.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    name : the argument's name, used in messages.
+    n_features : if given, the number of columns ``X`` must have.
+    unit_interval : if True, every value must lie in [0, 1].
+    allow_empty : if False (default), zero rows is an error.
+    """
+    if isinstance(X, torch.Tensor):
+        t = X.detach()
+    else:
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:  # pragma: no cover - numpy's own message is kept
+            raise TypeError(f"{name} must be array-like of numbers; got {_describe(X)}") from exc
+        if arr.dtype == object or not (
+            np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+        ):
+            raise TypeError(
+                f"{name} must be a numeric array of shape (n_samples, n_features); "
+                f"got {_describe(X)}"
+            )
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.is_complex():
+        raise TypeError(f"{name} must be real-valued; got {_describe(X)}")
+    if t.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D, of shape (n_samples, n_features); got {_describe(X)}"
+        )
+    if t.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty (0 samples); at least one sample is needed")
+    if t.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features; got {_describe(X)}")
+    t = t.to(torch.float32)
+    if not torch.isfinite(t).all():
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); all values must be finite")
+    if n_features is not None and t.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} features (columns); got {t.shape[1]}"
+        )
+    if unit_interval and t.numel() and (t.min() < 0 or t.max() > 1):
+        raise ValueError(
+            f"{name} must lie in [0, 1]; got values from {float(t.min()):.4g} "
+            f"to {float(t.max()):.4g}"
+        )
+    return t
+
+
+def as_labels(
+    y: Any, name: str = "y", *, n_samples: int | None = None, n_classes: int | None = None
+) -> torch.Tensor:
+    """Return ``y`` as a 1-D int64 tensor of class indices, or raise."""
+    if isinstance(y, torch.Tensor):
+        t = y.detach()
+    else:
+        arr = np.asarray(y)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"{name} must be integer class labels; got {_describe(y)}")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, of shape (n_samples,); got {_describe(y)}")
+    if t.is_floating_point():
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values; labels must be integers")
+        if not torch.equal(t, t.round()):
+            raise ValueError(f"{name} must hold whole-number class labels; got fractional values")
+    t = t.to(torch.int64)
+    if t.numel() == 0:
+        raise ValueError(f"{name} is empty (0 labels); at least one label is needed")
+    if n_samples is not None and t.shape[0] != n_samples:
+        raise ValueError(f"{name} has {t.shape[0]} labels but X has {n_samples} samples")
+    if t.min() < 0:
+        raise ValueError(f"{name} must hold labels >= 0; got {int(t.min())}")
+    if n_classes is not None and t.max() >= n_classes:
+        raise ValueError(
+            f"{name} holds label {int(t.max())}, but the model has only {n_classes} outputs"
+        )
+    return t
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` if it is an int >= ``minimum``; raise otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float if it is finite and > 0 (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
+    return v
+
+
+def check_probability(value: Any, name: str, *, allow_one: bool = False) -> float:
+    """Return ``value`` if 0 <= value < 1 (or <= 1 when ``allow_one``)."""
+    v = check_positive_float(value, name, allow_zero=True)
+    if v > 1 or (v == 1 and not allow_one):
+        bound = "[0, 1]" if allow_one else "[0, 1)"
+        raise ValueError(f"{name} must lie in {bound}; got {value!r}")
+    return v
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """Return ``seed`` if it is a non-negative int."""
+    return check_positive_int(seed, name, minimum=0)
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value

@@ -1,0 +1,295 @@
+"""Data sets for the book: scikit-learn's bundled digits (offline, the default),
+a seeded train/test split, and an MNIST loader (download with a checksum, cache,
+IDX parsing) for readers who want the bigger data set.
+
+All loaders return ``(X, y)`` with ``X`` a float32 tensor in [0, 1] of shape
+(n_samples, n_features) and ``y`` an int64 tensor of shape (n_samples,).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ._validate import as_features, as_labels, check_probability, check_seed
+
+__all__ = [
+    "load_digits",
+    "nudge",
+    "train_test_split",
+    "read_idx",
+    "write_idx",
+    "download",
+    "load_mnist",
+    "MNIST_FILES",
+]
+
+
+def nudge(X: torch.Tensor, y: torch.Tensor, side: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``X`` and its four 1-pixel shifts (up, down, left, right).
+
+    The shifted copies fill the vacated row or column with zeros, as in
+    scikit-learn's RBM example. The result has ``5 * n`` rows: the originals
+    first, then the four shifted blocks in the order up, down, left, right.
+    """
+    X = as_features(X, "X", n_features=side * side)
+    y = as_labels(y, "y", n_samples=X.shape[0])
+    images = X.reshape(-1, side, side)
+    shifted = [images]
+    for dim, step in ((1, -1), (1, 1), (2, -1), (2, 1)):
+        moved = torch.roll(images, shifts=step, dims=dim)
+        index = 0 if step == 1 else side - 1  # the row/column that wrapped around
+        moved.select(dim, index).zero_()
+        shifted.append(moved)
+    X_all = torch.cat(shifted).reshape(-1, side * side)
+    return X_all, y.repeat(5)
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_cached() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits as _sk_load
+
+    bunch = _sk_load()
+    X = torch.from_numpy(bunch.data.astype(np.float32) / 16.0)
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    return X, y
+
+
+def load_digits(nudge: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 8x8 handwritten digits, scaled to [0, 1].
+
+    Parameters
+    ----------
+    nudge : bool
+        If True, add the four 1-pixel shifts of every image (5 x 1,797 images),
+        as scikit-learn's RBM example does.
+
+    Returns
+    -------
+    X : float32 tensor of shape (1797, 64), or (8985, 64) when nudged
+    y : int64 tensor of shape (n,)
+    """
+    if not isinstance(nudge, bool):
+        raise TypeError(f"nudge must be True or False; got {nudge!r}")
+    X, y = (t.clone() for t in _digits_cached())
+    if nudge:
+        X, y = globals()["nudge"](X, y)
+    return X, y
+
+
+def train_test_split(
+    X, y, test_size: float = 0.2, seed: int = 0, stratify: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seeded split into ``X_train, X_test, y_train, y_test``.
+
+    With ``stratify=True`` every class keeps its share in both parts (up to
+    rounding). The same seed always gives the same split.
+    """
+    X = as_features(X)
+    y = as_labels(y, n_samples=X.shape[0])
+    test_size = check_probability(test_size, "test_size")
+    if test_size == 0:
+        raise ValueError("test_size must be > 0 and < 1; got 0")
+    seed = check_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    n = X.shape[0]
+    if stratify:
+        test_idx = []
+        for c in torch.unique(y):
+            members = torch.nonzero(y == c).flatten()
+            members = members[torch.randperm(len(members), generator=gen)]
+            k = int(round(test_size * len(members)))
+            test_idx.append(members[:k])
+        test = torch.cat(test_idx)
+    else:
+        test = torch.randperm(n, generator=gen)[: int(round(test_size * n))]
+    if len(test) == 0 or len(test) == n:
+        raise ValueError(
+            f"test_size={test_size} leaves an empty part with {n} samples; "
+            "choose a test_size that gives both parts at least one sample"
+        )
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[test] = True
+    train = torch.nonzero(~mask).flatten()
+    test = torch.sort(test).values
+    return X[train], X[test], y[train], y[test]
+
+
+# ---------------------------------------------------------------- IDX / MNIST
+
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Parse an IDX file (the MNIST format), gzipped or not.
+
+    The header is two zero bytes, a type code, the number of dimensions, then
+    one big-endian uint32 per dimension; the data follow in row-major order.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path} is not an IDX file: it must start with two zero bytes")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_DTYPES:
+        raise ValueError(f"{path}: unknown IDX type code 0x{code:02x}")
+    if ndim == 0:
+        raise ValueError(f"{path}: IDX file declares 0 dimensions")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_DTYPES[code])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(
+            f"{path}: IDX header promises shape {shape} ({expected} bytes of data) "
+            f"but the file holds {len(raw) - header} bytes"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` as an IDX file (gzipped if the name ends in .gz)."""
+    array = np.asarray(array)
+    codes = {np.dtype(v).newbyteorder("=").str: k for k, v in _IDX_DTYPES.items()}
+    key = array.dtype.newbyteorder("=").str
+    if key not in codes:
+        raise ValueError(f"cannot write dtype {array.dtype} as IDX")
+    code = codes[key]
+    big = array.astype(np.dtype(_IDX_DTYPES[code]))
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as fh:
+        fh.write(header + big.tobytes())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    sha256: str,
+    *,
+    opener: Callable[[str], object] | None = None,
+) -> Path:
+    """Download ``url`` to ``dest`` unless a file with the right checksum is there.
+
+    The file is written to a temporary name and moved into place only after its
+    SHA-256 matches ``sha256``; a mismatch raises ``ValueError`` and leaves no
+    file behind. ``opener`` (default ``urllib.request.urlopen``) lets tests
+    serve bytes without a network.
+    """
+    dest = Path(dest)
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
+        raise ValueError(f"sha256 must be 64 hex digits; got {sha256!r}")
+    if dest.is_file() and _sha256(dest) == sha256.lower():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    opener = opener or urllib.request.urlopen
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, opener(url) as response:  # type: ignore[attr-defined]
+            shutil.copyfileobj(response, out)
+        got = _sha256(Path(tmp))
+        if got != sha256.lower():
+            raise ValueError(
+                f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}; "
+                "the file was not kept"
+            )
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return dest
+
+
+# The four files of LeCun, Cortes and Burges' MNIST, as mirrored by the
+# PyTorch project (the original site is often unavailable), with the SHA-256
+# of each gzipped file. The sums are the widely published ones (the same in
+# Keras' and several other loaders); torchvision lists the MD5 sums
+# f68b3c2d..., d53e105e..., 9fb629c4..., ec29112d... for the same files.
+MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+
+
+def default_cache_dir() -> Path:
+    """``$GRADBOOK_DATA`` if set, else ``~/.cache/gradbook``."""
+    return Path(os.environ.get("GRADBOOK_DATA", Path.home() / ".cache" / "gradbook"))
+
+
+def load_mnist(
+    split: str = "train",
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    download_missing: bool = True,
+    base_url: str = MNIST_MIRROR,
+    files: dict[str, str] | None = None,
+    opener: Callable[[str], object] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST as ``(X, y)``: X float32 (n, 784) in [0, 1], y int64 (n,).
+
+    Files are cached in ``cache_dir`` and checked against their SHA-256; the
+    book's build never needs them (it uses :func:`load_digits`).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    files = MNIST_FILES if files is None else files
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    prefix = "train" if split == "train" else "t10k"
+    paths = {}
+    for kind in ("images-idx3-ubyte.gz", "labels-idx1-ubyte.gz"):
+        name = f"{prefix}-{kind}"
+        if name not in files:
+            raise ValueError(f"files must give the sha256 of {name}")
+        target = cache / name
+        if not (target.is_file() and _sha256(target) == files[name]):
+            if not download_missing:
+                raise FileNotFoundError(
+                    f"{target} is missing or corrupt and download_missing=False"
+                )
+            download(base_url + name, target, files[name], opener=opener)
+        paths[kind] = target
+    images = read_idx(paths["images-idx3-ubyte.gz"])
+    labels = read_idx(paths["labels-idx1-ubyte.gz"])
+    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"MNIST files disagree: images of shape {images.shape}, labels of shape {labels.shape}"
+        )
+    X = torch.from_numpy(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
+    y = torch.from_numpy(labels.astype(np.int64))
+    return X, y

@@ -1,0 +1,74 @@
+"""One look for every figure in the book.
+
+:func:`set_theme` applies a seaborn theme with the colour-blind-safe palette
+below (Okabe & Ito's eight colours, minus black); :data:`PALETTE` and
+:func:`layer_colours` give the colours by name and by layer, so the same layer
+has the same colour in every chapter.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from ._validate import check_positive_int
+
+__all__ = ["PALETTE", "ACTIVATION_COLOURS", "set_theme", "layer_colours", "new_figure", "log_axis"]
+
+# Okabe, M. & Ito, K. (2008), "Color universal design": distinguishable under
+# the common forms of colour blindness.
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "grey": "#7F7F7F",
+}
+ORDER = ["blue", "orange", "green", "vermillion", "sky", "purple", "yellow", "grey"]
+ACTIVATION_COLOURS = {"sigmoid": PALETTE["blue"], "tanh": PALETTE["orange"], "relu": PALETTE["green"]}
+
+
+def set_theme(context: str = "notebook") -> None:
+    """Apply the book's seaborn theme and palette (call once per chapter)."""
+    sns.set_theme(context=context, style="whitegrid", palette=[PALETTE[c] for c in ORDER])
+    plt.rcParams.update(
+        {
+            "figure.dpi": 80,
+            "savefig.dpi": 80,
+            "figure.figsize": (7.0, 3.6),
+            "axes.titleweight": "bold",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+        }
+    )
+
+
+def layer_colours(n_layers: int) -> list[str]:
+    """``n_layers`` colours from light (first layer) to dark (last layer).
+
+    A sequential blue ramp, so that "first" and "last" read at a glance in
+    every per-layer plot, whatever the depth.
+    """
+    n_layers = check_positive_int(n_layers, "n_layers")
+    ramp = sns.color_palette("crest", n_colors=n_layers)
+    return [matplotlib.colors.to_hex(c) for c in ramp]
+
+
+def new_figure(ncols: int = 1, width: float | None = None, height: float = 3.4, **kw):
+    """``plt.subplots(1, ncols)`` at the book's sizes; returns ``(fig, axes)``."""
+    ncols = check_positive_int(ncols, "ncols")
+    width = width if width is not None else 3.6 * ncols + 0.6
+    return plt.subplots(1, ncols, figsize=(width, height), **kw)
+
+
+def log_axis(ax, values: Sequence[float] | None = None) -> None:
+    """Put ``ax``'s y axis on a log scale with readable powers of ten."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=12))

@@ -1,0 +1,261 @@
+r"""Chapter 1's experiments on the vanishing gradient, as tested functions.
+
+Each function runs one experiment of the chapter on the digits data and
+returns plain numbers (numpy arrays or pandas DataFrames); the chapter only
+plots and discusses them.
+
+Published values used for comparison
+------------------------------------
+:data:`NIELSEN_EPOCH0` holds the norms :math:`\|\delta^l\|` that Nielsen
+reports in chapter 5 of *Neural Networks and Deep Learning* (2015) for
+sigmoid nets with hidden layers of 30 units on MNIST, at initialisation
+(N(0, 1/n_in) weights, cross-entropy cost, measured on 1,000 training images).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._validate import check_positive_int, check_seed
+from .data import load_digits, train_test_split
+from .diagnostics import bias_gradient_norms
+from .nets import linear_layers, mlp
+from .train import train
+
+__all__ = [
+    "NIELSEN_EPOCH0",
+    "digits_split",
+    "gradient_profile",
+    "nielsen_comparison",
+    "training_profile",
+    "freeze_comparison",
+    "depth_sweep",
+    "profile_figure",
+]
+
+NIELSEN_EPOCH0 = {
+    2: [0.0657, 0.309],
+    3: [0.0118, 0.0600, 0.283],
+    4: [0.00298, 0.0171, 0.0695, 0.285],
+}
+
+
+def digits_split(seed: int = 0):
+    """The chapter's data: digits, 80 % train / 20 % test, stratified, seeded."""
+    X, y = load_digits()
+    return train_test_split(X, y, test_size=0.2, seed=seed)
+
+
+def _seeds(seeds: Iterable[int]) -> list[int]:
+    seeds = [check_seed(s, "seeds[i]") for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    return seeds
+
+
+def gradient_profile(
+    depth: int,
+    activation: str = "sigmoid",
+    init: str | float = "nielsen",
+    *,
+    width: int = 30,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    n_samples: int = 1000,
+    loss: str = "sigmoid",
+) -> np.ndarray:
+    r""":math:`\|\delta^l\|` of each hidden layer at initialisation, per seed.
+
+    Returns an array of shape (len(seeds), depth): row s holds the norms of a
+    freshly initialised net ``[64] + [width] * depth + [10]`` built with seed
+    s, measured on the first ``n_samples`` training digits.
+    """
+    depth = check_positive_int(depth, "depth")
+    width = check_positive_int(width, "width")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    X_train, _, y_train, _ = digits_split()
+    X, y = X_train[:n_samples], y_train[:n_samples]
+    rows = []
+    for s in _seeds(seeds):
+        net = mlp([64] + [width] * depth + [10], activation=activation, init=init, seed=s)
+        rows.append(bias_gradient_norms(net, X, y, loss=loss))
+    return np.asarray(rows)
+
+
+def nielsen_comparison(seeds: Sequence[int] = tuple(range(10))) -> pd.DataFrame:
+    """Our epoch-0 norms on digits beside Nielsen's on MNIST (2, 3, 4 hidden layers).
+
+    One row per (hidden layers, layer): our mean and standard deviation over
+    ``seeds``, Nielsen's value, and the last/first ratio of each.
+    """
+    rows = []
+    for depth, theirs in NIELSEN_EPOCH0.items():
+        ours = gradient_profile(depth, seeds=seeds)
+        mean = ours.mean(axis=0)
+        for layer in range(depth):
+            rows.append(
+                {
+                    "hidden layers": depth,
+                    "layer": layer + 1,
+                    "ours (digits)": mean[layer],
+                    "ours sd": ours[:, layer].std(ddof=1) if len(ours) > 1 else 0.0,
+                    "Nielsen (MNIST)": theirs[layer],
+                    "ratio last/first, ours": mean[-1] / mean[0],
+                    "ratio last/first, Nielsen": theirs[-1] / theirs[0],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def training_profile(
+    depth: int,
+    *,
+    epochs: int = 30,
+    lr: float = 0.1,
+    batch_size: int = 10,
+    seed: int = 0,
+    activation: str = "sigmoid",
+    init: str | float = "nielsen",
+    loss: str = "sigmoid",
+    n_train: int = 1000,
+):
+    """Train a net with ``depth`` hidden layers of 30 and record, every epoch,
+    the per-layer gradient norms, weight changes and saturation.
+
+    Nielsen's setting: 1,000 training images, mini-batches of 10, learning
+    rate 0.1, his cross-entropy (``loss="sigmoid"``). Returns the
+    :class:`gradbook.train.History`.
+    """
+    depth = check_positive_int(depth, "depth")
+    n_train = check_positive_int(n_train, "n_train")
+    X_train, X_test, y_train, y_test = digits_split()
+    net = mlp([64] + [30] * depth + [10], activation=activation, init=init, seed=seed)
+    return train(
+        net, X_train[:n_train], y_train[:n_train], epochs=epochs, lr=lr,
+        batch_size=batch_size, loss=loss, seed=seed, X_test=X_test, y_test=y_test,
+        diagnostics_every=1,
+    )
+
+
+def freeze_comparison(
+    depth: int = 3,
+    *,
+    width: int = 30,
+    seeds: Sequence[int] = (0, 1, 2),
+    epochs: int = 40,
+    lr: float = 1.0,
+    batch_size: int = 32,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Claim C2: a deep net, the same net with its first layers frozen at
+    their random initial values, and the shallow net of its last layers.
+
+    - ``deep``: ``[64] + [width] * depth + [10]``, every layer trained;
+    - ``frozen``: the same net and seed, the first ``depth - 1`` linear layers
+      left at their initial values, only the last hidden and output layers
+      trained;
+    - ``shallow``: ``[64, width, 10]``, i.e. the last hidden layer and the
+      output layer fed with the pixels directly.
+
+    Returns ``(results, changes)``: ``results`` has one row per (variant,
+    seed) with the final test accuracy and the epoch at which the test
+    accuracy first reached 50 %; ``changes`` has, for the deep net, one row
+    per (seed, epoch, layer) with the layer's relative weight change.
+    """
+    depth = check_positive_int(depth, "depth", minimum=2)
+    X_train, X_test, y_train, y_test = digits_split()
+    results, changes = [], []
+    for s in _seeds(seeds):
+        for variant in ("deep", "frozen", "shallow"):
+            sizes = [64, width, 10] if variant == "shallow" else [64] + [width] * depth + [10]
+            net = mlp(sizes, seed=s)
+            if variant == "frozen":
+                for layer in linear_layers(net)[: depth - 1]:
+                    layer.requires_grad_(False)
+            h = train(net, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size,
+                      seed=s, X_test=X_test, y_test=y_test, diagnostics_every=1)
+            reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
+            results.append({"variant": variant, "seed": s, "test accuracy": h.test_acc[-1],
+                            "epoch to 50%": reached[0] if reached else np.nan})
+            if variant == "deep":
+                for e, row in zip(h.diag_epoch, h.weight_change):
+                    for layer, value in enumerate(row):
+                        changes.append({"seed": s, "epoch": e, "layer": layer + 1,
+                                        "relative change": value})
+    return pd.DataFrame(results), pd.DataFrame(changes)
+
+
+def depth_sweep(
+    depths: Sequence[int] = (1, 2, 3, 4, 5),
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    epochs: int = 30,
+    lr: float = 1.0,
+    batch_size: int = 32,
+    activation: str = "sigmoid",
+    init: str | float = "nielsen",
+    early_epoch: int = 5,
+) -> pd.DataFrame:
+    """Claim C11: how the first layer's learning and the accuracy fall with depth.
+
+    One row per (depth, seed) with: the first and last hidden layers'
+    :math:`\\|\\delta\\|` at initialisation and their ratio, the first layer's
+    relative weight change after ``early_epoch`` epochs and at the end, and
+    the final test accuracy.
+    """
+    early_epoch = check_positive_int(early_epoch, "early_epoch")
+    epochs = check_positive_int(epochs, "epochs")
+    if early_epoch > epochs:
+        raise ValueError(f"early_epoch ({early_epoch}) must not exceed epochs ({epochs})")
+    X_train, X_test, y_train, y_test = digits_split()
+    rows = []
+    for depth in depths:
+        depth = check_positive_int(depth, "depth")
+        for s in _seeds(seeds):
+            net = mlp([64] + [30] * depth + [10], activation=activation, init=init, seed=s)
+            h = train(net, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size,
+                      seed=s, X_test=X_test, y_test=y_test, diagnostics_every=early_epoch)
+            g0 = h.bias_grad[0]
+            rows.append({
+                "depth": depth, "seed": s,
+                "first-layer grad": g0[0], "last-layer grad": g0[-1],
+                "last/first": g0[-1] / g0[0],
+                "first-layer change (early)": h.weight_change[1][0],
+                "first-layer change (end)": h.weight_change[-1][0],
+                "test accuracy": h.test_acc[-1],
+            })
+    return pd.DataFrame(rows)
+
+
+def profile_figure(depth: int, activation: str, weight_std: float):
+    """The interactive figure of chapter 1: :math:`\\|\\delta^l\\|` per hidden
+    layer at initialisation, on a log axis.
+
+    Weights are drawn N(0, ``weight_std``^2) with zero biases; the norms are
+    the mean over three seeds, on 500 training digits, softmax cross-entropy.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+
+    from .plots import ACTIVATION_COLOURS
+
+    norms = gradient_profile(depth, activation, init=weight_std, seeds=(0, 1, 2),
+                             n_samples=500, loss="softmax").mean(axis=0)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    layers = np.arange(1, depth + 1)
+    ax.plot(layers, norms, "o-", color=ACTIVATION_COLOURS[activation], lw=2)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-10, 1e6)
+    ax.set_yticks([10.0 ** k for k in range(-10, 7, 2)])
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(0.5, 8.5)
+    ax.set_xticks(range(1, 9))
+    ax.set_xlabel("hidden layer (1 = next to the input)")
+    ax.set_ylabel(r"$\|\delta^l\|$ at initialisation")
+    ratio = norms[-1] / norms[0] if norms[0] > 0 else np.inf
+    ax.set_title(f"{activation}, {depth} hidden layers, weight sd {weight_std:g}:"
+                 f" last/first = {ratio:.3g}", fontsize=10)
+    fig.subplots_adjust(left=0.13, right=0.98, bottom=0.16, top=0.9)
+    return fig
