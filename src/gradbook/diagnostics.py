@@ -36,6 +36,7 @@ __all__ = [
     "snapshot",
     "relative_weight_change",
     "activation_stats",
+    "hessian_extremes",
 ]
 
 
@@ -174,3 +175,53 @@ def activation_stats(model: nn.Module, X, threshold: float = 0.1) -> dict[str, l
         stats["dead"].append(float(low.all(dim=0).float().mean()))
         stats["mean"].append(float(a.mean()))
     return stats
+
+
+def hessian_extremes(
+    model: nn.Module, X, y, loss: str = "softmax", iters: int = 100, seed: int = 0
+) -> tuple[float, float]:
+    r"""The largest and the smallest eigenvalue of the Hessian of the loss.
+
+    The Hessian :math:`H = \nabla^2_\theta C` over all weights and biases of
+    the linear layers is never formed: power iteration on Hessian-vector
+    products (double backpropagation) finds the eigenvalue of largest
+    magnitude :math:`\lambda_a`; a second power iteration on
+    :math:`H - \lambda_a I` then finds the eigenvalue at the other end of the
+    spectrum. A negative smallest eigenvalue at a point where the gradient is
+    nearly zero means a saddle (or a plateau leading off it), not a minimum.
+
+    Returns ``(lambda_max, lambda_min)``. Power iteration converges slowly
+    when the top eigenvalues are close; ``iters`` bounds the work.
+    """
+    from ._validate import check_positive_int, check_seed
+
+    iters = check_positive_int(iters, "iters")
+    seed = check_seed(seed)
+    layers, X, y = _inputs(model, X, y)
+    params = [p for layer in layers for p in (layer.weight, layer.bias)]
+    gen = torch.Generator().manual_seed(seed)
+    with _all_trainable(params), torch.enable_grad():
+        value = loss_value(model(X), y, loss)
+        grads = torch.autograd.grad(value, params, create_graph=True)
+        flat_grad = torch.cat([g.reshape(-1) for g in grads])
+
+        def hvp(v: torch.Tensor) -> torch.Tensor:
+            parts = torch.autograd.grad(flat_grad @ v, params, retain_graph=True)
+            return torch.cat([p.reshape(-1) for p in parts]).detach()
+
+        def power(shift: float) -> float:
+            v = torch.randn(flat_grad.numel(), generator=gen)
+            v /= v.norm()
+            eig = 0.0
+            for _ in range(iters):
+                w = hvp(v) - shift * v
+                eig = float(v @ w)
+                norm = w.norm()
+                if norm == 0:
+                    break
+                v = w / norm
+            return eig + shift
+
+        first = power(0.0)
+        second = power(first)
+    return (first, second) if first >= second else (second, first)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -130,6 +130,7 @@ def train(
     diagnostics_every: int | None = None,
     diagnostics_data: tuple[Any, Any] | None = None,
     progress: bool | str = "auto",
+    callback: Callable[[int, nn.Module], None] | None = None,
 ) -> History:
     r"""Train ``model`` in place with mini-batch SGD and return its history.
 
@@ -156,6 +157,9 @@ def train(
     diagnostics_data : ``(X, y)`` on which the gradient norms are measured;
         by default the first 1,000 training samples (as Nielsen does).
     progress : True, False, or "auto" (see :func:`show_progress`).
+    callback : optional ``callback(epoch, model)``, called after each epoch's
+        record (and once at epoch 0), e.g. to take a measurement that the
+        history does not hold. It must not change the model.
     """
     layers = linear_layers(model)
     X = as_features(X, "X", n_features=layers[0].in_features)
@@ -181,6 +185,8 @@ def train(
             diag_X, diag_y = diagnostics_data
         diag_X = as_features(diag_X, "diagnostics_data X", n_features=X.shape[1])
         diag_y = as_labels(diag_y, "diagnostics_data y", n_samples=diag_X.shape[0])
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(epoch, model); got {type(callback).__name__}")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameter (all have requires_grad=False)")
@@ -204,6 +210,8 @@ def train(
             history.bias_grad.append(diagnostics.bias_gradient_norms(model, diag_X, diag_y, loss))
             history.weight_change.append(diagnostics.relative_weight_change(model, start))
             history.saturated.append(diagnostics.activation_stats(model, diag_X)["saturated"])
+        if callback is not None:
+            callback(epoch, model)
 
     t0 = time.perf_counter()
     record(0)

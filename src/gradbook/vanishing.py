@@ -14,6 +14,7 @@ sigmoid nets with hidden layers of 30 units on MNIST, at initialisation
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "freeze_comparison",
     "depth_sweep",
     "profile_figure",
+    "plateau_run",
 ]
 
 NIELSEN_EPOCH0 = {
@@ -140,12 +142,26 @@ def training_profile(
     )
 
 
+@functools.lru_cache(maxsize=None)
+def _run(depth: int, seed: int, epochs: int, lr: float, batch_size: int,
+         activation: str, init: str | float, n_frozen: int, width: int):
+    """One training run on the digits split, memoised: the depth sweep and
+    the freeze comparison share their runs (the History is shared: read it,
+    do not modify it)."""
+    X_train, X_test, y_train, y_test = digits_split()
+    net = mlp([64] + [width] * depth + [10], activation=activation, init=init, seed=seed)
+    for layer in linear_layers(net)[:n_frozen]:
+        layer.requires_grad_(False)
+    return train(net, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size,
+                 seed=seed, X_test=X_test, y_test=y_test, diagnostics_every=1)
+
+
 def freeze_comparison(
     depth: int = 3,
     *,
     width: int = 30,
     seeds: Sequence[int] = (0, 1, 2),
-    epochs: int = 40,
+    epochs: int = 30,
     lr: float = 1.0,
     batch_size: int = 32,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -160,30 +176,28 @@ def freeze_comparison(
       output layer fed with the pixels directly.
 
     Returns ``(results, changes)``: ``results`` has one row per (variant,
-    seed) with the final test accuracy and the epoch at which the test
-    accuracy first reached 50 %; ``changes`` has, for the deep net, one row
-    per (seed, epoch, layer) with the layer's relative weight change.
+    seed) with the final test accuracy and the first epoch at which the test
+    accuracy reached 50 %; ``changes`` has one row per (variant, seed, epoch,
+    layer) with the layer's relative weight change since initialisation.
     """
     depth = check_positive_int(depth, "depth", minimum=2)
-    X_train, X_test, y_train, y_test = digits_split()
+    width = check_positive_int(width, "width")
+    epochs = check_positive_int(epochs, "epochs")
     results, changes = [], []
     for s in _seeds(seeds):
-        for variant in ("deep", "frozen", "shallow"):
-            sizes = [64, width, 10] if variant == "shallow" else [64] + [width] * depth + [10]
-            net = mlp(sizes, seed=s)
-            if variant == "frozen":
-                for layer in linear_layers(net)[: depth - 1]:
-                    layer.requires_grad_(False)
-            h = train(net, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size,
-                      seed=s, X_test=X_test, y_test=y_test, diagnostics_every=1)
+        runs = {
+            "deep": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", 0, width),
+            "frozen": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", depth - 1, width),
+            "shallow": _run(1, s, epochs, lr, batch_size, "sigmoid", "nielsen", 0, width),
+        }
+        for variant, h in runs.items():
             reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
             results.append({"variant": variant, "seed": s, "test accuracy": h.test_acc[-1],
                             "epoch to 50%": reached[0] if reached else np.nan})
-            if variant == "deep":
-                for e, row in zip(h.diag_epoch, h.weight_change):
-                    for layer, value in enumerate(row):
-                        changes.append({"seed": s, "epoch": e, "layer": layer + 1,
-                                        "relative change": value})
+            for e, row in zip(h.diag_epoch, h.weight_change):
+                for layer, value in enumerate(row):
+                    changes.append({"variant": variant, "seed": s, "epoch": e,
+                                    "layer": layer + 1, "relative change": value})
     return pd.DataFrame(results), pd.DataFrame(changes)
 
 
@@ -200,33 +214,80 @@ def depth_sweep(
 ) -> pd.DataFrame:
     """Claim C11: how the first layer's learning and the accuracy fall with depth.
 
-    One row per (depth, seed) with: the first and last hidden layers'
-    :math:`\\|\\delta\\|` at initialisation and their ratio, the first layer's
-    relative weight change after ``early_epoch`` epochs and at the end, and
-    the final test accuracy.
+    Nets ``[64] + [30] * depth + [10]`` trained on the digits. One row per
+    (depth, seed) with: the first and last hidden layers' gradient norms at
+    initialisation and their ratio, the first layer's relative weight change
+    after ``early_epoch`` epochs and at the end, the final test accuracy,
+    and the first epoch at which the test accuracy reached 50 % (NaN if
+    never).
     """
     early_epoch = check_positive_int(early_epoch, "early_epoch")
     epochs = check_positive_int(epochs, "epochs")
     if early_epoch > epochs:
         raise ValueError(f"early_epoch ({early_epoch}) must not exceed epochs ({epochs})")
-    X_train, X_test, y_train, y_test = digits_split()
     rows = []
     for depth in depths:
         depth = check_positive_int(depth, "depth")
         for s in _seeds(seeds):
-            net = mlp([64] + [30] * depth + [10], activation=activation, init=init, seed=s)
-            h = train(net, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size,
-                      seed=s, X_test=X_test, y_test=y_test, diagnostics_every=early_epoch)
+            h = _run(depth, s, epochs, lr, batch_size, activation, init, 0, 30)
             g0 = h.bias_grad[0]
+            reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
             rows.append({
                 "depth": depth, "seed": s,
                 "first-layer grad": g0[0], "last-layer grad": g0[-1],
                 "last/first": g0[-1] / g0[0],
-                "first-layer change (early)": h.weight_change[1][0],
+                "first-layer change (early)": h.weight_change[early_epoch][0],
                 "first-layer change (end)": h.weight_change[-1][0],
                 "test accuracy": h.test_acc[-1],
+                "epoch to 50%": reached[0] if reached else np.nan,
             })
     return pd.DataFrame(rows)
+
+
+def plateau_run(
+    depth: int = 4,
+    *,
+    epochs: int = 60,
+    lr: float = 1.0,
+    batch_size: int = 32,
+    seed: int = 0,
+    hessian_epochs: Sequence[int] = (0, 10, 20, 40, 60),
+    hessian_samples: int = 500,
+):
+    """Claim C9: train a deep sigmoid net through its plateau and look at the
+    curvature there.
+
+    Trains ``[64] + [30] * depth + [10]`` (Nielsen init, softmax
+    cross-entropy) on the digits with per-epoch diagnostics, and at each epoch
+    in ``hessian_epochs`` estimates the Hessian's largest and smallest
+    eigenvalues (:func:`gradbook.diagnostics.hessian_extremes`) on
+    ``hessian_samples`` training images.
+
+    Returns ``(history, curvature)``: the :class:`~gradbook.train.History`
+    and a DataFrame with columns epoch, lambda_max, lambda_min, grad_norm
+    (the norm of the full gradient on the same images).
+    """
+    from .diagnostics import hessian_extremes, layer_gradients
+
+    depth = check_positive_int(depth, "depth")
+    hessian_samples = check_positive_int(hessian_samples, "hessian_samples")
+    X_train, X_test, y_train, y_test = digits_split()
+    Xh, yh = X_train[:hessian_samples], y_train[:hessian_samples]
+    wanted = set(int(e) for e in hessian_epochs)
+    rows = []
+
+    def measure(epoch: int, model) -> None:
+        if epoch in wanted:
+            top, bottom = hessian_extremes(model, Xh, yh, iters=60, seed=seed)
+            grads = layer_gradients(model, Xh, yh)
+            norm = float(torch.sqrt(sum((gw ** 2).sum() + (gb ** 2).sum() for gw, gb in grads)))
+            rows.append({"epoch": epoch, "lambda_max": top, "lambda_min": bottom, "grad_norm": norm})
+
+    net = mlp([64] + [30] * depth + [10], seed=seed)
+    history = train(net, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size,
+                    seed=seed, X_test=X_test, y_test=y_test, diagnostics_every=1,
+                    callback=measure)
+    return history, pd.DataFrame(rows)
 
 
 def profile_figure(depth: int, activation: str, weight_std: float):
