@@ -1,0 +1,506 @@
+"""Unit tests for gradbook.rnn: recurrent nets, gradients through time,
+synthetic tasks, clipping, training and the one-unit cliff."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradbook import rnn
+
+
+def _states(model, x):
+    """Forward pass with s_0 in the graph; returns (outputs, states)."""
+    state0 = model.initial_state(x.shape[0]).requires_grad_(True)
+    return model(x, state0)
+
+
+# --------------------------------------------------------------------------
+# recurrent matrices
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", rnn.RECURRENT_INITS)
+@pytest.mark.parametrize("radius", [0.5, 1.0, 1.5])
+def test_recurrent_matrix_has_the_asked_spectral_radius(kind, radius):
+    W = rnn.recurrent_matrix(24, radius, kind, seed=3)
+    assert W.shape == (24, 24) and W.dtype == torch.float32
+    assert rnn.spectral_radius(W) == pytest.approx(radius, rel=1e-5)
+
+
+def test_orthogonal_matrix_is_orthogonal_and_seeded():
+    Q = rnn.orthogonal_matrix(16, seed=1).double()
+    assert torch.allclose(Q.T @ Q, torch.eye(16, dtype=torch.float64), atol=1e-6)
+    # every singular value of rho * Q is rho: ||W^k v|| = rho^k ||v||
+    sv = torch.linalg.svdvals(rnn.recurrent_matrix(16, 1.5, "orthogonal", seed=1).double())
+    assert torch.allclose(sv, torch.full_like(sv, 1.5), rtol=1e-6)
+    assert torch.equal(rnn.orthogonal_matrix(16, seed=1), rnn.orthogonal_matrix(16, seed=1))
+    assert not torch.equal(rnn.orthogonal_matrix(16, seed=1), rnn.orthogonal_matrix(16, seed=2))
+
+
+def test_spectral_radius_of_a_known_matrix():
+    assert rnn.spectral_radius([[0.0, 2.0], [-2.0, 0.0]]) == pytest.approx(2.0)  # eigenvalues +-2i
+    assert rnn.spectral_radius(np.diag([0.3, -0.9, 0.1])) == pytest.approx(0.9)
+
+
+# --------------------------------------------------------------------------
+# networks
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: rnn.VanillaRNN(2, 8, 3, "tanh", init="gaussian", radius=1.2, seed=s),
+    lambda s: rnn.LSTMNet(2, 8, 3, seed=s),
+])
+def test_models_are_seeded_and_return_outputs_and_states(make):
+    x, _ = rnn.adding_problem(5, 7, seed=0)
+    a, b, c = make(0), make(0), make(1)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+    outputs, states = a(x)
+    assert outputs.shape == (5, 7, 3)
+    assert len(states) == 8 and all(s.shape == (5, a.state_size) for s in states)
+    assert torch.equal(outputs, b(x)[0])
+
+
+def test_vanilla_rnn_follows_its_recurrence():
+    model = rnn.VanillaRNN(3, 4, 2, "tanh", radius=0.9, seed=2)
+    with torch.no_grad():
+        model.bias.fill_(0.1)
+    x = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))
+    outputs, states = model(x)
+    h = torch.zeros(2, 4)
+    W, U, b = model.weight_hh, model.weight_ih, model.bias
+    for t in range(5):
+        h = torch.tanh(h @ W.T + x[:, t] @ U.T + b)
+        assert torch.allclose(states[t + 1], h, atol=1e-6)
+    assert torch.allclose(outputs[:, -1], model.readout(h), atol=1e-6)
+
+
+def test_lstm_state_is_h_and_c_and_forget_bias_is_set():
+    model = rnn.LSTMNet(2, 6, 1, forget_bias=1.0, seed=0)
+    assert model.state_size == 12
+    assert torch.all(model.lstm.bias_ih_l0[6:12] == 1.0) and torch.all(model.lstm.bias_hh_l0[6:12] == 0.0)
+    x, _ = rnn.adding_problem(3, 9, seed=0)
+    outputs, states = model(x)
+    h, c = states[-1][:, :6], states[-1][:, 6:]
+    assert torch.allclose(outputs[:, -1], model.readout(h))
+    assert torch.all(h.abs() < 1) and (c.abs() > 0).any()
+    # the unrolled equations are torch.nn.LSTM's, step for step
+    fused, (h_n, c_n) = model.lstm(x)
+    assert torch.allclose(torch.stack(states[1:], 1)[..., :6], fused, atol=1e-6)
+    assert torch.allclose(c, c_n[0], atol=1e-6)
+    assert torch.allclose(model.last_output(x), outputs[:, -1], atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# gradients through time
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", rnn.RECURRENT_INITS)
+def test_linear_rnn_gradient_is_the_analytic_jacobian_product(kind):
+    T = 20
+    model = rnn.VanillaRNN(2, 8, 1, "linear", init=kind, radius=0.95, seed=4)
+    x, y = rnn.adding_problem(6, T, seed=1)
+    grads = rnn.hidden_state_gradients(model, x, y)
+    assert grads.shape == (T + 1, 6, 8) and grads.dtype == torch.float64
+    W = model.weight_hh.detach().double()
+    # dL/dh_t = (W^T)^(T-t) dL/dh_T; with batch rows: g_t = g_T W^(T-t)
+    for t in range(T + 1):
+        expected = grads[T] @ torch.linalg.matrix_power(W, T - t)
+        assert torch.allclose(grads[t], expected, rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 1.5])
+def test_orthogonal_linear_rnn_gradient_norm_is_radius_to_the_lag(radius):
+    T = 30
+    model = rnn.VanillaRNN(2, 16, 1, "linear", init="orthogonal", radius=radius, seed=0)
+    x, y = rnn.adding_problem(4, T, seed=2)
+    norms = rnn.gradient_through_time(model, x, y)
+    lags = torch.arange(T, -1, -1, dtype=torch.float64)
+    ratio = norms / norms[-1]
+    assert torch.allclose(ratio, radius**lags, rtol=1e-4)
+    analytic = rnn.jacobian_product_norms(model.weight_hh, T, "linear")
+    assert torch.allclose(ratio, analytic, rtol=1e-4)
+
+
+def test_jacobian_product_norms_match_autograd_for_tanh():
+    T, H = 8, 4
+    model = rnn.VanillaRNN(2, H, 1, "tanh", init="gaussian", radius=1.3, seed=5)
+    x, _ = rnn.adding_problem(1, T, seed=3)
+    model = model.double()
+    _, states = _states(model, x.double())
+    hidden = torch.stack(states, 1)[0].detach()
+    analytic = rnn.jacobian_product_norms(model.weight_hh, hidden, "tanh")
+    # rows i of dh_T/dh_t from one backward pass per component of h_T
+    rows = [torch.autograd.grad(states[-1][0, i], states, retain_graph=True) for i in range(H)]
+    for t in range(T + 1):
+        J = torch.stack([r[t][0] for r in rows])
+        assert float(torch.linalg.matrix_norm(J, ord=2)) == pytest.approx(float(analytic[t]), rel=1e-9)
+
+
+def test_gradient_norm_is_bounded_by_the_jacobian_norm():
+    T = 25
+    model = rnn.VanillaRNN(2, 10, 1, "tanh", init="gaussian", radius=1.5, seed=1)
+    x, y = rnn.adding_problem(1, T, seed=4)
+    norms = rnn.gradient_through_time(model, x, y)
+    hidden = torch.stack(model(x)[1], 1)[0].detach()
+    bound = rnn.jacobian_product_norms(model.weight_hh, hidden, "tanh") * norms[-1]
+    assert torch.all(norms <= bound * (1 + 1e-5))
+
+
+def test_gradient_through_time_leaves_the_model_alone_and_works_for_lstm():
+    model = rnn.LSTMNet(2, 5, 1, seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    x, y = rnn.adding_problem(3, 12, seed=0)
+    norms = rnn.gradient_through_time(model, x, y)
+    assert norms.shape == (13,) and torch.isfinite(norms).all() and norms[-1] > 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(p.grad is None for p in model.parameters())
+    # classification loss on the temporal-order task
+    xo, yo = rnn.temporal_order(4, 9, seed=0)
+    norms = rnn.gradient_through_time(rnn.VanillaRNN(6, 5, 4, seed=0), xo, yo, loss="softmax")
+    assert norms.shape == (10,)
+
+
+# --------------------------------------------------------------------------
+# tasks
+# --------------------------------------------------------------------------
+
+
+def test_adding_problem_shapes_markers_and_target():
+    x, y = rnn.adding_problem(64, 30, seed=7)
+    assert x.shape == (64, 30, 2) and y.shape == (64, 1)
+    assert x.dtype == torch.float32 and y.dtype == torch.float32
+    values, markers = x[..., 0], x[..., 1]
+    assert torch.all((values >= 0) & (values <= 1))
+    assert torch.all(markers.sum(1) == 2) and set(markers.unique().tolist()) == {0.0, 1.0}
+    assert torch.allclose((values * markers).sum(1, keepdim=True), y)
+    # default placement (Le et al. 2015): one marker in each half
+    assert torch.all(markers[:, :15].sum(1) == 1) and torch.all(markers[:, 15:].sum(1) == 1)
+
+
+def test_adding_problem_is_seeded():
+    a, b, c = (rnn.adding_problem(10, 20, seed=s) for s in (1, 1, 2))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("min_lag", [1, 10, 25, 39])
+def test_adding_problem_min_lag_places_the_first_marker(min_lag):
+    L = 40
+    x, _ = rnn.adding_problem(200, L, seed=0, min_lag=min_lag)
+    markers = x[..., 1]
+    assert torch.all(markers.sum(1) == 2)
+    first = markers.argmax(1)  # position of the first marker
+    assert torch.all(L - 1 - first >= min_lag)
+    if min_lag == L - 1:
+        assert torch.all(first == 0)
+
+
+def test_temporal_order_shapes_and_labels():
+    x, y = rnn.temporal_order(50, 12, seed=0, min_lag=6)
+    assert x.shape == (50, 12, 6) and x.dtype == torch.float32
+    assert y.shape == (50,) and y.dtype == torch.int64
+    assert torch.all(x.sum(2) == 1)
+    symbols = x.argmax(2)
+    for row, label in zip(symbols, y):
+        special = row[row >= 4] - 4  # 0 for X, 1 for Y, in order
+        assert len(special) == 2
+        assert int(label) == 2 * int(special[0]) + int(special[1])
+    assert set(y.tolist()) == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("task", [rnn.adding_problem, rnn.temporal_order])
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(min_lag=20), "min_lag must be at most length - 1"),
+    (dict(min_lag=50), "min_lag must be at most length - 1"),
+    (dict(min_lag=0), "min_lag"),
+])
+def test_lag_longer_than_the_sequence_is_an_error(task, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        task(4, 20, **kwargs)
+
+
+def test_task_size_errors():
+    with pytest.raises(ValueError, match="length"):
+        rnn.adding_problem(4, 1)
+    with pytest.raises(ValueError, match="n"):
+        rnn.adding_problem(0, 10)
+    with pytest.raises(ValueError, match="seed"):
+        rnn.adding_problem(4, 10, seed=-1)
+
+
+# --------------------------------------------------------------------------
+# clipping
+# --------------------------------------------------------------------------
+
+_shapes = st.lists(st.lists(st.integers(1, 4), min_size=1, max_size=2), min_size=1, max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes=_shapes, scale=st.floats(1e-3, 1e3), max_norm=st.floats(1e-2, 1e2), seed=st.integers(0, 2**16))
+def test_clip_by_global_norm_never_exceeds_the_threshold(shapes, scale, max_norm, seed):
+    gen = torch.Generator().manual_seed(seed)
+    grads = [torch.randn(*s, generator=gen, dtype=torch.float64) * scale for s in shapes]
+    clipped, norm = rnn.clip_by_global_norm(grads, max_norm)
+    assert norm == pytest.approx(rnn.global_norm(grads))
+    assert rnn.global_norm(clipped) <= max_norm * (1 + 1e-9)
+    factor = min(1.0, max_norm / norm)  # the direction is kept
+    for g, c in zip(grads, clipped):
+        assert torch.allclose(c, g * factor, rtol=1e-12, atol=0)
+    # torch's in-place version does the same (up to its 1e-6 guard)
+    params = [torch.zeros_like(g, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    for p, c in zip(params, clipped):
+        assert torch.allclose(p.grad, c, rtol=2e-4, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=_shapes, scale=st.floats(1e-3, 1e3), clip=st.floats(1e-2, 1e2), seed=st.integers(0, 2**16))
+def test_clip_by_value_bounds_every_entry(shapes, scale, clip, seed):
+    gen = torch.Generator().manual_seed(seed)
+    grads = [torch.randn(*s, generator=gen, dtype=torch.float64) * scale for s in shapes]
+    clipped = rnn.clip_by_value(grads, clip)
+    for g, c in zip(grads, clipped):
+        assert torch.all(c.abs() <= clip)
+        inside = g.abs() <= clip
+        assert torch.equal(c[inside], g[inside])
+        assert torch.all(torch.sign(c) == torch.sign(g))
+
+
+def test_clipping_does_not_change_its_input():
+    g = torch.tensor([3.0, 4.0])
+    clipped, norm = rnn.clip_by_global_norm([g], 1.0)
+    assert norm == pytest.approx(5.0)
+    assert torch.allclose(clipped[0], torch.tensor([0.6, 0.8]))
+    assert torch.equal(g, torch.tensor([3.0, 4.0]))
+    assert torch.equal(rnn.clip_by_value(g, 3.5)[0], torch.tensor([3.0, 3.5]))
+
+
+@pytest.mark.parametrize("bad, error", [
+    ([torch.tensor([1.0, float("nan")])], ValueError),
+    ([], ValueError),
+    ([np.ones(3)], TypeError),
+])
+def test_clipping_rejects_bad_gradients(bad, error):
+    with pytest.raises(error):
+        rnn.clip_by_global_norm(bad, 1.0)
+    with pytest.raises(error):
+        rnn.clip_by_value(bad, 1.0)
+
+
+def test_clipping_rejects_bad_thresholds():
+    with pytest.raises(ValueError, match="max_norm"):
+        rnn.clip_by_global_norm([torch.ones(2)], -1.0)
+    with pytest.raises(ValueError, match="clip_value"):
+        rnn.clip_by_value([torch.ones(2)], 0.0)
+
+
+# --------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------
+
+
+def _exploding_setup(seed=0):
+    """A tanh RNN with radius 2 on the adding problem: huge gradients."""
+    model = rnn.VanillaRNN(2, 8, 1, "tanh", radius=2.0, seed=seed)
+    return model, rnn.adding_problem(64, 30, seed=seed)
+
+
+def test_clipped_update_never_exceeds_lr_times_threshold():
+    model, data = _exploding_setup()
+    lr, threshold = 0.1, 0.5
+    for step in range(4):
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        result = rnn.train_rnn(model, data, steps=1, lr=lr, batch_size=16, clip=("norm", threshold), seed=step)
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        assert result.grad_norms[0] > threshold  # clipping was needed
+        assert float((after - before).norm()) <= lr * threshold * (1 + 1e-5)
+
+
+def test_value_clipped_update_bounds_every_entry():
+    model, data = _exploding_setup()
+    before = [p.detach().clone() for p in model.parameters()]
+    rnn.train_rnn(model, data, steps=1, lr=0.1, batch_size=16, clip=("value", 0.01), seed=0)
+    for b, p in zip(before, model.parameters()):
+        assert torch.all((p.detach() - b).abs() <= 0.1 * 0.01 + 1e-6)  # + float32 rounding
+
+
+def test_train_rnn_records_and_is_seeded(capsys):
+    runs = []
+    for _ in range(2):
+        model = rnn.VanillaRNN(2, 8, 1, "tanh", radius=1.0, seed=0)
+        runs.append(rnn.train_rnn(model, rnn.adding_problem(64, 10, seed=0), steps=15, lr=0.05,
+                                  batch_size=16, momentum=0.9, clip=("norm", 1.0), seed=3))
+    a, b = runs
+    assert a == b
+    assert a.steps == 15 and len(a.losses) == len(a.grad_norms) == 15
+    assert not a.diverged and a.diverged_at is None and a.reason == ""
+    assert all(math.isfinite(v) for v in a.losses + a.grad_norms)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""  # no progress bar by default
+
+
+def test_train_rnn_progress_bar_runs():
+    model = rnn.LSTMNet(2, 4, 1, seed=0)
+    result = rnn.train_rnn(model, rnn.adding_problem(16, 5, seed=0), steps=2, lr=0.01,
+                           batch_size=8, progress=True)
+    assert result.steps == 2
+
+
+def test_train_rnn_reports_divergence_instead_of_raising():
+    model = rnn.VanillaRNN(2, 8, 1, "linear", radius=1.0, seed=0)
+    result = rnn.train_rnn(model, rnn.adding_problem(64, 30, seed=0), steps=50, lr=0.05, batch_size=16)
+    assert result.diverged and result.diverged_at is not None and result.diverged_at < 50
+    assert result.steps == result.diverged_at == len(result.losses)
+    assert all(math.isfinite(v) for v in result.losses + result.grad_norms)
+    assert str(result.diverged_at) in result.reason
+    # a low bound counts as divergence too
+    model = rnn.VanillaRNN(2, 8, 1, "tanh", seed=0)
+    result = rnn.train_rnn(model, rnn.adding_problem(64, 5, seed=0), steps=5, lr=0.01,
+                           batch_size=16, max_loss=1e-6)
+    assert result.diverged and result.diverged_at == 0 and "max_loss" in result.reason
+
+
+def test_train_rnn_classification():
+    model = rnn.VanillaRNN(6, 8, 4, seed=0)
+    data = rnn.temporal_order(64, 8, seed=0)
+    before = rnn.task_loss(model, *data, loss="softmax")
+    result = rnn.train_rnn(model, data, steps=30, lr=0.2, batch_size=32, loss="softmax", seed=0)
+    assert not result.diverged
+    assert rnn.task_loss(model, *data, loss="softmax") < before
+
+
+# --------------------------------------------------------------------------
+# the cliff
+# --------------------------------------------------------------------------
+
+
+def test_cliff_loss_grid_and_wall():
+    w = np.linspace(0.0, 10.0, 11)
+    b = np.linspace(-6.0, 1.0, 8)
+    L = rnn.cliff_loss(w, b)
+    assert L.shape == (8, 11) and np.all(np.isfinite(L)) and np.all(L >= 0)
+    assert rnn.cliff_loss(2.0, -1.0).shape == (1, 1)
+    # with h0 = 1/2 the wall is the line b = -w/2 (w > 4): h_T falls from the
+    # upper fixed point (~1, loss ~0.09) to the lower one (~0, loss ~0.49)
+    upper = rnn.cliff_loss(8.0, -4.0 + 1e-3)[0, 0]
+    lower = rnn.cliff_loss(8.0, -4.0 - 1e-3)[0, 0]
+    assert upper < 0.1 and lower > 0.45
+
+
+def test_gradient_descent_is_thrown_off_the_wall_unless_clipped():
+    # (6, -3) lies on the wall: h_t = 1/2 for every t, and dL/d(w, b) is huge
+    free = rnn.cliff_trajectory(6.0, -3.0, lr=0.5, steps=5)
+    clipped = rnn.cliff_trajectory(6.0, -3.0, lr=0.5, steps=5, clip=1.0)
+    assert free.params.shape == (6, 2) and free.losses.shape == (6,) and free.grad_norms.shape == (5,)
+    assert free.grad_norms[0] > 1e6  # the wall
+    plateau = rnn.cliff_trajectory(6.0, -1.0, lr=0.5, steps=1)
+    assert plateau.grad_norms[0] < 1.0  # beside it
+    jumps = np.linalg.norm(np.diff(free.params, axis=0), axis=1)
+    assert jumps[0] > 1e5
+    steps = np.linalg.norm(np.diff(clipped.params, axis=0), axis=1)
+    assert np.all(steps <= 0.5 * 1.0 + 1e-12)
+    assert np.all(np.isfinite(clipped.params))
+
+
+# --------------------------------------------------------------------------
+# bad inputs
+# --------------------------------------------------------------------------
+
+
+def test_bad_recurrent_matrices():
+    with pytest.raises(ValueError, match="square"):
+        rnn.spectral_radius(torch.ones(3, 4))
+    with pytest.raises(ValueError, match="square"):
+        rnn.jacobian_product_norms(torch.ones(3), 5, "linear")
+    with pytest.raises(ValueError, match="NaN"):
+        rnn.spectral_radius([[1.0, float("nan")], [0.0, 1.0]])
+    with pytest.raises(TypeError, match="real numeric"):
+        rnn.spectral_radius([["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError, match="radius"):
+        rnn.recurrent_matrix(4, -0.5)
+    with pytest.raises(ValueError, match="radius"):
+        rnn.VanillaRNN(2, 4, 1, radius=-1.0)
+    with pytest.raises(ValueError, match="kind"):
+        rnn.recurrent_matrix(4, 1.0, kind="uniform")
+
+
+def test_unknown_nonlinearity():
+    with pytest.raises(ValueError, match="nonlinearity"):
+        rnn.VanillaRNN(2, 4, 1, "relu")
+    with pytest.raises(ValueError, match="nonlinearity"):
+        rnn.jacobian_product_norms(torch.eye(3), 4, "sigmoid")
+    with pytest.raises(ValueError, match="activation"):
+        rnn.cliff_loss(1.0, 0.0, activation="relu")
+
+
+def test_jacobian_product_norms_bad_hidden():
+    W = torch.eye(3)
+    with pytest.raises(ValueError, match="linear"):
+        rnn.jacobian_product_norms(W, 5, "tanh")
+    with pytest.raises(ValueError, match="3 columns"):
+        rnn.jacobian_product_norms(W, torch.zeros(6, 4), "tanh")
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        rnn.jacobian_product_norms(W, torch.full((6, 3), 2.0), "tanh")
+
+
+@pytest.mark.parametrize("x, match", [
+    (torch.full((2, 5, 2), float("nan")), "NaN"),
+    (torch.zeros(5, 2), "3-D"),
+    (torch.zeros(2, 5, 3), "2 features"),
+    (torch.zeros(0, 5, 2), "empty"),
+    (np.full((2, 5, 2), np.inf), "NaN or infinite"),
+])
+def test_bad_sequences(x, match):
+    model = rnn.VanillaRNN(2, 4, 1, seed=0)
+    with pytest.raises(ValueError, match=match):
+        model(x)
+    with pytest.raises(ValueError, match=match):
+        rnn.gradient_through_time(model, x, torch.zeros(2, 1))
+
+
+def test_bad_targets_and_training_arguments():
+    model = rnn.VanillaRNN(2, 4, 1, seed=0)
+    x, y = rnn.adding_problem(8, 5, seed=0)
+    with pytest.raises(ValueError, match="rows"):
+        rnn.gradient_through_time(model, x, y[:3])
+    with pytest.raises(ValueError, match="1 features"):
+        rnn.gradient_through_time(model, x, torch.zeros(8, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        rnn.train_rnn(model, (x, torch.full((8, 1), float("nan"))), steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="loss"):
+        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, loss="hinge")
+    with pytest.raises(ValueError, match="clip"):
+        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=("both", 1.0))
+    with pytest.raises(ValueError, match="clip"):
+        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=1.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=9)
+    with pytest.raises(ValueError, match="lr"):
+        rnn.train_rnn(model, (x, y), steps=1, lr=-0.1, batch_size=4)
+    with pytest.raises(ValueError, match="state0"):
+        model(x, torch.zeros(3, 4))
+    with pytest.raises(TypeError, match="model"):
+        rnn.gradient_through_time(torch.nn.RNN(2, 4), x, y)
+
+
+def test_bad_cliff_arguments():
+    with pytest.raises(ValueError, match="1-D"):
+        rnn.cliff_loss(np.zeros((2, 2)), 0.0)
+    with pytest.raises(ValueError, match="finite"):
+        rnn.cliff_loss([1.0, np.nan], 0.0)
+    with pytest.raises(ValueError, match="w0"):
+        rnn.cliff_trajectory(float("inf"), 0.0, lr=0.1, steps=3)
+    with pytest.raises(ValueError, match="clip"):
+        rnn.cliff_trajectory(1.0, 0.0, lr=0.1, steps=3, clip=0.0)
