@@ -16,6 +16,7 @@ import shutil
 import struct
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -148,8 +149,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: not a readable gzip file ({exc})") from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path} is not an IDX file: it must start with two zero bytes")
     code, ndim = raw[2], raw[3]
@@ -174,6 +178,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write ``array`` as an IDX file (gzipped if the name ends in .gz)."""
     array = np.asarray(array)
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(f"IDX needs 1 to 255 dimensions; got an array with {array.ndim}")
     codes = {np.dtype(v).newbyteorder("=").str: k for k, v in _IDX_DTYPES.items()}
     key = array.dtype.newbyteorder("=").str
     if key not in codes:
@@ -277,7 +283,7 @@ def load_mnist(
         if name not in files:
             raise ValueError(f"files must give the sha256 of {name}")
         target = cache / name
-        if not (target.is_file() and _sha256(target) == files[name]):
+        if not (target.is_file() and _sha256(target) == files[name].lower()):
             if not download_missing:
                 raise FileNotFoundError(
                     f"{target} is missing or corrupt and download_missing=False"

@@ -1,0 +1,82 @@
+"""gradbook.plots: the theme applies, layer colours are distinct hex colours from
+light to dark, helpers check their arguments."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+
+from gradbook.plots import (
+    ACTIVATION_COLOURS,
+    PALETTE,
+    layer_colours,
+    log_axis,
+    new_figure,
+    set_theme,
+)
+
+HEX = re.compile(r"#[0-9a-f]{6}")
+
+
+@pytest.fixture
+def restore_rc():
+    """set_theme changes matplotlib's global settings: put them back afterwards."""
+    saved = matplotlib.rcParams.copy()
+    yield
+    matplotlib.rcParams.update(saved)
+
+
+def test_set_theme_runs(restore_rc):
+    set_theme()
+    assert plt.rcParams["figure.dpi"] == 80
+    assert plt.rcParams["axes.spines.top"] is False
+    cycle = [matplotlib.colors.to_hex(c) for c in plt.rcParams["axes.prop_cycle"].by_key()["color"]]
+    assert cycle[:3] == [PALETTE["blue"].lower(), PALETTE["orange"].lower(), PALETTE["green"].lower()]
+    set_theme("paper")  # other seaborn contexts work too
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    fig.canvas.draw()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 8, 12])
+def test_layer_colours_are_distinct_hex(n):
+    colours = layer_colours(n)
+    assert len(colours) == n
+    assert all(HEX.fullmatch(c) for c in colours)
+    assert len(set(colours)) == n
+
+
+def _luminance(hex_colour):
+    r, g, b = matplotlib.colors.to_rgb(hex_colour)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_layer_colours_go_from_light_to_dark():
+    lum = [_luminance(c) for c in layer_colours(6)]
+    assert all(a > b for a, b in zip(lum, lum[1:]))
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), (2.0, TypeError), ("3", TypeError)])
+def test_layer_colours_bad_n(bad, exc):
+    with pytest.raises(exc, match="n_layers"):
+        layer_colours(bad)
+
+
+def test_palette_and_activation_colours():
+    assert len(set(PALETTE.values())) == len(PALETTE)
+    assert all(re.fullmatch(r"#[0-9A-F]{6}", c) for c in PALETTE.values())
+    assert set(ACTIVATION_COLOURS) == {"sigmoid", "tanh", "relu"}
+    assert len(set(ACTIVATION_COLOURS.values())) == 3
+
+
+def test_new_figure_and_log_axis():
+    fig, axes = new_figure(2)
+    assert len(axes) == 2
+    assert fig.get_size_inches()[0] == pytest.approx(3.6 * 2 + 0.6)
+    log_axis(axes[0])
+    assert axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="ncols"):
+        new_figure(0)

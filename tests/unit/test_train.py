@@ -1,0 +1,395 @@
+"""gradbook.train: the training loop learns, records what it promises, respects
+frozen layers, is reproducible, checks its arguments; progress-bar logic;
+evaluate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gradbook.diagnostics import relative_weight_change, snapshot
+from gradbook.nets import linear_layers, mlp
+from gradbook.train import History, evaluate, set_threads, show_progress, train
+
+
+@pytest.fixture(scope="module")
+def small(digits_split):
+    """600 training and 200 test digits: enough to learn, quick to train."""
+    X_tr, X_te, y_tr, y_te = digits_split
+    return X_tr[:600], y_tr[:600], X_te[:200], y_te[:200]
+
+
+def test_train_lowers_the_loss_on_digits(small):
+    X, y, X_te, y_te = small
+    net = mlp([64, 30, 10], seed=0)
+    h = train(net, X, y, epochs=5, lr=0.5, batch_size=20, X_test=X_te, y_test=y_te)
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+    assert h.test_loss[-1] < h.test_loss[0]
+    assert h.train_acc[-1] > 0.8 and h.test_acc[-1] > 0.75
+    assert h.train_acc[0] < 0.3  # a random net is near chance
+    assert h.seconds > 0
+
+
+def test_history_lengths_include_epoch_zero(small):
+    X, y, X_te, y_te = small
+    h = train(mlp([64, 10, 10]), X, y, epochs=3, batch_size=50, X_test=X_te, y_test=y_te)
+    assert h.epoch == [0, 1, 2, 3]
+    for name in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert len(getattr(h, name)) == 4
+    assert len(h.step_loss) == 3 * math.ceil(600 / 50)
+    assert h.diag_epoch == [] and h.bias_grad == [] and h.weight_change == [] and h.saturated == []
+
+
+def test_history_first_record_is_the_untrained_net(small):
+    X, y, X_te, y_te = small
+    net = mlp([64, 10, 10], seed=4)
+    before = evaluate(net, X, y)
+    before_test = evaluate(net, X_te, y_te)
+    h = train(net, X, y, epochs=1, X_test=X_te, y_test=y_te)
+    assert (h.train_loss[0], h.train_acc[0]) == before
+    assert (h.test_loss[0], h.test_acc[0]) == before_test
+    assert (h.train_loss[-1], h.train_acc[-1]) == evaluate(net, X, y)
+
+
+def test_zero_epochs_records_only_the_start(small):
+    X, y, _, _ = small
+    net = mlp([64, 10, 10])
+    w = net[0].weight.detach().clone()
+    h = train(net, X, y, epochs=0)
+    assert h.epoch == [0] and h.step_loss == []
+    assert torch.equal(net[0].weight, w)
+
+
+def test_no_test_data_leaves_test_fields_empty(small):
+    X, y, _, _ = small
+    h = train(mlp([64, 10, 10]), X, y, epochs=1)
+    assert h.test_loss == [] and h.test_acc == []
+    assert list(h.to_frame().columns) == ["epoch", "train_loss", "train_acc"]
+
+
+def test_diagnostics_every(small):
+    X, y, X_te, y_te = small
+    net = mlp([64, 12, 11, 10], seed=0)
+    h = train(net, X, y, epochs=5, batch_size=50, X_test=X_te, y_test=y_te, diagnostics_every=2)
+    assert h.diag_epoch == [0, 2, 4]
+    assert len(h.bias_grad) == len(h.weight_change) == len(h.saturated) == 3
+    assert all(len(r) == 2 for r in h.bias_grad)  # hidden layers
+    assert all(len(r) == 3 for r in h.weight_change)  # every linear layer
+    assert all(len(r) == 2 for r in h.saturated)
+    assert h.weight_change[0] == [0.0, 0.0, 0.0]
+    assert all(v > 0 for v in h.weight_change[-1])
+    assert all(0 <= v <= 1 for r in h.saturated for v in r)
+
+
+def test_diagnostics_default_to_the_first_1000_training_samples(digits_split):
+    from gradbook.diagnostics import bias_gradient_norms
+
+    X, _, y, _ = digits_split
+    net = mlp([64, 8, 10], seed=0)
+    expected = bias_gradient_norms(net, X[:1000], y[:1000])
+    h = train(net, X, y, epochs=0, diagnostics_every=1)
+    assert h.bias_grad == [expected]
+
+
+def test_diagnostics_data_and_loss_are_used(small):
+    from gradbook.diagnostics import bias_gradient_norms
+
+    X, y, X_te, y_te = small
+    net = mlp([64, 8, 10], seed=0)
+    expected = bias_gradient_norms(net, X_te, y_te, loss="sigmoid")
+    h = train(net, X, y, epochs=0, loss="sigmoid", diagnostics_every=1,
+              diagnostics_data=(X_te, y_te))
+    assert h.bias_grad == [expected]
+
+
+def test_to_frame_columns(small):
+    X, y, X_te, y_te = small
+    h = train(mlp([64, 12, 11, 10]), X, y, epochs=3, batch_size=50, X_test=X_te, y_test=y_te,
+              diagnostics_every=2)
+    frame = h.to_frame()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == [
+        "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
+        "bias_grad_1", "bias_grad_2",
+        "weight_change_1", "weight_change_2", "weight_change_3",
+        "saturated_1", "saturated_2",
+    ]
+    assert frame["epoch"].tolist() == [0, 1, 2, 3]
+    assert frame["train_loss"].tolist() == h.train_loss
+    # diagnostics only at epochs 0 and 2; the other rows are missing values
+    assert frame["bias_grad_1"].isna().tolist() == [False, True, False, True]
+    assert frame.loc[2, "bias_grad_2"] == h.bias_grad[1][1]
+    assert frame.loc[2, "weight_change_3"] == h.weight_change[1][2]
+
+
+def test_frozen_layers_do_not_move(small):
+    X, y, _, _ = small
+    net = mlp([64, 12, 11, 10], seed=0)
+    layers = linear_layers(net)
+    layers[0].requires_grad_(False)
+    frozen = [layers[0].weight.detach().clone(), layers[0].bias.detach().clone()]
+    ref = snapshot(net)
+    h = train(net, X, y, epochs=2, lr=0.5, momentum=0.5, weight_decay=1e-3,
+              diagnostics_every=1)
+    assert torch.equal(layers[0].weight, frozen[0])
+    assert torch.equal(layers[0].bias, frozen[1])
+    change = relative_weight_change(net, ref)
+    assert change[0] == 0.0 and change[1] > 0 and change[2] > 0
+    assert [r[0] for r in h.weight_change] == [0.0, 0.0, 0.0]
+    assert not layers[0].weight.requires_grad  # still frozen afterwards
+    assert all(v > 0 for v in h.bias_grad[-1])  # measured although frozen
+
+
+def test_same_seed_same_result_bit_for_bit(small):
+    X, y, X_te, y_te = small
+
+    def run(seed):
+        net = mlp([64, 10, 10], seed=1)
+        h = train(net, X, y, epochs=2, lr=0.3, momentum=0.9, batch_size=32, seed=seed,
+                  X_test=X_te, y_test=y_te, diagnostics_every=1)
+        return h, net
+
+    (a, net_a), (b, net_b), (c, _) = run(7), run(7), run(8)
+    assert a.step_loss == b.step_loss
+    assert a.train_loss == b.train_loss and a.test_acc == b.test_acc
+    assert a.bias_grad == b.bias_grad and a.weight_change == b.weight_change
+    for p, q in zip(net_a.parameters(), net_b.parameters()):
+        assert torch.equal(p, q)
+    assert a.step_loss != c.step_loss  # the seed orders the mini-batches
+
+
+def test_training_does_not_depend_on_the_global_rng(small):
+    X, y, _, _ = small
+    torch.manual_seed(0)
+    a = train(mlp([64, 10, 10]), X, y, epochs=1, seed=3)
+    torch.manual_seed(123)
+    b = train(mlp([64, 10, 10]), X, y, epochs=1, seed=3)
+    assert a.step_loss == b.step_loss
+
+
+def test_diagnostics_do_not_change_training(small):
+    X, y, _, _ = small
+    a = train(mlp([64, 10, 10]), X, y, epochs=2, seed=0)
+    b = train(mlp([64, 10, 10]), X, y, epochs=2, seed=0, diagnostics_every=1)
+    assert a.step_loss == b.step_loss
+
+
+def test_accepts_numpy_input(small):
+    X, y, _, _ = small
+    a = train(mlp([64, 10, 10]), X.numpy().astype(np.float64), y.numpy(), epochs=1)
+    b = train(mlp([64, 10, 10]), X, y, epochs=1)
+    assert a.step_loss == b.step_loss
+
+
+def test_sigmoid_loss_trains(small):
+    X, y, _, _ = small
+    h = train(mlp([64, 30, 10]), X, y, epochs=3, lr=0.5, loss="sigmoid")
+    assert h.train_loss[-1] < h.train_loss[0]
+
+
+def test_callback_is_called_after_every_record(small):
+    X, y, _, _ = small
+    net = mlp([64, 10, 10])
+    seen = []
+
+    def callback(epoch, model):
+        assert model is net
+        seen.append((epoch, float(model[0].weight.detach().sum())))
+
+    h = train(net, X, y, epochs=3, batch_size=100, callback=callback)
+    assert [e for e, _ in seen] == [0, 1, 2, 3]
+    assert len({w for _, w in seen}) == 4  # called on the net as trained so far
+    assert h.epoch == [0, 1, 2, 3]
+
+
+def test_callback_does_not_change_training(small):
+    X, y, _, _ = small
+    a = train(mlp([64, 10, 10]), X, y, epochs=2, seed=0)
+    b = train(mlp([64, 10, 10]), X, y, epochs=2, seed=0, callback=lambda e, m: None)
+    assert a.step_loss == b.step_loss
+
+
+def test_callback_must_be_callable(small):
+    X, y, _, _ = small
+    with pytest.raises(TypeError, match="callback must be callable"):
+        train(mlp([64, 10, 10]), X, y, epochs=1, callback="print")
+
+
+# ----------------------------------------------------------------- bad input
+
+
+def _bad(**overrides):
+    gen = torch.Generator().manual_seed(0)
+    args = dict(X=torch.rand(20, 4, generator=gen), y=torch.arange(20) % 3)
+    args.update(overrides)
+    X, y = args.pop("X"), args.pop("y")
+    return X, y, args
+
+
+@pytest.mark.parametrize(
+    "overrides, exc, message",
+    [
+        (dict(lr=0), ValueError, "lr must be a finite number > 0"),
+        (dict(lr=-0.1), ValueError, "lr"),
+        (dict(lr=float("inf")), ValueError, "lr"),
+        (dict(lr="0.1"), TypeError, "lr"),
+        (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+        (dict(batch_size=2.0), TypeError, "batch_size"),
+        (dict(momentum=1), ValueError, r"momentum must lie in \[0, 1\)"),
+        (dict(momentum=-0.5), ValueError, "momentum"),
+        (dict(weight_decay=-1e-3), ValueError, "weight_decay"),
+        (dict(epochs=-1), ValueError, "epochs must be an integer >= 0"),
+        (dict(epochs=1.5), TypeError, "epochs"),
+        (dict(seed=-1), ValueError, "seed"),
+        (dict(loss="mse"), ValueError, "loss must be one of"),
+        (dict(diagnostics_every=0), ValueError, "diagnostics_every"),
+        (dict(progress="yes"), ValueError, "progress must be True, False or 'auto'"),
+        (dict(X_test=torch.rand(5, 4)), ValueError, "give both X_test and y_test"),
+        (dict(y_test=torch.zeros(5, dtype=torch.int64)), ValueError, "give both X_test and y_test"),
+        (dict(X_test=torch.rand(5, 3), y_test=torch.zeros(5, dtype=torch.int64)), ValueError,
+         "X_test must have 4 features"),
+        (dict(X_test=torch.rand(5, 4), y_test=torch.zeros(4, dtype=torch.int64)), ValueError,
+         "y_test has 4 labels but X has 5"),
+        (dict(X_test=torch.rand(5, 4), y_test=torch.full((5,), 3)), ValueError,
+         "y_test holds label 3, but the model has only 3 outputs"),
+        (dict(y=torch.arange(20) % 4), ValueError, "y holds label 3, but the model has only 3 outputs"),
+        (dict(y=torch.arange(20) - 1), ValueError, "labels >= 0"),
+        (dict(y=torch.zeros(19, dtype=torch.int64)), ValueError, "19 labels but X has 20"),
+        (dict(X=torch.rand(20, 5)), ValueError, "X must have 4 features"),
+        (dict(X=torch.rand(20)), ValueError, "X must be 2-D"),
+        (dict(X=torch.rand(0, 4), y=torch.zeros(0, dtype=torch.int64)), ValueError, "empty"),
+        (dict(X=torch.where(torch.arange(80).reshape(20, 4) == 5, float("nan"), 0.5)),
+         ValueError, "X contains 1 NaN"),
+        (dict(diagnostics_every=1, diagnostics_data=(torch.rand(5, 2), torch.zeros(5, dtype=torch.int64))),
+         ValueError, "diagnostics_data X must have 4 features"),
+    ],
+)
+def test_bad_arguments(overrides, exc, message):
+    X, y, kwargs = _bad(**overrides)
+    net = mlp([4, 5, 3])
+    w = net[0].weight.detach().clone()
+    kwargs.setdefault("epochs", 1)
+    with pytest.raises(exc, match=message):
+        train(net, X, y, **kwargs)
+    assert torch.equal(net[0].weight, w)  # nothing was trained
+
+
+def test_all_parameters_frozen_is_an_error():
+    X, y, _ = _bad()
+    net = mlp([4, 5, 3])
+    net.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameter"):
+        train(net, X, y)
+
+
+def test_model_must_be_a_module():
+    X, y, _ = _bad()
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        train("net", X, y)
+
+
+# ------------------------------------------------------------------ progress
+
+
+def test_show_progress_follows_the_build_variable(monkeypatch):
+    monkeypatch.delenv("GRADBOOK_BUILD", raising=False)
+    assert show_progress() is True
+    assert show_progress("auto") is True
+    monkeypatch.setenv("GRADBOOK_BUILD", "")
+    assert show_progress() is True
+    monkeypatch.setenv("GRADBOOK_BUILD", "0")
+    assert show_progress() is True
+    monkeypatch.setenv("GRADBOOK_BUILD", "1")
+    assert show_progress() is False
+    # an explicit choice wins over the variable
+    assert show_progress(True) is True
+    monkeypatch.setenv("GRADBOOK_BUILD", "0")
+    assert show_progress(False) is False
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None, "AUTO"])
+def test_show_progress_bad_value(bad):
+    with pytest.raises(ValueError, match="progress must be True, False or 'auto'"):
+        show_progress(bad)
+
+
+def test_train_draws_a_bar_only_in_live_use(monkeypatch, capsys):
+    X, y, _ = _bad()
+    monkeypatch.setenv("GRADBOOK_BUILD", "1")
+    train(mlp([4, 5, 3]), X, y, epochs=2)
+    assert "training" not in capsys.readouterr().err
+    monkeypatch.delenv("GRADBOOK_BUILD")
+    train(mlp([4, 5, 3]), X, y, epochs=2)
+    assert "training" in capsys.readouterr().err
+    train(mlp([4, 5, 3]), X, y, epochs=2, progress=False)
+    assert "training" not in capsys.readouterr().err
+
+
+def test_set_threads():
+    before = torch.get_num_threads()
+    try:
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+            set_threads(0)
+    finally:
+        torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ evaluate
+
+
+def test_evaluate_loss_and_accuracy(small):
+    from gradbook.losses import loss_value
+
+    X, y, _, _ = small
+    net = mlp([64, 10, 10], seed=0)
+    loss, acc = evaluate(net, X, y)
+    with torch.no_grad():
+        logits = net(X)
+    assert loss == pytest.approx(float(loss_value(logits, y)))
+    assert acc == pytest.approx(float((logits.argmax(1) == y).double().mean()))
+    sig_loss, sig_acc = evaluate(net, X, y, loss="sigmoid")
+    assert sig_loss == pytest.approx(float(loss_value(logits, y, "sigmoid")))
+    assert sig_acc == acc
+
+
+def test_evaluate_perfect_and_wrong():
+    net = mlp([2, 2])
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(2) * 10)
+        net[0].bias.zero_()
+    X = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert evaluate(net, X, torch.tensor([0, 1]))[1] == 1.0
+    assert evaluate(net, X, torch.tensor([1, 0]))[1] == 0.0
+    assert evaluate(net, X, torch.tensor([0, 0]))[1] == 0.5
+
+
+def test_evaluate_restores_the_mode_and_leaves_no_graph():
+    net = mlp([3, 4, 2])
+    X, y = torch.rand(5, 3), torch.tensor([0, 1, 0, 1, 1])
+    net.train()
+    evaluate(net, X, y)
+    assert net.training
+    net.eval()
+    evaluate(net, X, y)
+    assert not net.training
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_evaluate_checks_input():
+    net = mlp([3, 4, 2])
+    with pytest.raises(ValueError, match="3 features"):
+        evaluate(net, torch.rand(5, 2), torch.zeros(5, dtype=torch.int64))
+    with pytest.raises(ValueError, match="only 2 outputs"):
+        evaluate(net, torch.rand(5, 3), torch.full((5,), 2))
+
+
+def test_history_defaults():
+    h = History()
+    assert h.epoch == [] and h.seconds == 0.0
+    assert list(h.to_frame().columns) == ["epoch", "train_loss", "train_acc"]

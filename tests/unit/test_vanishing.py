@@ -1,0 +1,305 @@
+"""gradbook.vanishing: the shapes and columns of chapter 1's experiments, run
+with tiny settings (the qualitative results are in tests/claims/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from gradbook import vanishing
+from gradbook.diagnostics import bias_gradient_norms, relative_weight_change, snapshot
+from gradbook.nets import linear_layers, mlp
+from gradbook.train import History, train
+
+
+def test_digits_split_is_the_chapters_split(digits_split):
+    X_tr, X_te, y_tr, y_te = vanishing.digits_split()
+    assert X_tr.shape == (1438, 64) and X_te.shape == (359, 64)
+    assert torch.equal(X_te, digits_split[1]) and torch.equal(y_tr, digits_split[2])
+
+
+# ------------------------------------------------------------ gradient_profile
+
+
+def test_gradient_profile_shape_and_values(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    prof = vanishing.gradient_profile(3, seeds=(0, 4), n_samples=200)
+    assert isinstance(prof, np.ndarray) and prof.shape == (2, 3)
+    assert np.all(np.isfinite(prof)) and np.all(prof > 0)
+    for row, s in zip(prof, (0, 4)):
+        net = mlp([64, 30, 30, 30, 10], seed=s)
+        expected = bias_gradient_norms(net, X_tr[:200], y_tr[:200], loss="sigmoid")
+        np.testing.assert_allclose(row, expected, rtol=1e-6)
+
+
+def test_gradient_profile_options():
+    prof = vanishing.gradient_profile(2, "relu", "he", width=7, seeds=(1,), n_samples=50,
+                                      loss="softmax")
+    assert prof.shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, message",
+    [
+        (dict(depth=0), ValueError, "depth"),
+        (dict(depth=2, seeds=()), ValueError, "at least one seed"),
+        (dict(depth=2, seeds=(-1,)), ValueError, "seeds"),
+        (dict(depth=2, width=0), ValueError, "width"),
+        (dict(depth=2, n_samples=0), ValueError, "n_samples"),
+        (dict(depth=2, activation="elu"), ValueError, "activation"),
+    ],
+)
+def test_gradient_profile_bad_arguments(kwargs, exc, message):
+    with pytest.raises(exc, match=message):
+        vanishing.gradient_profile(**kwargs)
+
+
+# --------------------------------------------------------- nielsen_comparison
+
+
+def test_nielsen_comparison_table():
+    table = vanishing.nielsen_comparison(seeds=(0, 1, 2))
+    assert isinstance(table, pd.DataFrame)
+    assert list(table.columns) == [
+        "hidden layers", "layer", "ours (digits)", "ours sd", "Nielsen (MNIST)",
+        "ratio last/first, ours", "ratio last/first, Nielsen",
+    ]
+    assert len(table) == 9
+    assert table["hidden layers"].tolist() == [2, 2, 3, 3, 3, 4, 4, 4, 4]
+    assert table["layer"].tolist() == [1, 2, 1, 2, 3, 1, 2, 3, 4]
+    published = [v for d in (2, 3, 4) for v in vanishing.NIELSEN_EPOCH0[d]]
+    assert table["Nielsen (MNIST)"].tolist() == published
+    assert (table["ours sd"] > 0).all()
+    for depth, rows in table.groupby("hidden layers"):
+        mean = vanishing.gradient_profile(depth, seeds=(0, 1, 2)).mean(axis=0)
+        np.testing.assert_allclose(rows["ours (digits)"], mean, rtol=1e-6)
+        assert rows["ratio last/first, ours"].iloc[0] == pytest.approx(mean[-1] / mean[0])
+        theirs = vanishing.NIELSEN_EPOCH0[depth]
+        assert rows["ratio last/first, Nielsen"].iloc[0] == pytest.approx(theirs[-1] / theirs[0])
+
+
+def test_nielsen_comparison_one_seed_has_zero_sd():
+    table = vanishing.nielsen_comparison(seeds=(0,))
+    assert (table["ours sd"] == 0.0).all()
+
+
+# ------------------------------------------------------------- profile_figure
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_profile_figure(activation):
+    fig = vanishing.profile_figure(3, activation, 0.5)
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    assert len(ax.lines[0].get_xdata()) == 3
+    assert "last/first" in ax.get_title() and activation in ax.get_title()
+
+
+# ---------------------------------------------------------- training_profile
+
+
+def test_training_profile_records_every_epoch():
+    h = vanishing.training_profile(2, epochs=2, n_train=100)
+    assert isinstance(h, History)
+    assert h.epoch == [0, 1, 2] and h.diag_epoch == [0, 1, 2]
+    assert all(len(r) == 2 for r in h.bias_grad)
+    assert len(h.test_acc) == 3
+    assert len(h.step_loss) == 2 * 10  # 100 samples in batches of 10
+
+
+# --------------------------------------------------------- freeze_comparison
+
+
+class RecordingTrain:
+    """Wraps gradbook.train.train to see the nets an experiment trains."""
+
+    def __init__(self):
+        self.runs: list[dict] = []
+
+    def __call__(self, net, *args, **kwargs):
+        layers = linear_layers(net)
+        run = {
+            "net": net,
+            "start": [(l.weight.detach().clone(), l.bias.detach().clone()) for l in layers],
+            "trainable": [l.weight.requires_grad for l in layers],
+            "kwargs": kwargs,
+        }
+        run["history"] = train(net, *args, **kwargs)
+        self.runs.append(run)
+        return run["history"]
+
+
+def test_freeze_comparison_tiny(monkeypatch):
+    vanishing._run.cache_clear()  # runs are memoised: make sure these are trained here
+    rec = RecordingTrain()
+    monkeypatch.setattr(vanishing, "train", rec)
+    results, changes = vanishing.freeze_comparison(depth=3, width=8, seeds=(0,), epochs=2)
+
+    assert list(results.columns) == ["variant", "seed", "test accuracy", "epoch to 50%"]
+    assert results["variant"].tolist() == ["deep", "frozen", "shallow"]
+    assert results["seed"].tolist() == [0, 0, 0]
+    assert results["test accuracy"].between(0, 1).all()
+    assert list(changes.columns) == ["variant", "seed", "epoch", "layer", "relative change"]
+    # epochs 0..2; four linear layers for deep and frozen, two for shallow
+    assert len(changes) == 3 * 4 + 3 * 4 + 3 * 2
+    assert (changes.loc[changes["epoch"] == 0, "relative change"] == 0).all()
+
+    # the frozen variant's first depth - 1 = 2 layers did not move, the others did
+    frozen = changes[(changes["variant"] == "frozen") & (changes["epoch"] > 0)]
+    assert (frozen.loc[frozen["layer"] <= 2, "relative change"] == 0.0).all()
+    assert (frozen.loc[frozen["layer"] > 2, "relative change"] > 0.0).all()
+    deep = changes[(changes["variant"] == "deep") & (changes["epoch"] > 0)]
+    assert (deep["relative change"] > 0.0).all()
+
+    deep_run, frozen_run, shallow_run = rec.runs
+    assert [l.out_features for l in linear_layers(deep_run["net"])] == [8, 8, 8, 10]
+    assert [l.out_features for l in linear_layers(shallow_run["net"])] == [8, 10]
+    assert deep_run["trainable"] == [True] * 4
+    assert frozen_run["trainable"] == [False, False, True, True]
+    # the frozen net starts from exactly the deep net's initial weights ...
+    for (w1, b1), (w2, b2) in zip(deep_run["start"], frozen_run["start"]):
+        assert torch.equal(w1, w2) and torch.equal(b1, b2)
+    # ... and its frozen layers (weights and biases) are still there at the end
+    for i, layer in enumerate(linear_layers(frozen_run["net"])):
+        w0, b0 = frozen_run["start"][i]
+        if i < 2:
+            assert torch.equal(layer.weight, w0) and torch.equal(layer.bias, b0)
+        else:
+            assert not torch.equal(layer.weight, w0)
+    # the recorded changes are those of the trained nets
+    final = deep[deep["epoch"] == 2].sort_values("layer")["relative change"].tolist()
+    ref = [w for w, _ in deep_run["start"]]
+    assert final == pytest.approx(relative_weight_change(deep_run["net"], ref))
+
+
+def test_runs_are_shared_between_experiments(monkeypatch):
+    # the freeze comparison's shallow net is the depth sweep's 1-layer net
+    vanishing._run.cache_clear()
+    rec = RecordingTrain()
+    monkeypatch.setattr(vanishing, "train", rec)
+    results, _ = vanishing.freeze_comparison(depth=2, seeds=(1,), epochs=1)
+    assert len(rec.runs) == 3
+    sweep = vanishing.depth_sweep(depths=(1,), seeds=(1,), epochs=1, early_epoch=1)
+    assert len(rec.runs) == 3  # nothing trained again
+    shallow = results[results["variant"] == "shallow"]["test accuracy"].item()
+    assert sweep["test accuracy"].item() == shallow
+    again, _ = vanishing.freeze_comparison(depth=2, seeds=(1,), epochs=1)
+    assert len(rec.runs) == 3
+    pd.testing.assert_frame_equal(again, results)
+
+
+def test_freeze_comparison_epoch_to_50_percent(monkeypatch):
+    rec = RecordingTrain()
+    monkeypatch.setattr(vanishing, "train", rec)
+    results, _ = vanishing.freeze_comparison(depth=2, width=8, seeds=(0,), epochs=2)
+    for run, (_, row) in zip(rec.runs, results.iterrows()):
+        h = run["history"]
+        reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
+        if reached:
+            assert row["epoch to 50%"] == reached[0]
+        else:
+            assert np.isnan(row["epoch to 50%"])
+        assert row["test accuracy"] == h.test_acc[-1]
+
+
+def test_freeze_comparison_bad_arguments():
+    with pytest.raises(ValueError, match="depth must be an integer >= 2"):
+        vanishing.freeze_comparison(depth=1)
+    with pytest.raises(ValueError, match="at least one seed"):
+        vanishing.freeze_comparison(depth=2, seeds=())
+    with pytest.raises(ValueError, match="width"):
+        vanishing.freeze_comparison(depth=2, width=0)
+    with pytest.raises(ValueError, match="epochs"):
+        vanishing.freeze_comparison(depth=2, epochs=0)
+
+
+# --------------------------------------------------------------- depth_sweep
+
+SWEEP_COLUMNS = [
+    "depth", "seed", "first-layer grad", "last-layer grad", "last/first",
+    "first-layer change (early)", "first-layer change (end)", "test accuracy",
+    "epoch to 50%",
+]
+
+
+def _first_layer_changes(depth, seed, epochs, lr=1.0, batch_size=32):
+    """The first layer's relative weight change after every epoch (index =
+    epoch), from the same training as depth_sweep's, recorded every epoch."""
+    X_tr, X_te, y_tr, y_te = vanishing.digits_split()
+    net = mlp([64] + [30] * depth + [10], seed=seed)
+    ref = snapshot(net)
+    h = train(net, X_tr, y_tr, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+              X_test=X_te, y_test=y_te, diagnostics_every=1)
+    out = [r[0] for r in h.weight_change]
+    assert out[-1] == relative_weight_change(net, ref)[0]
+    return out, h
+
+
+def test_depth_sweep_tiny():
+    sweep = vanishing.depth_sweep(depths=(1, 2), seeds=(0,), epochs=2, early_epoch=1)
+    assert list(sweep.columns) == SWEEP_COLUMNS
+    assert sweep["depth"].tolist() == [1, 2] and sweep["seed"].tolist() == [0, 0]
+    one = sweep.iloc[0]
+    assert one["first-layer grad"] == one["last-layer grad"] and one["last/first"] == 1.0
+    two = sweep.iloc[1]
+    assert two["last/first"] == pytest.approx(two["last-layer grad"] / two["first-layer grad"])
+    changes, h = _first_layer_changes(2, 0, 2)
+    assert two["first-layer change (early)"] == changes[1]
+    assert two["first-layer change (end)"] == changes[2]
+    assert two["test accuracy"] == h.test_acc[-1]
+    assert two["first-layer grad"] == h.bias_grad[0][0]
+    reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
+    if reached:
+        assert two["epoch to 50%"] == reached[0]
+    else:
+        assert np.isnan(two["epoch to 50%"])
+
+
+def test_depth_sweep_end_change_is_at_the_last_epoch():
+    # epochs not a multiple of early_epoch: "at the end" must still mean epoch 3
+    sweep = vanishing.depth_sweep(depths=(1,), seeds=(0,), epochs=3, early_epoch=2)
+    changes, h = _first_layer_changes(1, 0, 3)
+    row = sweep.iloc[0]
+    assert row["first-layer change (early)"] == changes[2]
+    assert row["test accuracy"] == h.test_acc[-1]
+    assert row["first-layer change (end)"] == changes[3]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=2, early_epoch=3), r"early_epoch \(3\) must not exceed epochs \(2\)"),
+        (dict(epochs=0), "epochs"),
+        (dict(early_epoch=0), "early_epoch"),
+        (dict(depths=(0,), epochs=1, early_epoch=1), "depth"),
+        (dict(seeds=(), epochs=1, early_epoch=1), "at least one seed"),
+    ],
+)
+def test_depth_sweep_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        vanishing.depth_sweep(**kwargs)
+
+
+# ---------------------------------------------------------------- plateau_run
+
+
+def test_plateau_run_tiny():
+    history, curvature = vanishing.plateau_run(depth=2, epochs=2, hessian_epochs=(0, 2, 7),
+                                               hessian_samples=50)
+    assert isinstance(history, History)
+    assert history.epoch == [0, 1, 2] and history.diag_epoch == [0, 1, 2]
+    assert list(curvature.columns) == ["epoch", "lambda_max", "lambda_min", "grad_norm"]
+    assert curvature["epoch"].tolist() == [0, 2]  # epoch 7 is past the end
+    assert (curvature["lambda_max"] >= curvature["lambda_min"]).all()
+    assert (curvature["grad_norm"] > 0).all()
+
+
+def test_plateau_run_bad_arguments():
+    with pytest.raises(ValueError, match="depth"):
+        vanishing.plateau_run(depth=0)
+    with pytest.raises(ValueError, match="hessian_samples"):
+        vanishing.plateau_run(depth=2, hessian_samples=0)
