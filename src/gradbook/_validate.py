@@ -74,10 +74,13 @@ def as_features(
         raise ValueError(f"{name} is empty (0 samples); at least one sample is needed")
     if t.shape[1] == 0:
         raise ValueError(f"{name} has 0 features; got {_describe(X)}")
-    t = t.to(torch.float32)
-    if not torch.isfinite(t).all():
+    if t.is_floating_point() and not torch.isfinite(t).all():
         bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); all values must be finite")
+    t32 = t.to(torch.float32)
+    if not torch.isfinite(t32).all():
+        raise ValueError(f"{name} holds values beyond float32's range (about 3.4e38)")
+    t = t32
     if n_features is not None and t.shape[1] != n_features:
         raise ValueError(
             f"{name} must have {n_features} features (columns); got {t.shape[1]}"

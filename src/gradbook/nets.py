@@ -97,7 +97,8 @@ def mlp(
     gen = torch.Generator().manual_seed(seed)
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        lin = nn.Linear(n_in, n_out)
+        # skip_init: no draw from torch's global generator; _init_layer fills it.
+        lin = torch.nn.utils.skip_init(nn.Linear, n_in, n_out)
         _init_layer(lin, init, activation, gen)
         layers.append(lin)
         if i < len(sizes) - 2:
