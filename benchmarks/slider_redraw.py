@@ -40,10 +40,13 @@ def main() -> None:
         t = time.perf_counter()
         scale.value = k
         fresh.append(time.perf_counter() - t)
-    for k in (0, 1, 2):  # moves back to points already drawn
+    # Retrace the path: (3,0,2), (2,0,2), (2,0,1), (1,0,1) were all drawn above.
+    for slider, k in ((scale, 2), (depth, 2), (scale, 1), (depth, 1)):
+        before = explorer.renders
         t = time.perf_counter()
-        depth.value = k
+        slider.value = k
         cached.append(time.perf_counter() - t)
+        assert explorer.renders == before, "a move back redrew a frame"
     t = time.perf_counter()
     html = explorer.static_html()
     build = time.perf_counter() - t
