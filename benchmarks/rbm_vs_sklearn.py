@@ -1,0 +1,131 @@
+"""gradbook.rbm.BernoulliRBM against scikit-learn's BernoulliRBM: time and quality.
+
+Two settings:
+
+* digits: scikit-learn's 8x8 digits (1,797 x 64) scaled to [0, 1]; 100 hidden
+  units, batch 10, learning rate 0.06, 20 epochs (scikit-learn's RBM example).
+  1,500 rows train, 297 are held out.
+* MNIST-sized: 10,000 x 784 binary images made from the digits (each upsampled
+  to 24 x 24, placed at a random offset in a 28 x 28 frame, thresholded at
+  0.5), plus 2,000 held out, made from digits that training never saw; 256
+  hidden units, batch 100, learning rate 0.1, 10 epochs.
+
+Each fit is repeated with seeds ``seed, seed + 1, ...`` (interleaved, so that a
+busy spell of the machine hits all implementations alike); the table gives
+the fastest run, and the held-out pseudo-likelihood (scikit-learn's
+definition, mean over the held-out rows) as mean and spread over the seeds.
+For a given seed both estimators start from the same weights and flip the
+same unit of each held-out row. The rows:
+
+* scikit-learn PCD-1: ``sklearn.neural_network.BernoulliRBM`` on the float64
+  data, as a user would call it; the reference of the speed-up column.
+* scikit-learn f32: the same on a float32 copy of the data (scikit-learn then
+  computes in float32 too), to show how much of the gap is precision.
+* gradbook PCD-1: ``BernoulliRBM(persistent=True)``, scikit-learn's algorithm.
+* gradbook CD-1: ``BernoulliRBM()``, the book's default.
+
+Threads: ``--threads N`` (default 1) sets torch's threads and, through
+threadpoolctl, the BLAS threads numpy uses. On a 2-core machine that other
+processes share, two threads can be several times *slower* than one (each
+parallel region waits for the busiest core), so one thread is the fair and
+stable default; try ``--threads 2`` on an idle machine.
+
+Run: ``.venv/bin/python benchmarks/rbm_vs_sklearn.py [--threads N] [--repeats R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.datasets import load_digits
+from sklearn.neural_network import BernoulliRBM as SkBernoulliRBM
+from threadpoolctl import threadpool_limits
+
+from gradbook.rbm import BernoulliRBM
+
+
+def digits_data() -> tuple[np.ndarray, np.ndarray]:
+    X = load_digits().data / 16.0
+    return X[:1500], X[1500:]
+
+
+def mnist_sized_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    images = torch.as_tensor(load_digits().data / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
+    big = torch.nn.functional.interpolate(images, size=(24, 24), mode="bilinear",
+                                          align_corners=False)[:, 0]
+    rng = np.random.default_rng(seed)
+
+    def draw(sources: np.ndarray, n: int) -> np.ndarray:
+        out = np.zeros((n, 28, 28), dtype=np.float32)
+        picks = rng.choice(sources, n)
+        dy, dx = rng.integers(0, 5, n), rng.integers(0, 5, n)
+        for i in range(n):
+            out[i, dy[i]:dy[i] + 24, dx[i]:dx[i] + 24] = big[picks[i]].numpy()
+        return (out.reshape(n, 784) > 0.5).astype(np.float64)
+
+    return draw(np.arange(1500), 10_000), draw(np.arange(1500, 1797), 2_000)
+
+
+SETTINGS = {
+    "digits 1797x64": (digits_data,
+                       dict(n_components=100, learning_rate=0.06, batch_size=10, n_iter=20)),
+    "MNIST-sized 10000x784": (mnist_sized_data,
+                              dict(n_components=256, learning_rate=0.1, batch_size=100,
+                                   n_iter=10)),
+}
+
+# name: (make the estimator, dtype of the training data)
+IMPLEMENTATIONS = {
+    "scikit-learn PCD-1": (lambda p: SkBernoulliRBM(**p), np.float64),
+    "scikit-learn f32": (lambda p: SkBernoulliRBM(**p), np.float32),
+    "gradbook PCD-1": (lambda p: BernoulliRBM(**p, persistent=True, progress=False), np.float64),
+    "gradbook CD-1": (lambda p: BernoulliRBM(**p, progress=False), np.float64),
+}
+
+
+def run(threads: int, repeats: int, seed: int) -> None:
+    torch.set_num_threads(threads)
+    print(f"python {platform.python_version()}, torch {torch.__version__}, "
+          f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; "
+          f"{os.cpu_count()} CPUs, threads={threads}, best of {repeats}, "
+          f"load average before: {os.getloadavg()[0]:.1f}")
+    header = (f"| {'data':<22} | {'implementation':<18} | {'fit s':>6} | {'s/epoch':>7} | "
+              f"{'held-out PL':>15} | {'speed-up':>8} |")
+    print()
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for setting, (make_data, params) in SETTINGS.items():
+        X_train, X_test = make_data()
+        train = {np.float64: X_train, np.float32: X_train.astype(np.float32)}
+        best = {name: np.inf for name in IMPLEMENTATIONS}
+        quality: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
+        with threadpool_limits(threads):
+            for repeat in range(repeats):
+                for name, (make, dtype) in IMPLEMENTATIONS.items():
+                    model = make(dict(params, random_state=seed + repeat))
+                    began = time.perf_counter()
+                    model.fit(train[dtype])
+                    best[name] = min(best[name], time.perf_counter() - began)
+                    quality[name].append(float(model.score_samples(X_test).mean()))
+        reference = best["scikit-learn PCD-1"]
+        for name in IMPLEMENTATIONS:
+            pl = f"{np.mean(quality[name]):.2f} +- {np.std(quality[name]):.2f}"
+            print(f"| {setting:<22} | {name:<18} | {best[name]:6.2f} | "
+                  f"{best[name] / params['n_iter']:7.3f} | {pl:>15} | "
+                  f"{reference / best[name]:7.1f}x |")
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    run(args.threads, args.repeats, args.seed)

@@ -1,0 +1,804 @@
+r"""Bernoulli restricted Boltzmann machine (RBM), trained by contrastive divergence.
+
+The model
+---------
+An RBM has binary visible units :math:`v \in \{0,1\}^n` (``n = n_features``)
+and binary hidden units :math:`h \in \{0,1\}^m` (``m = n_components``), with
+weights :math:`W` of shape ``(m, n)`` (``components_``), visible biases
+:math:`b` (``intercept_visible_``) and hidden biases :math:`c`
+(``intercept_hidden_``). Its energy and distribution are
+
+.. math::
+
+    E(v, h) = -b^\top v - c^\top h - h^\top W v, \qquad
+    p(v, h) = \frac{e^{-E(v, h)}}{Z}, \qquad
+    Z = \sum_{v, h} e^{-E(v, h)}.
+
+There are no visible-visible or hidden-hidden connections, so each layer is
+conditionally independent given the other, with :math:`\sigma(x) = 1/(1+e^{-x})`:
+
+.. math::
+
+    P(h_j = 1 \mid v) = \sigma(c_j + W_{j\cdot} v), \qquad
+    P(v_i = 1 \mid h) = \sigma(b_i + W_{\cdot i}^\top h).
+
+Summing out the hidden layer gives the free energy
+
+.. math::
+
+    F(v) = -\log \sum_h e^{-E(v,h)}
+         = -b^\top v - \sum_j \operatorname{softplus}(c_j + W_{j\cdot} v),
+    \qquad \log p(v) = -F(v) - \log Z.
+
+Learning
+--------
+The log-likelihood gradient is a difference of two expectations,
+:math:`\partial \log p(v) / \partial W = \mathbb{E}[h v^\top \mid v] - \mathbb{E}_{p}[h v^\top]`.
+The first (positive phase) is exact: :math:`P(h=1 \mid v)\, v^\top`. The second
+(negative phase) needs samples from the model. Contrastive divergence (CD-k,
+Hinton 2002) starts a Gibbs chain at the data and stops after ``k`` steps;
+persistent CD (PCD-k, Tieleman 2008) keeps ``batch_size`` chains alive from one
+update to the next. With a mini-batch of ``B`` rows, ``C`` negative samples and
+learning rate :math:`\varepsilon`,
+
+.. math::
+
+    \Delta W = \varepsilon \Big( \tfrac1B \sum_{\text{data}} P(h{=}1 \mid v)\, v^\top
+              - \tfrac1C \sum_{\text{chains}} P(h{=}1 \mid \tilde v)\, \tilde v^\top \Big),
+
+and the same for the biases (:math:`v` for :math:`b`, :math:`P(h{=}1 \mid v)`
+for :math:`c`), where :math:`\tilde v` is the chains' visible sample after ``k``
+Gibbs steps. ``BernoulliRBM(persistent=True, k=1)`` is the algorithm of
+``sklearn.neural_network.BernoulliRBM``.
+
+Numerics
+--------
+Training, ``BernoulliRBM.transform()``, ``BernoulliRBM.gibbs()`` and
+``BernoulliRBM.sample()`` run in float32. ``BernoulliRBM.free_energy()``,
+``BernoulliRBM.score_samples()``, ``BernoulliRBM.log_partition()`` and
+``BernoulliRBM.log_likelihood()`` run in float64: the log-likelihood is a
+difference of two large numbers (:math:`-F(v)` and :math:`\log Z`, both of order
+``n_features``), and pseudo-likelihood is a difference of two free energies.
+
+Speed
+-----
+An update is five matrix products of ``batch_size x n_features x
+n_components`` multiply-adds (three to sample, two to update) plus one
+uniform random number per sampled unit. Training keeps every parameter in one
+augmented matrix so that biases ride along in the products, works in
+preallocated buffers, draws the random numbers for many mini-batches at once
+from numpy's SFC64 generator (raw bits turned into floats, about three times
+cheaper than ``torch.rand`` on the book's CPU), and runs outside autograd.
+When each product is small (under about 10**6 multiply-adds, as for the 8x8
+digits at batch size 10), ``fit`` uses one torch thread and then restores
+the previous setting: splitting tiny products over threads costs more than
+it gains. Otherwise it uses torch's setting (see
+``gradbook.train.set_threads()``). ``benchmarks/rbm_vs_sklearn.py`` times
+it against scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.sparse
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validate import (
+    as_features,
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
+
+__all__ = ["BernoulliRBM", "bars_and_stripes", "MAX_ENUMERATED_UNITS"]
+
+#: The largest layer ``BernoulliRBM.log_partition()`` enumerates (2**20 states).
+MAX_ENUMERATED_UNITS = 20
+# Random numbers drawn per call while training (1 MB; fresh large blocks are slow to touch).
+_NOISE_CHUNK = 1 << 18
+# Configurations times units evaluated per chunk by log_partition (16 MB of float64).
+_ENUMERATION_CHUNK = 1 << 21
+# Below this many multiply-adds per matrix product, train on one thread.
+_SMALL_WORK = 1 << 20
+# Training rows on which history_ records the pseudo-likelihood after each epoch.
+_MONITOR_ROWS = 256
+
+
+def bars_and_stripes(size: int = 3, n_samples: int | None = None, *, seed: int = 0) -> np.ndarray:
+    """The bars-and-stripes patterns on a ``size`` x ``size`` grid.
+
+    A pattern switches on whole rows (stripes) or whole columns (bars). There
+    are :math:`2^{size+1} - 2` distinct patterns: :math:`2^{size}` of each kind,
+    less the empty and the full grid, which are both.
+
+    Parameters
+    ----------
+    size : int, 1 to 12
+        Side of the square grid.
+    n_samples : int or None
+        ``None`` returns every distinct pattern once (stripes first, in binary
+        order of the lit rows, then bars). An int draws that many patterns
+        uniformly at random from the distinct ones.
+    seed : int
+        Seed of the draw when ``n_samples`` is given.
+
+    Returns
+    -------
+    ndarray of shape (n_patterns or n_samples, size * size), float32 of 0s and 1s,
+        each row a grid flattened row by row.
+    """
+    size = check_positive_int(size, "size")
+    if size > 12:
+        raise ValueError(f"size must be at most 12 (2**13 patterns); got {size}")
+    seed = check_seed(seed)
+    # lit[p, r] = 1 if line r is on in pattern p; p runs over all 2**size subsets.
+    lit = (np.arange(2**size)[:, None] >> np.arange(size)[::-1]) & 1
+    stripes = np.repeat(lit, size, axis=1)  # pixel (r, col) = lit[r]
+    bars = np.tile(lit, size)  # pixel (r, col) = lit[col]
+    patterns = np.concatenate([stripes, bars[1:-1]]).astype(np.float32)
+    if n_samples is None:
+        return patterns
+    n_samples = check_positive_int(n_samples, "n_samples")
+    rows = np.random.default_rng(seed).integers(0, len(patterns), n_samples)
+    return patterns[rows]
+
+
+def _as_unit_features(X: Any, name: str) -> torch.Tensor:
+    """``as_features(X, unit_interval=True)``, after rejecting sparse matrices
+    with a message that says so (numpy would see a 0-d object array)."""
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"{name} is a scipy sparse {type(X).__name__}; sparse input is not supported. "
+            f"Pass a dense array ({name}.toarray())."
+        )
+    with warnings.catch_warnings():
+        # A read-only array (a memmap, say) is only read here; torch warns anyway.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return as_features(X, name, unit_interval=True)
+
+
+def _uniform(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor:
+    """Uniform numbers in [0, 1) of the given shape, float32 with 23 random bits.
+
+    Each raw 64-bit word of ``bits`` gives two numbers: the low 23 bits of each
+    32-bit half become the mantissa of a float in [1, 2), less 1. On the
+    book's CPU this costs about 2.5 ns a number, against 5 to 8 for
+    ``torch.rand`` or numpy's ``Generator.random``; an RBM update draws one
+    number per sampled unit, so this is a large share of the time.
+    """
+    count = math.prod(shape)
+    words = bits.random_raw((count + 1) // 2).view(np.int32)[:count]
+    mantissa = torch.from_numpy(words).bitwise_and_(0x7FFFFF).bitwise_or_(0x3F800000)
+    return mantissa.view(torch.float32).sub_(1.0).view(shape)
+
+
+def _bernoulli(probabilities: torch.Tensor, bits: np.random.BitGenerator) -> torch.Tensor:
+    """1.0 where u < p, u uniform in [0, 1), else 0.0 (float32)."""
+    return (_uniform(bits, *probabilities.shape) < probabilities).to(torch.float32)
+
+
+@contextmanager
+def _threads_for(work: int) -> Iterator[None]:
+    """Use one torch thread while the matrix products are small.
+
+    At ``batch_size * n_features * n_components`` below about 10**6
+    multiply-adds, splitting each product over threads costs more than it
+    gains (several times more when another process holds the other core).
+    The previous setting is restored afterwards.
+    """
+    before = torch.get_num_threads()
+    if work >= _SMALL_WORK or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + exp(x)), exact at both ends (torch's softplus is linear above 20)."""
+    return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+
+
+def _free_energy(
+    v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor
+) -> torch.Tensor:
+    """F(v) = -b'v - sum_j softplus(c_j + W_j v), one value per row of ``v``."""
+    return -(v @ b) - _softplus(torch.addmm(c, v, W.T)).sum(dim=1)
+
+
+def _pseudo_likelihood(
+    v: torch.Tensor, flip: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor
+) -> torch.Tensor:
+    """scikit-learn's pseudo-likelihood: n_features * log P(v_i | v_-i) for one
+    unit i = flip[row] per row, log P(v_i | v_-i) = log sigmoid(F(v_flipped) - F(v))."""
+    rows = torch.arange(v.shape[0])
+    flipped = v.clone()
+    flipped[rows, flip] = 1 - flipped[rows, flip]
+    gap = _free_energy(flipped, W, b, c) - _free_energy(v, W, b, c)
+    return -v.shape[1] * _softplus(-gap)
+
+
+def _log_partition(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, layer: str) -> float:
+    r"""log Z by enumerating every state of ``layer`` ('visible' or 'hidden').
+
+    Over the hidden layer, :math:`\log Z = \operatorname{logsumexp}_h \big[c^\top h
+    + \sum_i \operatorname{softplus}(b_i + W_{\cdot i}^\top h)\big]`; over the
+    visible layer, :math:`\log Z = \operatorname{logsumexp}_v [-F(v)]`. The other
+    layer is summed analytically. Float64, in chunks of configurations.
+    """
+    if layer == "hidden":
+        own_bias, weights, other_bias = c, W, b  # states h (2**m, m) @ W (m, n)
+    else:
+        own_bias, weights, other_bias = b, W.T, c  # states v (2**n, n) @ W.T (n, m)
+    n_units, n_other = weights.shape
+    n_states = 2**n_units
+    chunk = max(1, min(n_states, _ENUMERATION_CHUNK // max(n_units, n_other)))
+    shifts = torch.arange(n_units - 1, -1, -1)
+    partial = []
+    for start in range(0, n_states, chunk):
+        index = torch.arange(start, min(start + chunk, n_states))
+        states = ((index[:, None] >> shifts) & 1).to(torch.float64)
+        terms = states @ own_bias + _softplus(torch.addmm(other_bias, states, weights)).sum(dim=1)
+        partial.append(torch.logsumexp(terms, dim=0))
+    return float(torch.logsumexp(torch.stack(partial), dim=0))
+
+
+class _Batch(NamedTuple):
+    """Views for one mini-batch, made once per fit so that training allocates nothing.
+
+    Buffers named ``[x, 1]`` end with a constant column of ones (see
+    ``_ContrastiveDivergence``); ``B`` is the batch's rows, ``C`` its chains.
+    """
+
+    v: torch.Tensor  # (B, n+1) data rows [v, 1]
+    pre_pos: torch.Tensor  # (B, m) W v + c
+    h_pos: torch.Tensor  # (B, m) P(h = 1 | v), a view of [h_pos, 1]
+    h_pos_T: torch.Tensor  # (m+1, B) [h_pos, 1] transposed
+    chain: torch.Tensor  # (C, m+1) hidden states [h, 1] of the chains
+    chain_h: torch.Tensor  # (C, m) a view of the states
+    v_neg: torch.Tensor  # (C, n+1) [v~, 1], the chains' visible sample
+    v_neg_v: torch.Tensor  # (C, n) a view of v~
+    h_neg: torch.Tensor  # (C, m) P(h = 1 | v~), a view of [h_neg, 1]
+    h_neg_T: torch.Tensor  # (m+1, C) [h_neg, 1] transposed
+    pre_vis: torch.Tensor  # (C, n) W'h + b, then P(v = 1 | h)
+    pre_hid: torch.Tensor  # (C, m) W v~ + c
+    step_pos: float  # learning_rate / B
+    step_neg: float  # -learning_rate / C
+    short: int | None  # C, when fewer chains than rows of noise (a short last CD batch)
+
+
+class _ContrastiveDivergence:
+    r"""The state of one ``fit`` or ``partial_fit``: parameters, buffers, chains, random stream.
+
+    All parameters live in one augmented matrix
+    :math:`A = \begin{pmatrix} W & c \\ b^\top & 0 \end{pmatrix}` of shape
+    (m+1, n+1), and every layer carries a constant unit 1 at its end, so that
+    ``[v, 1] @ A[:m].T = W v + c``, ``[h, 1] @ A[:, :n] = W'h + b``, and one
+    outer product ``[h, 1]' [v, 1]`` updates W, c and b together. The uniform
+    numbers of many mini-batches are drawn in one call. So a CD-1 update is
+    ten torch calls into preallocated buffers: at batch size 10 the time per
+    call, not the arithmetic, is what costs.
+    """
+
+    def __init__(self, rbm: BernoulliRBM, X: torch.Tensor, batch_size: int) -> None:
+        m, n, n_rows = rbm.n_components, X.shape[1], X.shape[0]
+        self.k, self.persistent = rbm.k, bool(rbm.persistent)
+        self.momentum = float(rbm.momentum)
+        lr = float(rbm.learning_rate)
+        self.decay = 1.0 - lr * float(rbm.weight_decay)
+        self.A = A = torch.zeros(m + 1, n + 1)
+        A[:m, :n] = torch.as_tensor(rbm.components_)
+        A[:m, n] = torch.as_tensor(rbm.intercept_hidden_)
+        A[m, :n] = torch.as_tensor(rbm.intercept_visible_)
+        self.A_hid, self.A_vis, self.W = A[:m].T, A[:, :n], A[:m, :n]  # (n+1, m), (m+1, n), (m, n)
+        self.velocity = None
+        if self.momentum > 0:
+            self.velocity = torch.zeros_like(A)
+            if rbm._velocity is not None and rbm._velocity.shape == tuple(A.shape):
+                self.velocity.copy_(torch.as_tensor(rbm._velocity))
+        self.bits = rbm._bits()
+
+        def with_one(rows: int, cols: int) -> torch.Tensor:
+            buffer = torch.empty(rows, cols + 1)
+            buffer[:, cols] = 1.0
+            return buffer
+
+        data = torch.cat([X, torch.ones(n_rows, 1)], dim=1)
+        rows_max = min(batch_size, n_rows)
+        self.n_chains = c_max = rbm.h_samples_.shape[0] if self.persistent else rows_max
+        pre_pos, h_pos = torch.empty(rows_max, m), with_one(rows_max, m)
+        self.chain = chain = with_one(c_max, m)
+        v_neg, h_neg = with_one(c_max, n), with_one(c_max, m)
+        pre_vis, pre_hid = torch.empty(c_max, n), torch.empty(c_max, m)
+        if self.persistent:
+            chain[:, :m] = torch.as_tensor(rbm.h_samples_)
+        self.batches = []
+        for start in range(0, n_rows, batch_size):
+            rows = min(batch_size, n_rows - start)
+            c = c_max if self.persistent else rows
+            self.batches.append(_Batch(
+                data[start:start + rows], pre_pos[:rows], h_pos[:rows, :m], h_pos[:rows].T,
+                chain[:c], chain[:c, :m], v_neg[:c], v_neg[:c, :n], h_neg[:c, :m], h_neg[:c].T,
+                pre_vis[:c], pre_hid[:c], lr / rows, -lr / c, c if c < c_max else None,
+            ))
+        self.n_visible, self.n_hidden = n, m
+        self.chunk = max(1, min(len(self.batches), _NOISE_CHUNK // (self.k * c_max * (n + m))))
+
+    def epoch(self) -> None:
+        """One pass over the mini-batches, in order."""
+        k, n = self.k, self.n_visible
+        for first in range(0, len(self.batches), self.chunk):
+            group = self.batches[first:first + self.chunk]
+            noise = _uniform(self.bits, len(group) * k, self.n_chains, n + self.n_hidden)
+            noise_vis, noise_hid = noise[..., :n].unbind(0), noise[..., n:].unbind(0)
+            for i, batch in enumerate(group):
+                u_vis, u_hid = noise_vis[i * k:(i + 1) * k], noise_hid[i * k:(i + 1) * k]
+                if batch.short:
+                    u_vis = [u[:batch.short] for u in u_vis]
+                    u_hid = [u[:batch.short] for u in u_hid]
+                self.update(batch, u_vis, u_hid)
+
+    def update(self, batch: _Batch, u_vis: Sequence[torch.Tensor],
+               u_hid: Sequence[torch.Tensor]) -> None:
+        """One CD-k or PCD-k update of A from one mini-batch.
+
+        ``u_vis`` and ``u_hid`` hold ``k`` arrays of uniform numbers each: a
+        unit is sampled on, with probability p, where ``u < p``.
+        """
+        A = self.A
+        # Positive phase: P(h = 1 | v) for the data.
+        torch.mm(batch.v, self.A_hid, out=batch.pre_pos)
+        torch.sigmoid(batch.pre_pos, out=batch.h_pos)
+        if not self.persistent:  # CD: the chains start at h ~ P(h | data)
+            torch.lt(u_hid[0], batch.h_pos, out=batch.chain_h)
+        # Negative phase: k Gibbs steps h -> v -> h.
+        for step in range(self.k):
+            torch.mm(batch.chain, self.A_vis, out=batch.pre_vis)
+            torch.lt(u_vis[step], batch.pre_vis.sigmoid_(), out=batch.v_neg_v)  # v ~ P(v | h)
+            torch.mm(batch.v_neg, self.A_hid, out=batch.pre_hid)
+            torch.sigmoid(batch.pre_hid, out=batch.h_neg)  # P(h = 1 | v)
+            if self.persistent:
+                torch.lt(u_hid[step], batch.h_neg, out=batch.chain_h)  # h ~ P(h | v)
+            elif step + 1 < self.k:
+                torch.lt(u_hid[step + 1], batch.h_neg, out=batch.chain_h)
+        # Update: A += lr * (mean of [h, 1]'[v, 1] over the data - over the chains).
+        if self.velocity is None:
+            if self.decay != 1.0:
+                self.W.mul_(self.decay)
+            A.addmm_(batch.h_pos_T, batch.v, alpha=batch.step_pos)
+            A.addmm_(batch.h_neg_T, batch.v_neg, alpha=batch.step_neg)
+        else:
+            velocity = self.velocity
+            velocity.mul_(self.momentum)
+            velocity.addmm_(batch.h_pos_T, batch.v, alpha=batch.step_pos)
+            velocity.addmm_(batch.h_neg_T, batch.v_neg, alpha=batch.step_neg)
+            if self.decay != 1.0:
+                velocity[:self.n_hidden, :self.n_visible].add_(self.W, alpha=self.decay - 1.0)
+            A.add_(velocity)
+
+    def store(self, rbm: BernoulliRBM) -> None:
+        """Copy the state back into ``rbm``'s fitted attributes."""
+        m, n = self.n_hidden, self.n_visible
+        rbm.components_ = self.A[:m, :n].numpy().copy()
+        rbm.intercept_hidden_ = self.A[:m, n].numpy().copy()
+        rbm.intercept_visible_ = self.A[m, :n].numpy().copy()
+        if self.persistent:
+            rbm.h_samples_ = self.chain[:, :m].numpy().copy()
+        rbm._velocity = None if self.velocity is None else self.velocity.numpy().copy()
+        rbm._rng_state = self.bits.state
+
+
+class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    r"""Bernoulli restricted Boltzmann machine trained by CD-k or persistent CD-k.
+
+    A drop-in for ``sklearn.neural_network.BernoulliRBM`` (same parameter
+    names, defaults, fitted attributes and pseudo-likelihood), computed in
+    PyTorch, with CD-k, momentum, weight decay, exact log-likelihood for small
+    models, and a training history. See the module docstring for the maths.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units :math:`m`.
+    learning_rate : float, default=0.1
+        Step size :math:`\varepsilon` (> 0). The update is the *mean* gradient
+        over the mini-batch, as scikit-learn's ``lr / batch_size * (pos - neg)``.
+    batch_size : int, default=10
+        Rows per mini-batch, and the number of persistent chains when
+        ``persistent=True``. Batches are taken in the order of the rows, not
+        shuffled (as scikit-learn); the last one may be smaller.
+    n_iter : int, default=10
+        Epochs (passes over the training data). 0 only initialises.
+    verbose : int, default=0
+        If > 0, print the monitored pseudo-likelihood and time after each epoch,
+        in scikit-learn's format.
+    random_state : int or None, default=None
+        Seed of everything random: the initial weights (normal(0, 0.01), the
+        same numbers as scikit-learn's for the same int), the Gibbs sampling
+        during ``fit`` and ``gibbs``, and the unit flipped by ``score_samples``
+        (the same unit as scikit-learn's). ``None`` draws a fresh seed from the
+        operating system on each ``fit``: results then differ from run to run.
+    k : int, default=1
+        Gibbs steps per update in the negative phase (CD-k / PCD-k).
+    persistent : bool, default=False
+        ``False``: CD-k, the chains start at the mini-batch's data.
+        ``True``: PCD-k, ``batch_size`` chains persist across updates (kept in
+        ``h_samples_``, started at all-zero hidden states, as scikit-learn).
+    momentum : float in [0, 1), default=0.0
+        Velocity :math:`u \leftarrow \mu u + \varepsilon g`, then
+        :math:`\theta \leftarrow \theta + u`, where :math:`g` is the gradient.
+    weight_decay : float >= 0, default=0.0
+        L2 penalty :math:`\lambda`: :math:`g_W` gets :math:`-\lambda W` (biases
+        are not decayed).
+    callback : callable or None, default=None
+        ``callback(rbm, epoch)`` after every epoch (epoch counts from 1), with
+        the fitted attributes up to date, e.g. to record
+        ``log_likelihood()``. Its time is not counted in ``history_``.
+    progress : bool or "auto", default="auto"
+        Show a tqdm progress bar over the epochs. ``"auto"``: in live use, not
+        while the book is being built (see ``gradbook.train.show_progress()``).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features), float32
+        Weights :math:`W`.
+    intercept_hidden_ : ndarray of shape (n_components,), float32
+        Hidden biases :math:`c`.
+    intercept_visible_ : ndarray of shape (n_features,), float32
+        Visible biases :math:`b`.
+    h_samples_ : ndarray of shape (batch_size, n_components), float32
+        Hidden states of the persistent chains (only when ``persistent=True``).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``fit`` got a DataFrame with string column names.
+    history_ : dict of lists
+        One entry per epoch: ``"epoch"``; ``"seconds"``, cumulative training
+        wall time (without monitoring and callback); ``"pseudo_likelihood"``,
+        the mean ``score_samples()`` on a fixed subset of at most 256
+        training rows with fixed flipped units (so the curve is not jittered
+        by the choice of unit).
+
+    Notes
+    -----
+    Differences from scikit-learn's estimator: the default is CD-1, not PCD-1
+    (``persistent=True`` gives PCD-1); with PCD, the negative statistics are
+    averaged over the chains and the positive ones over the batch rows
+    (scikit-learn divides both by the batch's row count, which differs only on
+    a smaller last batch); ``transform``, ``gibbs`` and ``sample`` return
+    float32 (``gibbs`` returns 0/1 floats where scikit-learn returns booleans);
+    sparse input is not accepted.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 256,
+        *,
+        learning_rate: float = 0.1,
+        batch_size: int = 10,
+        n_iter: int = 10,
+        verbose: int = 0,
+        random_state: int | None = None,
+        k: int = 1,
+        persistent: bool = False,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        callback: Callable[[BernoulliRBM, int], Any] | None = None,
+        progress: bool | str = "auto",
+    ) -> None:
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.callback = callback
+        self.progress = progress
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        check_positive_int(self.n_components, "n_components")
+        check_positive_float(self.learning_rate, "learning_rate")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.n_iter, "n_iter", minimum=0)
+        check_positive_int(self.verbose, "verbose", minimum=0)
+        if self.random_state is not None:
+            check_seed(self.random_state, "random_state")
+        check_positive_int(self.k, "k")
+        if not isinstance(self.persistent, (bool, np.bool_)):
+            raise TypeError(f"persistent must be True or False; got {self.persistent!r}")
+        momentum = check_positive_float(self.momentum, "momentum", allow_zero=True)
+        if momentum >= 1:
+            raise ValueError(f"momentum must lie in [0, 1); got {self.momentum!r}")
+        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable or None; got {self.callback!r}")
+        if not isinstance(self.progress, bool):
+            check_choice(self.progress, "progress", ("auto",))
+
+    def _check_input(self, X: Any, name: str = "X") -> torch.Tensor:
+        """X of a fitted model: 2-D, finite, in [0, 1], n_features_in_ columns."""
+        check_is_fitted(self)
+        t = _as_unit_features(X, name)
+        validate_data(self, X, reset=False, skip_check_array=True)  # count and names
+        return t
+
+    def _weights(self, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, ...]:
+        """(W, b, c) as tensors of ``dtype``."""
+        return tuple(
+            torch.as_tensor(np.asarray(a), dtype=dtype)
+            for a in (self.components_, self.intercept_visible_, self.intercept_hidden_)
+        )
+
+    # --------------------------------------------------------------- training
+    def fit(self, X: Any, y: Any = None) -> BernoulliRBM:
+        """Fit the model to ``X`` of shape (n_samples, n_features), values in [0, 1].
+
+        Initialises ``components_`` from normal(0, 0.01) (the numbers
+        scikit-learn draws for the same ``random_state``), biases at zero, then
+        runs ``n_iter`` epochs of mini-batch CD-k or PCD-k. Returns ``self``.
+        """
+        self._check_params()
+        with _threads_for(self._work(X, self.batch_size)):
+            X_t = _as_unit_features(X, "X")
+            validate_data(self, X, reset=True, skip_check_array=True)
+            self._initialise(X_t.shape[1])
+            self._train(X_t, self.batch_size, self.n_iter)
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> BernoulliRBM:
+        """One CD-k (or PCD-k) update with all rows of ``X`` as the mini-batch.
+
+        As scikit-learn's ``partial_fit``: the first call initialises the model
+        (from ``random_state``); later calls continue it, including the
+        persistent chains, the momentum and the random stream. Returns ``self``.
+        """
+        self._check_params()
+        with _threads_for(self._work(X, None)):
+            if not hasattr(self, "components_"):
+                X_t = _as_unit_features(X, "X")
+                validate_data(self, X, reset=True, skip_check_array=True)
+                self._initialise(X_t.shape[1])
+            else:
+                X_t = self._check_input(X)
+                if self.components_.shape[0] != self.n_components:
+                    raise ValueError(
+                        f"n_components is {self.n_components} but the fitted model has "
+                        f"{self.components_.shape[0]} hidden units; call fit to start again"
+                    )
+            self._train(X_t, X_t.shape[0], 1, record=False)
+        return self
+
+    def _work(self, X: Any, batch_size: int | None) -> int:
+        """Multiply-adds in one mini-batch matrix product (0 if X has no 2-D shape)."""
+        shape = getattr(X, "shape", ())
+        if len(shape) != 2:
+            return 0
+        rows = shape[0] if batch_size is None else min(batch_size, shape[0])
+        return int(rows) * int(shape[1]) * int(self.n_components)
+
+    def _initialise(self, n_features: int) -> None:
+        rng = np.random.RandomState(self.random_state)
+        self.components_ = rng.normal(0, 0.01, (self.n_components, n_features)).astype(np.float32)
+        self.intercept_hidden_ = np.zeros(self.n_components, dtype=np.float32)
+        self.intercept_visible_ = np.zeros(n_features, dtype=np.float32)
+        self._n_features_out = self.n_components
+        if self.persistent:
+            self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=np.float32)
+        elif hasattr(self, "h_samples_"):
+            del self.h_samples_
+        self._velocity = None
+        self._rng_state = np.random.SFC64(rng.randint(0, 2**63 - 1, dtype=np.int64)).state
+        self.history_ = {"epoch": [], "seconds": [], "pseudo_likelihood": []}
+
+    def _bits(self) -> np.random.SFC64:
+        """The model's random stream (continued by fit, partial_fit and gibbs)."""
+        bits = np.random.SFC64()
+        bits.state = self._rng_state
+        return bits
+
+    def _train(self, X: torch.Tensor, batch_size: int, n_epochs: int, record: bool = True) -> None:
+        """Run ``n_epochs`` epochs over ``X`` (float32, validated), then store the state.
+
+        Training runs in ``torch.inference_mode`` (no autograd bookkeeping);
+        the monitor and the callback run outside it.
+        """
+        with torch.inference_mode():
+            trainer = _ContrastiveDivergence(self, X, batch_size)
+        monitor = None
+        if record and n_epochs:
+            pick = np.random.RandomState(0 if self.random_state is None else self.random_state)
+            rows = np.sort(pick.permutation(X.shape[0])[:_MONITOR_ROWS])
+            monitor = (X[rows].double(), torch.as_tensor(pick.randint(0, X.shape[1], len(rows))))
+        epochs = range(1, n_epochs + 1)
+        if record and n_epochs and self._show_progress():
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc="RBM epochs", leave=False)
+        seconds = self.history_["seconds"][-1] if self.history_["seconds"] else 0.0
+        for epoch in epochs:
+            began = time.perf_counter()
+            with torch.inference_mode():
+                trainer.epoch()
+            seconds += time.perf_counter() - began
+            trainer.store(self)
+            if record:
+                self._record(epoch, seconds, monitor)
+        trainer.store(self)
+
+    def _record(self, epoch: int, seconds: float, monitor) -> None:
+        W, b, c = self._weights(torch.float64)
+        pl = float(_pseudo_likelihood(monitor[0], monitor[1], W, b, c).mean())
+        self.history_["epoch"].append(epoch)
+        self.history_["seconds"].append(seconds)
+        self.history_["pseudo_likelihood"].append(pl)
+        if self.verbose:
+            print(
+                f"[{type(self).__name__}] Iteration {epoch}, pseudo-likelihood = {pl:.2f},"
+                f" time = {seconds:.2f}s"
+            )
+        if self.callback is not None:
+            self.callback(self, epoch)
+
+    def _show_progress(self) -> bool:
+        from .train import show_progress
+
+        return show_progress(self.progress)
+
+    # -------------------------------------------------------------- inference
+    def transform(self, X: Any) -> np.ndarray:
+        """P(h = 1 | v) for each row of ``X``: ndarray (n_samples, n_components), float32."""
+        v = self._check_input(X)
+        W, b, c = self._weights()
+        return torch.addmm(c, v, W.T).sigmoid_().numpy()
+
+    def gibbs(self, v: Any) -> np.ndarray:
+        """One Gibbs step v -> h -> v from each row of ``v``.
+
+        Draws :math:`h \\sim P(h \\mid v)`, then :math:`v' \\sim P(v \\mid h)`, and
+        returns :math:`v'` as float32 0/1, shape (n_samples, n_features). The
+        random stream continues the one of ``fit`` (so repeated calls differ,
+        and the same ``random_state`` repeats the same sequence).
+        """
+        v_t = self._check_input(v, "v")
+        W, b, c = self._weights()
+        bits = self._bits()
+        h = _bernoulli(torch.addmm(c, v_t, W.T).sigmoid_(), bits)
+        new_v = _bernoulli(torch.addmm(b, h, W).sigmoid_(), bits)
+        self._rng_state = bits.state
+        return new_v.numpy()
+
+    def sample(
+        self, n_samples: int, n_steps: int, *, seed: int = 0, probabilities: bool = False
+    ) -> np.ndarray:
+        """Draw ``n_samples`` visible vectors from independent Gibbs chains.
+
+        Each chain starts at uniformly random binary visibles and runs
+        ``n_steps`` Gibbs steps v -> h -> v. The chains approach the model's
+        distribution p(v) as ``n_steps`` grows (slowly, for a well-trained
+        model with separated modes).
+
+        Parameters
+        ----------
+        n_samples : int >= 1
+        n_steps : int >= 0
+        seed : int
+            Seed of these chains (independent of ``random_state``).
+        probabilities : bool
+            If True (and ``n_steps >= 1``), return P(v = 1 | h) of the last
+            step instead of the binary sample: smoother pictures.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), float32
+        """
+        check_is_fitted(self)
+        n_samples = check_positive_int(n_samples, "n_samples")
+        n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+        bits = np.random.SFC64(check_seed(seed))
+        W, b, c = self._weights()
+        v = _bernoulli(torch.full((n_samples, W.shape[1]), 0.5), bits)
+        for step in range(n_steps):
+            h = _bernoulli(torch.addmm(c, v, W.T).sigmoid_(), bits)
+            p_v = torch.addmm(b, h, W).sigmoid_()
+            if probabilities and step + 1 == n_steps:
+                return p_v.numpy()
+            v = _bernoulli(p_v, bits)
+        return v.numpy()
+
+    def free_energy(self, v: Any) -> np.ndarray:
+        r"""Free energy of each row of ``v``.
+
+        :math:`F(v) = -b^\top v - \sum_j \operatorname{softplus}(c_j + W_{j\cdot} v)`.
+
+        Returns ndarray of shape (n_samples,), float64. :math:`\log p(v) = -F(v) - \log Z`.
+        """
+        v_t = self._check_input(v, "v").double()
+        return _free_energy(v_t, *self._weights(torch.float64)).numpy()
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        r"""Pseudo-likelihood of each row of ``X``, scikit-learn's definition.
+
+        For each row, one unit :math:`i` is drawn at random and the row scores
+        :math:`n \log P(v_i \mid v_{-i}) = n \log \sigma(F(\bar v) - F(v))`, where
+        :math:`\bar v` is :math:`v` with unit :math:`i` flipped and :math:`n` is
+        the number of features. The units are drawn exactly as scikit-learn
+        draws them, from ``np.random.RandomState(random_state)``, so for the
+        same parameters and ``random_state`` the two give the same numbers
+        (fresh units on every call if ``random_state`` is None).
+
+        Returns ndarray of shape (n_samples,), float64.
+        """
+        v_t = self._check_input(X).double()
+        rng = np.random.RandomState(self.random_state)
+        flip = torch.as_tensor(rng.randint(0, v_t.shape[1], v_t.shape[0]))
+        return _pseudo_likelihood(v_t, flip, *self._weights(torch.float64)).numpy()
+
+    def log_partition(self, *, layer: str = "auto") -> float:
+        r"""Exact :math:`\log Z`, summing over every state of one layer (float64).
+
+        The other layer is summed analytically (see ``_log_partition()``), so
+        the cost is :math:`2^{u}` states times ``n_features * n_components``,
+        with :math:`u` the enumerated layer's size, at most
+        ``MAX_ENUMERATED_UNITS`` (20).
+
+        Parameters
+        ----------
+        layer : {"auto", "visible", "hidden"}
+            Which layer to enumerate; "auto" takes the smaller one.
+        """
+        check_is_fitted(self)
+        check_choice(layer, "layer", ("auto", "visible", "hidden"))
+        m, n = self.components_.shape
+        if layer == "auto":
+            layer = "hidden" if m <= n else "visible"
+        size = m if layer == "hidden" else n
+        if size > MAX_ENUMERATED_UNITS:
+            raise ValueError(
+                f"log_partition enumerates the {layer} layer, {size} units here "
+                f"(2**{size} states); exact enumeration is limited to "
+                f"{MAX_ENUMERATED_UNITS} units. Use a smaller model, or an "
+                "estimate such as annealed importance sampling."
+            )
+        return _log_partition(*self._weights(torch.float64), layer)
+
+    def log_likelihood(self, X: Any, *, log_z: float | None = None) -> np.ndarray:
+        r"""Exact :math:`\log p(v) = -F(v) - \log Z` of each row of ``X`` (float64).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), values in [0, 1]
+        log_z : float, optional
+            A ``log_partition()`` computed before, to save recomputing it.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,): one log-probability per row (take the
+        mean for the average log-likelihood of a data set).
+        """
+        free = self.free_energy(X)
+        if log_z is None:
+            log_z = self.log_partition()
+        return -free - float(log_z)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
