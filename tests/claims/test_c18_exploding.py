@@ -46,3 +46,33 @@ def test_clipping_keeps_training_finite_where_plain_sgd_diverges():
     assert not clipped.diverged and clipped.steps == 40
     assert max(clipped.grad_norms) > 1e2  # the gradients still explode, the steps do not
     assert all(math.isfinite(v) for v in clipped.losses) and max(clipped.losses) < 10
+
+
+def test_tanh_slopes_take_back_the_growth():
+    # chapter 6, experiment 1: at radius 1.5 the linear net's gradient grows by
+    # 1.5 per step, the tanh net's still shrinks; tanh grows only at larger radii
+    linear = rnn.growth_rate(rnn.lag_profile(1.5, "linear", 100))
+    assert linear == pytest.approx(1.5, rel=0.01)
+    assert rnn.growth_rate(rnn.lag_profile(1.5, "tanh", 100)) < 1.0
+    assert rnn.growth_rate(rnn.lag_profile(3.0, "tanh", 100)) > 1.1
+    assert rnn.growth_rate(rnn.lag_profile(0.5, "tanh", 100)) < 0.5  # below the linear rate
+
+
+def test_descent_is_thrown_off_the_cliff_unless_clipped():
+    # chapter 6's static cliff figure: lr 0.1 from the chapter's start
+    free = rnn.cliff_trajectory(*rnn.CLIFF_START, lr=0.1, steps=100, length=rnn.CLIFF_LENGTH)
+    clipped = rnn.cliff_trajectory(*rnn.CLIFF_START, lr=0.1, steps=100, length=rnn.CLIFF_LENGTH, clip=1.0)
+    assert free.grad_norms.max() > 100 and abs(free.params).max() > 12
+    assert abs(clipped.params).max() < 10
+    assert clipped.losses[-1] < free.losses[-1] - 0.3
+
+
+def test_clipping_lets_a_large_learning_rate_bridge_longer_lags():
+    # chapter 6, experiments 2 and 3 (seed 0, 400 steps, 32 units)
+    plain = rnn.adding_run("rnn", 10, lr=0.1, steps=400)
+    assert plain.result.diverged and plain.test_mse is None
+    assert max(plain.result.grad_norms) > 1e3
+    for length in (10, 20):
+        assert rnn.adding_run("rnn", length, lr=0.1, steps=400, clip=("norm", 0.1)).learned
+    small = {length: rnn.adding_run("rnn", length, lr=0.01, steps=400) for length in (10, 20)}
+    assert small[10].learned and not small[20].learned  # a small step is enough only for short lags

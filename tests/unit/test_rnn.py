@@ -504,3 +504,133 @@ def test_bad_cliff_arguments():
         rnn.cliff_trajectory(float("inf"), 0.0, lr=0.1, steps=3)
     with pytest.raises(ValueError, match="clip"):
         rnn.cliff_trajectory(1.0, 0.0, lr=0.1, steps=3, clip=0.0)
+
+
+# --------------------------------------------------------------------------
+# chapter 6 helpers: lag profiles, the cliff's gradient, runs, figures
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 1.5])
+def test_lag_profile_of_a_linear_orthogonal_net_is_radius_to_the_lag(radius):
+    profile = rnn.lag_profile(radius, "linear", 40, init="orthogonal", hidden_size=16, n_sequences=4)
+    assert profile.shape == (41,) and profile[0] == 1.0
+    np.testing.assert_allclose(profile, radius ** np.arange(41), rtol=1e-6)
+    assert rnn.growth_rate(profile) == pytest.approx(radius, rel=1e-6)
+
+
+def test_lag_profile_is_the_flipped_gradient_through_time():
+    model = rnn.VanillaRNN(2, 32, 1, "tanh", init="gaussian", radius=1.2, seed=3)
+    x, y = rnn.adding_problem(16, 30, seed=3)
+    norms = rnn.gradient_through_time(model, x, y).numpy()
+    np.testing.assert_allclose(rnn.lag_profile(1.2, "tanh", 30, seed=3), norms[::-1] / norms[-1], rtol=1e-12)
+
+
+def test_growth_rate_of_a_geometric_sequence_and_bad_profiles():
+    assert rnn.growth_rate(3.0 * 0.8 ** np.arange(10)) == pytest.approx(0.8)
+    assert rnn.growth_rate([5.0, 1.0, 2.0, 4.0], start=1) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="1-D"):
+        rnn.growth_rate(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="at least 2"):
+        rnn.growth_rate([1.0, 2.0], start=1)
+    with pytest.raises(ValueError, match="> 0"):
+        rnn.growth_rate([1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match="> 0"):
+        rnn.growth_rate([1.0, np.nan])
+    with pytest.raises(ValueError, match="length"):
+        rnn.lag_profile(1.0, "linear", 1)
+
+
+@pytest.mark.parametrize("point", [(6.0, -3.0), (6.0, -2.5), (2.0, 0.5), (8.0, -4.2)])
+@pytest.mark.parametrize("activation", rnn.CLIFF_ACTIVATIONS)
+def test_cliff_gradient_matches_autograd(point, activation):
+    w, b = point
+    loss, g_w, g_b = rnn.cliff_gradient(w, b, length=12, activation=activation)
+    theta = torch.tensor([w, b], dtype=torch.float64, requires_grad=True)
+    act = torch.sigmoid if activation == "sigmoid" else torch.tanh
+    h = torch.tensor(0.5, dtype=torch.float64)
+    for _ in range(12):
+        h = act(theta[0] * h + theta[1])
+    value = (h - 0.7) ** 2
+    (grad,) = torch.autograd.grad(value, theta)
+    assert loss == pytest.approx(value.item(), rel=1e-12)
+    assert loss == pytest.approx(float(rnn.cliff_loss(w, b, length=12, activation=activation)[0, 0]), rel=1e-12)
+    np.testing.assert_allclose([g_w, g_b], grad.numpy(), rtol=1e-9, atol=1e-15)
+
+
+def test_cliff_gradient_on_the_wall_grows_like_w_over_4_to_the_length():
+    # at b = -w/2 the state stays at 1/2, so dh_t/db = 1/4 + (w/4) dh_{t-1}/db:
+    # dh_T/db = (1/4) ((w/4)^T - 1) / (w/4 - 1), and dL/db = 2 (1/2 - 0.7) dh_T/db
+    for T in (10, 20, 30):
+        expected = 2 * (0.5 - 0.7) * 0.25 * (1.75**T - 1) / 0.75
+        assert rnn.cliff_gradient(7.0, -3.5, length=T)[2] == pytest.approx(expected, rel=1e-9)
+    # far out on a plateau the sigmoid is saturated and nothing overflows
+    loss, g_w, g_b = rnn.cliff_gradient(-1e6, -1e6)
+    assert loss == pytest.approx(0.49) and g_w == 0.0 and g_b == 0.0
+    with pytest.raises(ValueError, match="w"):
+        rnn.cliff_gradient(float("nan"), 0.0)
+
+
+def test_adding_run_reports_learning_and_divergence():
+    ok = rnn.adding_run("rnn", 5, lr=0.05, steps=30, clip=("norm", 1.0), n_train=64, n_test=32, hidden_size=8)
+    assert ok.result.steps == 30 and not ok.result.diverged and ok.clip == ("norm", 1.0)
+    assert ok.test_mse is not None and math.isfinite(ok.test_mse) and ok.seconds > 0
+    assert ok.learned == (ok.test_mse < rnn.ADDING_ONE_VALUE)
+    bad = rnn.adding_run("rnn", 10, lr=5.0, steps=50, n_train=64, n_test=32, hidden_size=8)
+    assert bad.result.diverged and bad.test_mse is None and not bad.learned
+    lstm = rnn.adding_run("lstm", 5, lr=0.1, steps=3, n_train=64, n_test=32, hidden_size=4)
+    assert lstm.model == "lstm" and lstm.result.steps == 3
+    with pytest.raises(ValueError, match="model"):
+        rnn.adding_run("gru", 5, lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="length"):
+        rnn.adding_run("rnn", 1, lr=0.1, steps=1)
+
+
+def test_plot_run_marks_divergence():
+    import matplotlib.pyplot as plt
+
+    diverged = rnn.TrainResult(steps=3, losses=[1.0, 10.0, 1e4], grad_norms=[1.0, 5.0, 1e3],
+                               diverged=True, diverged_at=3, reason="loss is nan at step 3")
+    fine = rnn.TrainResult(steps=4, losses=[1.0, 0.5, 0.4, 0.3], grad_norms=[1.0] * 4)
+    fig, ax = plt.subplots()
+    rnn.plot_run(ax, diverged, label="plain", color="red")
+    rnn.plot_run(ax, fine, label="clipped", color="blue", what="grad_norm")
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["diverged at step 3"]
+    marker = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(marker) == 1 and list(marker[0].get_xdata()) == [3]
+    # the moving average keeps the length and the first value
+    assert list(ax.lines[0].get_ydata())[:2] == [1.0, 5.5] and len(ax.lines[0].get_ydata()) == 3
+    with pytest.raises(ValueError, match="what"):
+        rnn.plot_run(ax, fine, label="x", color="k", what="accuracy")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: rnn.gradient_time_figure(1.5, "linear", 25),
+    lambda: rnn.gradient_time_figure(0.5, "tanh", 100),
+    lambda: rnn.cliff_figure(1.0, 0.1, steps=30),
+    lambda: rnn.cliff_figure(0.1, 3.0, steps=30),
+])
+def test_figures_return_a_figure_that_renders(make):
+    from matplotlib.figure import Figure
+
+    from gradbook.widgets import render_png
+
+    fig = make()
+    assert isinstance(fig, Figure)
+    png = render_png(fig)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 60_000
+
+
+def test_cliff_figure_notes_the_throw_off_the_wall():
+    fig = rnn.cliff_figure(1.0, 0.1)
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert len(notes) == 1 and notes[0].startswith("thrown to")  # only the unclipped path leaves
+    with pytest.raises(ValueError, match="clip"):
+        rnn.cliff_figure(0.0, 0.1)
+
+
+def test_power_tick_labels_need_no_mathtext():
+    assert rnn._power_label(1e-4) == "10\u207b\u2074"
+    assert rnn._power_label(1.0) == "1" and rnn._power_label(1e20) == "10\u00b2\u2070"
+    assert rnn._power_label(0.0) == ""
