@@ -1,0 +1,1170 @@
+r"""Greedy layer-wise pretraining: deep belief nets and stacked (denoising) autoencoders.
+
+The greedy recipe
+-----------------
+A stack of :math:`L` hidden layers is trained **one layer at a time**, each
+layer on its own, unsupervised objective, with the data it sees being the
+codes of the layer below (:func:`greedy_layerwise`):
+
+.. math::
+
+    h^0 = x,\qquad \theta^l = \arg\min_\theta J^l(\theta;\, h^{l-1}),\qquad
+    h^l = \sigma\big(W^l h^{l-1} + c^l\big),\qquad l = 1, \dots, L.
+
+Once the stack is trained, its encoders :math:`(W^l, c^l)` become the hidden
+layers of a sigmoid net, a fresh output layer is put on top (``to_mlp``), and
+the whole net is fine-tuned with labels by backpropagation
+(:func:`gradbook.train.train`).
+
+Two kinds of layer objective
+----------------------------
+:class:`DBN` (a deep belief net, Hinton, Osindero & Teh 2006): each layer is a
+:class:`gradbook.rbm.BernoulliRBM` trained by contrastive divergence on the
+hidden means :math:`P(h^{l-1} = 1 \mid h^{l-2})` of the layer below. Its
+objective is the RBM's log-likelihood (monitored by the pseudo-likelihood).
+After training the stack is also a generative model: Gibbs sampling in the
+top RBM, then one pass down through the lower RBMs' generative weights
+(:meth:`DBN.sample`).
+
+:class:`StackedAutoencoder` (Bengio et al. 2007; Vincent et al. 2010; Rifai et
+al. 2011): each layer is an autoencoder with sigmoid units, encoder
+:math:`h = \sigma(W\tilde x + c)` and decoder :math:`z = \sigma(D^\top h + b)`
+(tied weights: :math:`D = W`), trained by mini-batch SGD on the
+cross-entropy reconstruction error of the clean input plus an optional
+contractive penalty,
+
+.. math::
+
+    J(W, c, D, b) = \frac1B \sum_{n=1}^{B}\Big[-\sum_i \big(x_{ni}\log z_{ni}
+        + (1 - x_{ni})\log(1 - z_{ni})\big)
+        + \lambda \sum_j \big(h_{nj}(1-h_{nj})\big)^2 \sum_i W_{ji}^2\Big].
+
+With ``corruption`` :math:`= \nu > 0` the encoder sees :math:`\tilde x`, the
+input with a random fraction :math:`\nu` of its entries set to zero
+(:func:`mask_noise`): a *denoising* autoencoder. The last term, weighted by
+``contraction`` :math:`= \lambda`, is the squared Frobenius norm of the
+encoder's Jacobian :math:`\partial h / \partial x`: a *contractive*
+autoencoder.
+
+Chapter 3's experiments
+-----------------------
+The rest of the module runs chapter 3's experiments on the digits and returns
+pandas DataFrames: fine-tuning across label budgets (:func:`budget_grid`),
+gradient norms at the start of fine-tuning (:func:`start_gradients`), linear
+probes per layer (:func:`layer_probes`), a sweep over the corruption level
+(:func:`corruption_sweep`), and the figure functions of the chapter's
+interactive figures (:func:`budget_figure`, :func:`corruption_figure`).
+Costly runs are memoised, so that several figures share them.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._validate import (
+    as_features,
+    as_labels,
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_probability,
+    check_seed,
+)
+
+__all__ = [
+    "mask_noise",
+    "greedy_layerwise",
+    "DBN",
+    "StackedAutoencoder",
+    "autoencoder_objective",
+    "digits_split",
+    "label_subset",
+    "METHODS",
+    "PRETRAINED",
+    "BUDGETS",
+    "SETUP",
+    "clear_cache",
+    "pretrained",
+    "initial_net",
+    "finetune",
+    "budget_grid",
+    "catch_up_budget",
+    "start_gradients",
+    "layer_probes",
+    "sample_quality",
+    "corruption_sweep",
+    "CORRUPTIONS",
+    "FinetuneRun",
+    "METHOD_COLOURS",
+    "tile",
+    "budget_figure",
+    "corruption_figure",
+]
+
+
+# ------------------------------------------------------------------ the algorithm
+
+
+def mask_noise(X: torch.Tensor, corruption: float, generator: torch.Generator | None = None
+               ) -> torch.Tensor:
+    r"""Masking noise (Vincent et al. 2008): each entry of ``X`` is set to 0
+    with probability ``corruption``, independently; the others are kept as
+    they are.
+
+    .. math:: \tilde x_i = m_i x_i,\qquad m_i \sim \text{Bernoulli}(1 - \nu).
+
+    Returns a new tensor; ``X`` is not changed.
+    """
+    X = as_features(X, "X")
+    corruption = check_probability(corruption, "corruption")
+    keep = torch.rand(X.shape, generator=generator) >= corruption
+    return X * keep
+
+
+def greedy_layerwise(
+    X: Any,
+    hidden_layer_sizes: Sequence[int],
+    fit_layer: Callable[[Any, int, int], Any],
+    encode: Callable[[Any, Any], Any],
+) -> list[Any]:
+    """Train a stack one layer at a time, each layer on the codes of the one below.
+
+    Parameters
+    ----------
+    X : the data, (n_samples, n_features).
+    hidden_layer_sizes : the width of each layer, bottom first.
+    fit_layer : ``fit_layer(codes, n_hidden, depth)`` trains one layer of
+        ``n_hidden`` units on ``codes`` (depth 0 is the bottom layer) and
+        returns it. It sees nothing but its own input: that is what makes
+        the procedure greedy.
+    encode : ``encode(layer, codes)`` maps the codes below a trained layer
+        to its own codes (the hidden means), which become the next layer's data.
+
+    Returns
+    -------
+    The list of trained layers, bottom first.
+    """
+    codes = X
+    layers = []
+    for depth, n_hidden in enumerate(hidden_layer_sizes):
+        layer = fit_layer(codes, n_hidden, depth)  # train this layer alone ...
+        layers.append(layer)
+        codes = encode(layer, codes)  # ... then freeze it: its codes are the next layer's data
+    return layers
+
+
+# ------------------------------------------------------------------ the stacks
+
+
+def _unit_features(X: Any, name: str = "X", n_features: int | None = None) -> torch.Tensor:
+    """``X`` as a float32 tensor of values in [0, 1], or a clear error (sparse input too)."""
+    import scipy.sparse
+
+    if scipy.sparse.issparse(X):
+        raise TypeError(f"{name} is a scipy sparse {type(X).__name__}; sparse input is not "
+                        f"supported. Pass a dense array ({name}.toarray()).")
+    return as_features(X, name, n_features=n_features, unit_interval=True)
+
+
+def _check_sizes(sizes: Any) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"hidden_layer_sizes must be a sequence of widths; got {sizes!r}")
+    if len(sizes) == 0:
+        raise ValueError("hidden_layer_sizes must hold at least one layer width; got ()")
+    return tuple(check_positive_int(s, f"hidden_layer_sizes[{i}]") for i, s in enumerate(sizes))
+
+
+def _layer_seeds(random_state: int | None, n: int) -> list[int]:
+    """One integer seed per layer, drawn from ``random_state`` (fresh if None)."""
+    seq = np.random.SeedSequence(random_state)
+    return [int(s) for s in seq.generate_state(n, dtype=np.uint32)]
+
+
+def _progress(progress: bool | str) -> bool:
+    from .train import show_progress
+
+    return show_progress(progress)
+
+
+class _GreedyStack(TransformerMixin, BaseEstimator):
+    """What a DBN and a stacked autoencoder share: the encoders' forward pass,
+    ``transform`` per layer, and ``to_mlp``."""
+
+    def _encoders(self) -> list[tuple[torch.Tensor, torch.Tensor]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _check_X(self, X: Any, name: str = "X") -> torch.Tensor:
+        check_is_fitted(self)
+        return _unit_features(X, name, self.n_features_in_)
+
+    def _layer(self, layer: int | None) -> int:
+        n = len(self.hidden_layer_sizes_)
+        if layer is None:
+            return n
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+            raise TypeError(f"layer must be an int in -{n}..{n} or None; got {layer!r}")
+        if not -n <= layer <= n:
+            raise ValueError(f"layer must lie in -{n}..{n} (0 is the input); got {layer}")
+        return int(layer) % (n + 1) if layer < 0 else int(layer)
+
+    def _up(self, v: torch.Tensor, layer: int) -> torch.Tensor:
+        with torch.no_grad():
+            for W, c in self._encoders()[:layer]:
+                v = torch.addmm(c, v, W.T).sigmoid_()
+        return v
+
+    def transform(self, X: Any, layer: int | None = None) -> np.ndarray:
+        r"""The hidden means of ``layer``: :math:`h^l = \sigma(W^l h^{l-1} + c^l)`, :math:`h^0 = x`.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), values in [0, 1].
+        layer : int or None
+            1 is the bottom hidden layer, ``n_layers_`` (or None, or -1) the
+            top one; 0 returns the input itself.
+
+        Returns
+        -------
+        ndarray (n_samples, width of that layer), float32.
+        """
+        v = self._check_X(X)
+        return self._up(v, self._layer(layer)).numpy()
+
+    def to_mlp(self, n_classes: int, seed: int = 0, init: str = "xavier") -> nn.Sequential:
+        """A sigmoid net initialised from the stack, ready for fine-tuning.
+
+        ``gradbook.nets.mlp([n_features, *hidden_layer_sizes_, n_classes],
+        "sigmoid", init, seed)`` with every hidden layer's weights and biases
+        replaced by the stack's encoders. Its hidden part computes exactly
+        :meth:`transform`; its output layer is the random output layer of
+        the net that :func:`gradbook.nets.mlp` builds with the same ``init``
+        and ``seed``, so that random-init baseline differs only below it.
+        """
+        from .nets import linear_layers, mlp
+
+        check_is_fitted(self)
+        n_classes = check_positive_int(n_classes, "n_classes")
+        seed = check_seed(seed)
+        sizes = [self.n_features_in_, *self.hidden_layer_sizes_, n_classes]
+        net = mlp(sizes, activation="sigmoid", init=init, seed=seed)
+        with torch.no_grad():
+            for linear, (W, c) in zip(linear_layers(net), self._encoders()):
+                linear.weight.copy_(W)
+                linear.bias.copy_(c)
+        return net
+
+    @property
+    def n_layers_(self) -> int:
+        check_is_fitted(self)
+        return len(self.hidden_layer_sizes_)
+
+
+class DBN(_GreedyStack):
+    r"""A deep belief net: Bernoulli RBMs stacked and trained greedily.
+
+    Layer 1 is a :class:`gradbook.rbm.BernoulliRBM` fitted to the data; layer
+    :math:`l` is one fitted to the hidden means :math:`P(h^{l-1}=1 \mid h^{l-2})`
+    of layer :math:`l-1` (:func:`greedy_layerwise`). Each layer's RBM is
+    trained by CD-k (or PCD-k) with the parameters below, and the
+    pseudo-likelihood of a fixed subset of its training data is recorded
+    before training and after every epoch.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default=(100, 100)
+        Hidden units per RBM, bottom first.
+    learning_rate, batch_size, n_iter, k, persistent, momentum, weight_decay :
+        passed to every :class:`~gradbook.rbm.BernoulliRBM` (see there).
+    random_state : int or None
+        Seeds every layer (each gets its own seed drawn from this one).
+    progress : bool or "auto"
+        Progress bars in live use (see :func:`gradbook.train.show_progress`).
+
+    Attributes
+    ----------
+    rbms_ : list of BernoulliRBM, bottom first.
+    hidden_layer_sizes_ : tuple of int.
+    n_features_in_ : int.
+    history_ : list (one per layer) of dicts with lists ``"epoch"`` (0 is
+        before training), ``"pseudo_likelihood"`` (mean over at most 256 rows
+        of the layer's training data, the same rows and flipped units every
+        epoch; higher is better) and ``"seconds"`` (cumulative training time).
+    layer_seconds_ : list of float, the training wall time of each layer.
+    fit_seconds_ : float, the wall time of ``fit`` (with monitoring).
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int] = (100, 100),
+        *,
+        learning_rate: float = 0.06,
+        batch_size: int = 10,
+        n_iter: int = 20,
+        k: int = 1,
+        persistent: bool = False,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        random_state: int | None = None,
+        progress: bool | str = "auto",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.progress = progress
+
+    def fit(self, X: Any, y: Any = None) -> DBN:
+        """Train the RBMs greedily on ``X`` (n_samples, n_features), values in [0, 1]."""
+        from .rbm import BernoulliRBM
+
+        sizes = _check_sizes(self.hidden_layer_sizes)
+        if self.random_state is not None:
+            check_seed(self.random_state, "random_state")
+        check_positive_int(self.n_iter, "n_iter", minimum=0)
+        X = _unit_features(X)
+        seeds = _layer_seeds(self.random_state, len(sizes))
+        monitor_rows = np.random.RandomState(seeds[0]).permutation(X.shape[0])[:256]
+        histories: list[dict[str, list[float]]] = []
+
+        def fit_layer(codes: np.ndarray, n_hidden: int, depth: int) -> BernoulliRBM:
+            sample = codes[np.sort(monitor_rows)]
+            history = {"epoch": [], "pseudo_likelihood": [], "seconds": []}
+
+            def record(rbm: BernoulliRBM, epoch: int) -> None:
+                history["epoch"].append(epoch)
+                history["pseudo_likelihood"].append(float(rbm.score_samples(sample).mean()))
+                history["seconds"].append(rbm.history_["seconds"][-1] if epoch else 0.0)
+
+            params = dict(
+                learning_rate=self.learning_rate, batch_size=self.batch_size,
+                k=self.k, persistent=self.persistent, momentum=self.momentum,
+                weight_decay=self.weight_decay, random_state=seeds[depth],
+                progress=self.progress,
+            )
+            start = BernoulliRBM(n_hidden, n_iter=0, **params).fit(codes)
+            record(start, 0)  # the objective before training: same seed, same initial weights
+            rbm = BernoulliRBM(n_hidden, n_iter=self.n_iter, callback=record, **params)
+            rbm.fit(codes)
+            histories.append(history)
+            return rbm
+
+        began = time.perf_counter()
+        rbms = greedy_layerwise(X.numpy(), sizes, fit_layer, lambda rbm, codes: rbm.transform(codes))
+        self.fit_seconds_ = time.perf_counter() - began
+        self.rbms_ = rbms
+        self.history_ = histories
+        self.layer_seconds_ = [h["seconds"][-1] for h in histories]
+        self.hidden_layer_sizes_ = sizes
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _encoders(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.as_tensor(r.components_), torch.as_tensor(r.intercept_hidden_))
+                for r in self.rbms_]
+
+    def sample(self, n_samples: int, gibbs_steps: int, *, seed: int = 0,
+               probabilities: bool = True) -> np.ndarray:
+        r"""Draw ``n_samples`` images from the DBN as a generative model.
+
+        The top two layers form an RBM (an undirected model); the layers
+        below are directed, top down, with the generative weights of their
+        RBMs, :math:`P(h^{l-1}=1 \mid h^l) = \sigma(W^{l\top} h^l + b^l)`. So:
+
+        1. run ``gibbs_steps`` steps of Gibbs sampling in the top RBM from
+           random binary states (:meth:`gradbook.rbm.BernoulliRBM.sample`);
+        2. pass its visible sample down, sampling each layer below in turn;
+        3. at the bottom return :math:`P(x = 1 \mid h^1)` (the usual picture;
+           ``probabilities=False`` samples the pixels too).
+
+        Returns ndarray (n_samples, n_features), float32.
+        """
+        check_is_fitted(self)
+        n_samples = check_positive_int(n_samples, "n_samples")
+        gibbs_steps = check_positive_int(gibbs_steps, "gibbs_steps")
+        seed = check_seed(seed)
+        if not isinstance(probabilities, bool):
+            raise TypeError(f"probabilities must be True or False; got {probabilities!r}")
+        top = self.rbms_[-1]
+        if len(self.rbms_) == 1:  # a one-layer DBN is an RBM
+            return top.sample(n_samples, gibbs_steps, seed=seed, probabilities=probabilities)
+        h = torch.as_tensor(top.sample(n_samples, gibbs_steps, seed=seed))
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for depth in reversed(range(len(self.rbms_) - 1)):
+                rbm = self.rbms_[depth]
+                W = torch.as_tensor(rbm.components_)
+                b = torch.as_tensor(rbm.intercept_visible_)
+                p = torch.addmm(b, h, W).sigmoid_()  # P(h^{l-1} = 1 | h^l)
+                h = p if depth == 0 and probabilities else (torch.rand(p.shape, generator=gen) < p).float()
+        return h.numpy()
+
+
+@dataclass
+class _Autoencoder:
+    """One trained autoencoder layer: encoder W (m, n), c (m); decoder D (m, n), b (n)."""
+
+    W: torch.Tensor
+    c: torch.Tensor
+    D: torch.Tensor
+    b: torch.Tensor
+    history: dict[str, list[float]]
+
+    def encode(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.c, X, self.W.T).sigmoid_()
+
+    def decode(self, H: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.b, H, self.D).sigmoid_()
+
+
+def autoencoder_objective(
+    X: torch.Tensor, X_in: torch.Tensor, W: torch.Tensor, c: torch.Tensor,
+    D: torch.Tensor, b: torch.Tensor, contraction: float = 0.0,
+) -> torch.Tensor:
+    r"""The autoencoder layer's objective :math:`J` (module docstring), a scalar tensor.
+
+    ``X`` is the clean input (the target), ``X_in`` what the encoder sees
+    (``X`` itself, or a corrupted copy); ``W``, ``D`` (m, n), ``c`` (m,),
+    ``b`` (n,). Differentiable: the tests check the hand-written gradients
+    of training against autograd on it.
+    """
+    H = torch.sigmoid(X_in @ W.T + c)
+    logits = H @ D + b
+    rec = nn.functional.binary_cross_entropy_with_logits(logits, X, reduction="sum")
+    value = rec / X.shape[0]
+    if contraction:
+        slope2 = (H * (1 - H)) ** 2
+        value = value + contraction * (slope2 @ (W ** 2).sum(1)).mean()
+    return value
+
+
+def _autoencoder_gradients(
+    X: torch.Tensor, X_in: torch.Tensor, W: torch.Tensor, c: torch.Tensor,
+    D: torch.Tensor, b: torch.Tensor, contraction: float, tied: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    r"""Gradients of :func:`autoencoder_objective`, by hand (three times faster
+    than autograd for these small layers).
+
+    With :math:`a = W\tilde x + c`, :math:`h = \sigma(a)`, :math:`z = \sigma(D^\top h + b)`:
+    :math:`\partial J/\partial(D^\top h + b) = (z - x)/B`, sent back to
+    :math:`h` through :math:`D` and to :math:`a` through :math:`h(1-h)`; the
+    contractive term adds :math:`2\lambda s^2(1-2h)S/B` to
+    :math:`\partial J/\partial a` (with :math:`s = h(1-h)`,
+    :math:`S_j = \sum_i W_{ji}^2`) and :math:`2\lambda (\sum_n s_{nj}^2/B) W_{ji}`
+    to :math:`\partial J/\partial W`. Returns ``(gW, gc, gD, gb)``; with tied
+    weights the decoder's share is added to ``gW`` and ``gD`` is None.
+    """
+    B = X.shape[0]
+    H = torch.addmm(c, X_in, W.T).sigmoid_()
+    d_out = torch.addmm(b, H, D).sigmoid_().sub_(X).div_(B)  # dJ/d(decoder pre-activation)
+    slope = H * (1 - H)
+    d_pre = (d_out @ D.T).mul_(slope)  # dJ/da
+    gD = H.T @ d_out
+    if contraction:
+        S = (W * W).sum(1)
+        d_pre.addcmul_(slope * slope * (1 - 2 * H), S.expand_as(H), value=2 * contraction / B)
+    gW = d_pre.T @ X_in
+    if contraction:
+        gW.add_(W * (slope * slope).sum(0, keepdim=True).T, alpha=2 * contraction / B)
+    if tied:
+        gW.add_(gD)
+        gD = None
+    return gW, d_pre.sum(0), gD, d_out.sum(0)
+
+
+def _fit_autoencoder(
+    X: torch.Tensor, n_hidden: int, *, corruption: float, contraction: float, tied: bool,
+    learning_rate: float, batch_size: int, n_iter: int, momentum: float, seed: int,
+    progress: bool,
+) -> _Autoencoder:
+    """Train one autoencoder layer by mini-batch SGD with momentum (see the module docstring)."""
+    n_rows, n_in = X.shape
+    gen = torch.Generator().manual_seed(seed)
+    bound = 4 * math.sqrt(6.0 / (n_in + n_hidden))  # Glorot's range, times 4 for sigmoid units
+    W = (torch.rand(n_hidden, n_in, generator=gen) * 2 - 1) * bound
+    D = W.clone() if tied else (torch.rand(n_hidden, n_in, generator=gen) * 2 - 1) * bound
+    c, b = torch.zeros(n_hidden), torch.zeros(n_in)
+    params = [W, c, b] if tied else [W, c, D, b]
+    velocity = [torch.zeros_like(p) for p in params]
+    # A fixed corruption of the data on which the objective is recorded every epoch.
+    monitor_in = mask_noise(X, corruption, torch.Generator().manual_seed(seed + 1))
+    history: dict[str, list[float]] = {"epoch": [], "loss": [], "seconds": []}
+
+    def record(epoch: int, seconds: float) -> None:
+        decoder = W if tied else D
+        with torch.no_grad():
+            value = autoencoder_objective(X, monitor_in, W, c, decoder, b, contraction)
+        history["epoch"].append(epoch)
+        history["loss"].append(float(value))
+        history["seconds"].append(seconds)
+
+    record(0, 0.0)
+    seconds = 0.0
+    epochs = range(1, n_iter + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc=f"autoencoder {n_in}->{n_hidden}", leave=False)
+    for epoch in epochs:
+        began = time.perf_counter()
+        with torch.no_grad():
+            order = torch.randperm(n_rows, generator=gen)
+            for start in range(0, n_rows, batch_size):
+                x = X[order[start:start + batch_size]]
+                x_in = mask_noise(x, corruption, gen) if corruption else x
+                gW, gc, gD, gb = _autoencoder_gradients(
+                    x, x_in, W, c, W if tied else D, b, contraction, tied)
+                grads = [gW, gc, gb] if tied else [gW, gc, gD, gb]
+                for p, v, g in zip(params, velocity, grads):
+                    v.mul_(momentum).add_(g)
+                    p.sub_(v, alpha=learning_rate)
+        seconds += time.perf_counter() - began
+        record(epoch, seconds)
+    return _Autoencoder(W, c, W.clone() if tied else D, b, history)
+
+
+class StackedAutoencoder(_GreedyStack):
+    r"""Greedy layer-wise autoencoders with sigmoid units: plain, denoising or contractive.
+
+    Layer 1 is an autoencoder trained on the data, layer :math:`l` one
+    trained on the codes of layer :math:`l-1` (:func:`greedy_layerwise`).
+    Each minimises the cross-entropy reconstruction error (plus the
+    contractive penalty, if asked) by mini-batch SGD with momentum; see the
+    module docstring for the objective and :func:`mask_noise` for the
+    corruption.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default=(100, 100)
+    corruption : float in [0, 1), default=0.0
+        Fraction of inputs zeroed by masking noise; > 0 gives a stacked
+        *denoising* autoencoder (SdA). Every layer gets the same level.
+    contraction : float >= 0, default=0.0
+        Weight :math:`\lambda` of the contractive penalty (CAE).
+    tied : bool, default=True
+        Decoder weights are the encoder's, transposed (:math:`D = W`).
+    learning_rate : float, default=0.1
+    batch_size : int, default=20
+    n_iter : int, default=10
+        Epochs per layer.
+    momentum : float in [0, 1), default=0.9
+    random_state : int or None
+        Seeds the initial weights, the order of the mini-batches and the noise.
+    progress : bool or "auto"
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray (n_hidden, n_inputs), the encoders' weights W.
+    intercepts_ : list of ndarray (n_hidden,), the encoders' biases c.
+    decoder_coefs_ : list of ndarray (n_hidden, n_inputs), the decoders'
+        weights D (equal to ``coefs_`` when tied).
+    intercepts_visible_ : list of ndarray (n_inputs,), the decoders' biases b.
+    hidden_layer_sizes_, n_features_in_ :
+    history_ : list (one per layer) of dicts with lists ``"epoch"`` (0 is
+        before training), ``"loss"`` (the layer's objective on all of its
+        training data, with one fixed draw of the corruption; lower is
+        better) and ``"seconds"`` (cumulative training time).
+    layer_seconds_ : list of float; fit_seconds_ : float.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int] = (100, 100),
+        *,
+        corruption: float = 0.0,
+        contraction: float = 0.0,
+        tied: bool = True,
+        learning_rate: float = 0.1,
+        batch_size: int = 20,
+        n_iter: int = 10,
+        momentum: float = 0.9,
+        random_state: int | None = None,
+        progress: bool | str = "auto",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.corruption = corruption
+        self.contraction = contraction
+        self.tied = tied
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.momentum = momentum
+        self.random_state = random_state
+        self.progress = progress
+
+    def fit(self, X: Any, y: Any = None) -> StackedAutoencoder:
+        """Train the autoencoders greedily on ``X`` (n_samples, n_features), values in [0, 1]."""
+        sizes = _check_sizes(self.hidden_layer_sizes)
+        corruption = check_probability(self.corruption, "corruption")
+        contraction = check_positive_float(self.contraction, "contraction", allow_zero=True)
+        if not isinstance(self.tied, (bool, np.bool_)):
+            raise TypeError(f"tied must be True or False; got {self.tied!r}")
+        learning_rate = check_positive_float(self.learning_rate, "learning_rate")
+        batch_size = check_positive_int(self.batch_size, "batch_size")
+        n_iter = check_positive_int(self.n_iter, "n_iter", minimum=0)
+        momentum = check_probability(self.momentum, "momentum")
+        if self.random_state is not None:
+            check_seed(self.random_state, "random_state")
+        if not isinstance(self.progress, bool):
+            check_choice(self.progress, "progress", ("auto",))
+        X = _unit_features(X)
+        seeds = _layer_seeds(self.random_state, len(sizes))
+        show = _progress(self.progress)
+
+        def fit_layer(codes: torch.Tensor, n_hidden: int, depth: int) -> _Autoencoder:
+            return _fit_autoencoder(
+                codes, n_hidden, corruption=corruption, contraction=contraction,
+                tied=bool(self.tied), learning_rate=learning_rate, batch_size=batch_size,
+                n_iter=n_iter, momentum=momentum, seed=seeds[depth], progress=show)
+
+        began = time.perf_counter()
+        with torch.no_grad():
+            layers = greedy_layerwise(X, sizes, fit_layer, lambda ae, codes: ae.encode(codes))
+        self.fit_seconds_ = time.perf_counter() - began
+        for name, values in (("coefs_", [a.W for a in layers]), ("intercepts_", [a.c for a in layers]),
+                             ("decoder_coefs_", [a.D for a in layers]),
+                             ("intercepts_visible_", [a.b for a in layers])):
+            setattr(self, name, [v.numpy().copy() for v in values])
+        self.history_ = [a.history for a in layers]
+        self.layer_seconds_ = [a.history["seconds"][-1] for a in layers]
+        self.hidden_layer_sizes_ = sizes
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _encoders(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.as_tensor(W), torch.as_tensor(c))
+                for W, c in zip(self.coefs_, self.intercepts_)]
+
+    def reconstruct(self, X: Any, layer: int | None = None) -> np.ndarray:
+        """Encode ``X`` up to ``layer`` (default: the top), then decode it back
+        down through the decoders to the input space: (n_samples, n_features)."""
+        v = self._check_X(X)
+        depth = self._layer(layer)
+        with torch.no_grad():
+            h = self._up(v, depth)
+            for D, b in reversed(list(zip(self.decoder_coefs_[:depth],
+                                          self.intercepts_visible_[:depth]))):
+                h = torch.addmm(torch.as_tensor(b), h, torch.as_tensor(D)).sigmoid_()
+        return h.numpy()
+
+
+# ------------------------------------------------------------ chapter 3's experiments
+
+#: Label budgets of the fine-tuning experiment; 1438 is every training image.
+BUDGETS = (50, 100, 300, 1438)
+#: How the net is initialised before fine-tuning:
+#:
+#: - "random": sigmoid units, Glorot and Bengio's normalised initialisation;
+#: - "untrained AE": the weights the SAE starts from, before any training (a
+#:   control: random weights at the autoencoders' larger scale);
+#: - "DBN", "SAE", "DAE": the encoders of a pretrained stack;
+#: - "ReLU": ReLU units at random, He's initialisation, no pretraining.
+METHODS = ("random", "untrained AE", "DBN", "SAE", "DAE", "ReLU")
+PRETRAINED = ("DBN", "SAE", "DAE")
+#: The chapter's settings, shared by every experiment below. Changing them
+#: takes effect after :func:`clear_cache`.
+SETUP: dict[str, Any] = {
+    "hidden": (100, 100),
+    "seeds": (0, 1, 2),
+    "batch_size": 64,  # fine-tuning: mini-batches of 64,
+    "epochs": 15,  # at least 15 passes over the labelled images
+    "updates": 200,  # and at least 200 updates
+    "momentum": 0.9,
+    "lr": {"sigmoid": 0.3, "relu": 0.1},
+    "dbn": {"learning_rate": 0.05, "momentum": 0.9, "n_iter": 20, "batch_size": 10},
+    "autoencoder": {"learning_rate": 0.1, "momentum": 0.9, "n_iter": 5, "batch_size": 20},
+    "corruption": 0.3,  # of the DAE
+    "contraction": 0.1,  # of the CAE
+}
+
+
+def clear_cache() -> None:
+    """Forget every memoised stack and fine-tuning run (after changing :data:`SETUP`)."""
+    _stack.cache_clear()
+    _finetune.cache_clear()
+    _grid_summary.cache_clear()
+
+
+def digits_split():
+    """The book's digits split (:func:`gradbook.vanishing.digits_split`):
+    1,438 training and 359 test images, stratified, seed 0."""
+    from .vanishing import digits_split as split
+
+    return split()
+
+
+def label_subset(y: Any, n_labels: int, seed: int = 0) -> torch.Tensor:
+    """Indices of ``n_labels`` labelled examples, balanced over the classes.
+
+    Each class's members are shuffled (seeded), then taken in turns, one
+    class after another, so that every class has the same number of labels
+    (up to one). ``n_labels = len(y)`` returns every index.
+    """
+    y = as_labels(y, "y")
+    n_labels = check_positive_int(n_labels, "n_labels")
+    if n_labels > len(y):
+        raise ValueError(f"n_labels must be at most len(y) = {len(y)}; got {n_labels}")
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    shuffled = []
+    for k in torch.unique(y):
+        members = torch.nonzero(y == k).flatten()
+        shuffled.append(members[torch.randperm(len(members), generator=gen)])
+    rank = torch.cat([torch.arange(len(m)) for m in shuffled])
+    index = torch.cat(shuffled)
+    # a stable sort on the rank within the class takes the classes in turns
+    order = torch.sort(rank, stable=True).indices
+    return index[order[:n_labels]]
+
+
+def _check_method(method: str) -> str:
+    return check_choice(method, "method", METHODS)
+
+
+def _hidden(hidden: Sequence[int] | None) -> tuple[int, ...]:
+    return tuple(SETUP["hidden"]) if hidden is None else _check_sizes(hidden)
+
+
+@functools.lru_cache(maxsize=None)
+def _stack(kind: str, seed: int, corruption: float, contraction: float,
+           hidden: tuple[int, ...]) -> _GreedyStack:
+    X_train = digits_split()[0]
+    if kind == "DBN":
+        model: _GreedyStack = DBN(hidden, random_state=seed, **SETUP["dbn"])
+    else:
+        settings = dict(SETUP["autoencoder"])
+        if kind == "untrained AE":
+            settings["n_iter"] = 0
+        model = StackedAutoencoder(hidden, corruption=corruption, contraction=contraction,
+                                   random_state=seed, **settings)
+    return model.fit(X_train)
+
+
+def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
+               hidden: Sequence[int] | None = None) -> _GreedyStack:
+    """The stack of ``method`` for ``seed``, fitted once to every training
+    image (no labels) and then memoised: read it, do not modify it.
+
+    ``method`` is "DBN", "SAE", "DAE", "CAE" (a contractive stack, penalty
+    ``SETUP["contraction"]``) or "untrained AE" (the SAE's initial weights).
+    ``corruption`` overrides the DAE's corruption level (0 gives the SAE);
+    ``hidden`` overrides ``SETUP["hidden"]``.
+    """
+    check_choice(method, "method", ("DBN", "SAE", "DAE", "CAE", "untrained AE"))
+    seed = check_seed(seed)
+    sizes = _hidden(hidden)
+    if corruption is not None:
+        if method != "DAE":
+            raise ValueError(f"corruption applies to method 'DAE' only; got method {method!r}")
+        corruption = float(check_probability(corruption, "corruption"))
+    if method == "DBN":
+        return _stack("DBN", seed, 0.0, 0.0, sizes)
+    if method == "CAE":
+        return _stack("AE", seed, 0.0, float(SETUP["contraction"]), sizes)
+    if method == "untrained AE":
+        return _stack("untrained AE", seed, 0.0, 0.0, sizes)
+    if corruption is None:
+        corruption = float(SETUP["corruption"]) if method == "DAE" else 0.0
+    return _stack("AE", seed, corruption, 0.0, sizes)
+
+
+def initial_net(method: str, seed: int = 0, *, corruption: float | None = None,
+                hidden: Sequence[int] | None = None) -> nn.Sequential:
+    """The net ``[64, *hidden, 10]`` as ``method`` initialises it (see
+    :data:`METHODS`), before fine-tuning. A new net on every call."""
+    from .nets import mlp
+
+    _check_method(method)
+    seed = check_seed(seed)
+    sizes = [64, *_hidden(hidden), 10]
+    if method == "random":
+        return mlp(sizes, "sigmoid", "xavier", seed=seed)
+    if method == "ReLU":
+        return mlp(sizes, "relu", "he", seed=seed)
+    stack = pretrained(method, seed, corruption=corruption, hidden=hidden)
+    return stack.to_mlp(10, seed=seed, init="xavier")
+
+
+@dataclass
+class FinetuneRun:
+    """One fine-tuning run: its :class:`gradbook.train.History` (losses and
+    accuracies on the labelled images, per epoch), its final test accuracy,
+    and its cost in seconds (pretraining is 0 for the random initialisations)."""
+
+    history: Any
+    test_accuracy: float
+    pretrain_seconds: float
+    finetune_seconds: float
+    epochs: int
+    steps_per_epoch: int
+
+
+@functools.lru_cache(maxsize=None)
+def _finetune(method: str, n_labels: int, seed: int, corruption: float | None) -> FinetuneRun:
+    from .train import evaluate, train
+
+    X_train, X_test, y_train, y_test = digits_split()
+    index = label_subset(y_train, n_labels, seed)
+    net = initial_net(method, seed, corruption=corruption)
+    pretrain_seconds = 0.0
+    if method in PRETRAINED:
+        pretrain_seconds = pretrained(method, seed, corruption=corruption).fit_seconds_
+    batch_size = SETUP["batch_size"]
+    steps_per_epoch = math.ceil(n_labels / batch_size)
+    epochs = max(SETUP["epochs"], math.ceil(SETUP["updates"] / steps_per_epoch))
+    lr = SETUP["lr"]["relu" if method == "ReLU" else "sigmoid"]
+    history = train(net, X_train[index], y_train[index], epochs=epochs, lr=lr,
+                    batch_size=batch_size, momentum=SETUP["momentum"], seed=seed)
+    _, test_accuracy = evaluate(net, X_test, y_test)
+    return FinetuneRun(history, test_accuracy, float(pretrain_seconds), history.seconds,
+                       epochs, steps_per_epoch)
+
+
+def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | None = None
+             ) -> FinetuneRun:
+    """Fine-tune the chapter's net, initialised by ``method``, on ``n_labels``
+    labelled training images; memoised (read the result, do not modify it).
+
+    The net is :func:`initial_net` ``(method, seed)``; the labelled images
+    are :func:`label_subset` with the same seed; training is
+    :func:`gradbook.train.train` (softmax cross-entropy, SGD with momentum
+    0.9, batches of 64) for at least 15 epochs and at least 200 updates
+    (:data:`SETUP`), at ``SETUP["lr"]`` for the activation. The test
+    accuracy is measured on the 359 test images at the end.
+    """
+    _check_method(method)
+    n_labels = check_positive_int(n_labels, "n_labels")
+    if corruption is not None:
+        if method != "DAE":
+            raise ValueError(f"corruption applies to method 'DAE' only; got method {method!r}")
+        corruption = float(check_probability(corruption, "corruption"))
+        # the same stack, so the same run, as the plain SAE and the default DAE
+        if corruption == 0.0:
+            method, corruption = "SAE", None
+        elif corruption == float(SETUP["corruption"]):
+            corruption = None
+    return _finetune(method, n_labels, check_seed(seed), corruption)
+
+
+def _seeds(seeds: Sequence[int] | None) -> list[int]:
+    seeds = list(SETUP["seeds"] if seeds is None else seeds)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    return [check_seed(s, "seeds[i]") for s in seeds]
+
+
+def budget_grid(budgets: Sequence[int] | None = None, methods: Sequence[str] | None = None,
+                seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Claims C4, C10, C14: test accuracy after fine-tuning, per method, label
+    budget and seed, with the wall time of each part.
+
+    One row per (method, labels, seed) with columns ``test accuracy``,
+    ``train accuracy``, ``pretrain seconds`` (fitting the stack; 0 for the
+    random initialisations), ``finetune seconds`` and ``total seconds``. The
+    stacks are pretrained once per seed on every training image, without
+    labels, and shared by all budgets (see :func:`finetune`). ``None`` means
+    :data:`BUDGETS`, :data:`METHODS` and ``SETUP["seeds"]``.
+    """
+    rows = []
+    for method in METHODS if methods is None else methods:
+        _check_method(method)
+        for n in BUDGETS if budgets is None else budgets:
+            for s in _seeds(seeds):
+                run = finetune(method, n, s)
+                rows.append({
+                    "method": method, "labels": int(n), "seed": s,
+                    "test accuracy": run.test_accuracy,
+                    "train accuracy": run.history.train_acc[-1],
+                    "pretrain seconds": run.pretrain_seconds,
+                    "finetune seconds": run.finetune_seconds,
+                    "total seconds": run.pretrain_seconds + run.finetune_seconds,
+                })
+    return pd.DataFrame(rows)
+
+
+def catch_up_budget(grid: pd.DataFrame, method: str = "ReLU",
+                    against: Sequence[str] = PRETRAINED, tolerance: float = 0.005) -> int | None:
+    """The smallest label budget from which ``method``'s mean test accuracy
+    stays within ``tolerance`` of (or above) the best of ``against``, at that
+    budget and every larger one; None if it never does.
+
+    ``grid`` is a :func:`budget_grid` DataFrame.
+    """
+    tolerance = check_positive_float(tolerance, "tolerance", allow_zero=True)
+    missing = {"method", "labels", "test accuracy"} - set(getattr(grid, "columns", []))
+    if missing:
+        raise ValueError(f"grid must be a budget_grid DataFrame; it lacks {sorted(missing)}")
+    means = grid.groupby(["labels", "method"])["test accuracy"].mean().unstack()
+    for name in (method, *against):
+        if name not in means.columns:
+            raise ValueError(f"method {name!r} is not in the grid; it has {list(means.columns)}")
+    ok = means[method] >= means[list(against)].max(axis=1) - tolerance
+    budget = None
+    for labels in sorted(means.index, reverse=True):
+        if not ok[labels]:
+            break
+        budget = int(labels)
+    return budget
+
+
+def start_gradients(methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                    hidden: Sequence[int] | None = None) -> pd.DataFrame:
+    r"""Nielsen's :math:`\|\delta^l\|` per hidden layer of each initial net
+    (:func:`initial_net`), at the start of fine-tuning, on every training
+    image (softmax cross-entropy), with the share of the layer's units that
+    are saturated there (slope below a tenth of its maximum; see
+    :func:`gradbook.diagnostics.activation_stats`). One row per (method,
+    seed, layer)."""
+    from .diagnostics import activation_stats, bias_gradient_norms
+
+    X_train, _, y_train, _ = digits_split()
+    rows = []
+    for method in METHODS if methods is None else methods:
+        _check_method(method)
+        for s in _seeds(seeds):
+            net = initial_net(method, s, hidden=hidden)
+            norms = bias_gradient_norms(net, X_train, y_train)
+            saturated = activation_stats(net, X_train)["saturated"]
+            rows += [{"method": method, "seed": s, "layer": j + 1, "gradient norm": g,
+                      "saturated": sat} for j, (g, sat) in enumerate(zip(norms, saturated))]
+    return pd.DataFrame(rows)
+
+
+def _probe(features_train: np.ndarray, y_train: Any, features_test: np.ndarray, y_test: Any
+           ) -> float:
+    """Test accuracy of a multinomial logistic regression fitted to the features."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    clf = LogisticRegression(tol=1e-3, max_iter=300)
+    with threadpool_limits(1):  # tiny problems: one BLAS thread is faster
+        clf.fit(features_train, np.asarray(y_train))
+        return float(clf.score(features_test, np.asarray(y_test)))
+
+
+def layer_probes(representations: Sequence[str] = ("random", "DBN", "SAE", "DAE"),
+                 budgets: Sequence[int] | None = None, seeds: Sequence[int] | None = None
+                 ) -> pd.DataFrame:
+    """Claim C5: how linearly separable the classes are at each layer.
+
+    A linear probe (multinomial logistic regression, scikit-learn, tolerance
+    1e-3) is fitted to ``n_labels`` labelled training images, represented by
+    the hidden means of each layer of each stack, and scored on the test
+    images. ``"random"`` is the random-init sigmoid net's hidden layers (a
+    control: features nobody trained); layer 0 (the pixels) is the same for
+    all. ``budgets`` defaults to 100 labels and every training image. One
+    row per (representation, layer, labels, seed).
+    """
+    X_train, X_test, y_train, y_test = digits_split()
+    budgets = (100, len(y_train)) if budgets is None else budgets
+    rows = []
+    for s in _seeds(seeds):
+        features = {}
+        for rep in representations:
+            if rep == "random":
+                net = initial_net("random", s)
+                with torch.no_grad():
+                    features[rep] = [(net[:2 * j](X_train).numpy(), net[:2 * j](X_test).numpy())
+                                     for j in range(1, len(SETUP["hidden"]) + 1)]
+            else:
+                check_choice(rep, "representation", ("random", *PRETRAINED))
+                stack = pretrained(rep, s)
+                features[rep] = [(stack.transform(X_train, layer=j),
+                                  stack.transform(X_test, layer=j))
+                                 for j in range(1, stack.n_layers_ + 1)]
+        for n in budgets:
+            index = label_subset(y_train, n, s)
+            acc = _probe(X_train[index].numpy(), y_train[index], X_test.numpy(), y_test)
+            rows.append({"representation": "pixels", "layer": 0, "labels": int(n), "seed": s,
+                         "probe accuracy": acc})
+            for rep, pairs in features.items():
+                for j, (f_train, f_test) in enumerate(pairs, start=1):
+                    acc = _probe(f_train[index.numpy()], y_train[index], f_test, y_test)
+                    rows.append({"representation": rep, "layer": j, "labels": int(n),
+                                 "seed": s, "probe accuracy": acc})
+    return pd.DataFrame(rows)
+
+
+def sample_quality(stack: DBN, steps: Sequence[int] = (1, 10, 100, 1000), n_samples: int = 64,
+                   seed: int = 0) -> pd.DataFrame:
+    """Claim C15: how much the DBN's samples look like digits.
+
+    For samples drawn with :meth:`DBN.sample` after each number of Gibbs
+    ``steps`` (the pictures, :math:`P(x=1 \\mid h^1)`), and for two references,
+    ``n_samples`` test images and the picture the model with independent
+    pixels draws (every pixel's probability is its mean over the training
+    images, so every picture is the mean image):
+
+    - ``nearest training image``: the mean Euclidean distance from each image
+      to its nearest training image (in pixel units, each pixel in [0, 1]);
+    - ``classes``: how many of the ten digits a logistic regression fitted to
+      the training pixels sees among them.
+
+    One row per source.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    check_is_fitted(stack)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    seed = check_seed(seed)
+    X_train, X_test, y_train, _ = digits_split()
+    X = X_train.numpy().astype(np.float64)
+    sources = {f"DBN, {int(k)} Gibbs steps": stack.sample(n_samples, int(k), seed=seed)
+               for k in steps}
+    sources["test images"] = X_test[:n_samples].numpy()
+    sources["independent pixels"] = np.tile(X.mean(0), (n_samples, 1))
+    with threadpool_limits(1):
+        clf = LogisticRegression(tol=1e-3, max_iter=300).fit(X, y_train.numpy())
+        rows = []
+        for name, images in sources.items():
+            images = np.asarray(images, dtype=np.float64)
+            d2 = (images ** 2).sum(1)[:, None] - 2 * images @ X.T + (X ** 2).sum(1)[None, :]
+            nearest = np.sqrt(np.clip(d2.min(1), 0, None)).mean()
+            rows.append({"source": name, "nearest training image": float(nearest),
+                         "classes": int(len(np.unique(clf.predict(images))))})
+    return pd.DataFrame(rows).set_index("source")
+
+
+#: Corruption levels of the denoising sweep (0 is the plain autoencoder).
+CORRUPTIONS = (0.0, 0.15, 0.3, 0.6)
+
+
+def corruption_sweep(levels: Sequence[float] | None = None, n_labels: int = 100,
+                     seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Test accuracy of the DAE-initialised net after fine-tuning on
+    ``n_labels`` labels, against the corruption level of the pretraining
+    (default :data:`CORRUPTIONS`). One row per (corruption, seed)."""
+    rows = []
+    for level in CORRUPTIONS if levels is None else levels:
+        level = float(check_probability(level, "corruption level"))
+        for s in _seeds(seeds):
+            run = finetune("DAE", n_labels, s, corruption=level)
+            rows.append({"corruption": level, "seed": s, "test accuracy": run.test_accuracy})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ figures
+
+
+def tile(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, pad: int = 1,
+         normalise: bool = True) -> np.ndarray:
+    """Tile rows of ``images`` (n, h*w) into one 2-D picture, ``n_cols`` per row.
+
+    With ``normalise`` every image is scaled to [0, 1] on its own (for
+    filters, whose sign and scale are arbitrary); gaps are NaN (blank).
+    """
+    images = np.asarray(images, dtype=np.float64)
+    h, w = shape
+    if images.ndim != 2 or images.shape[1] != h * w or images.shape[0] == 0:
+        raise ValueError(f"images must have shape (n >= 1, {h * w}); got {images.shape}")
+    n_cols = check_positive_int(n_cols, "n_cols")
+    n_rows = math.ceil(len(images) / n_cols)
+    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), np.nan)
+    for k, img in enumerate(images):
+        if normalise:
+            span = img.max() - img.min()
+            img = (img - img.min()) / span if span > 0 else np.zeros_like(img)
+        r, col = divmod(k, n_cols)
+        out[r * (h + pad):r * (h + pad) + h, col * (w + pad):col * (w + pad) + w] = img.reshape(h, w)
+    return out
+
+
+METHOD_COLOURS = {"random": "grey", "untrained AE": "sky", "DBN": "blue", "SAE": "green",
+                  "DAE": "vermillion", "ReLU": "orange"}
+
+
+@functools.lru_cache(maxsize=None)
+def _grid_summary() -> pd.DataFrame:
+    grid = budget_grid()
+    return grid.groupby(["method", "labels"])["test accuracy"].agg(["mean", "min", "max"])
+
+
+def budget_figure(labels: int, method: str):
+    """Interactive figure: test accuracy against label budget for every
+    method (mean and range over the seeds), with ``method`` at ``labels``
+    picked out; and the training loss of that method's fine-tuning runs at
+    that budget beside random initialisation's."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE
+
+    _check_method(method)
+    summary = _grid_summary()
+    fig, (ax_b, ax_c) = plt.subplots(1, 2, figsize=(10, 3.7))
+    for m in METHODS:
+        part = summary.loc[m]
+        colour = PALETTE[METHOD_COLOURS[m]]
+        chosen = m == method
+        ax_b.plot(part.index, part["mean"], "o-", color=colour, lw=2.5 if chosen else 1.2,
+                  ms=5 if chosen else 3, alpha=1.0 if chosen else 0.5, label=m)
+        if chosen:
+            ax_b.fill_between(part.index, part["min"], part["max"], color=colour, alpha=0.2, lw=0)
+    point = summary.loc[(method, labels)]
+    ax_b.plot([labels], [point["mean"]], "o", ms=13, mfc="none", mec="black", mew=1.5)
+    ax_b.set_xscale("log")
+    ax_b.set_xticks(BUDGETS, [str(b) for b in BUDGETS])
+    ax_b.xaxis.set_minor_locator(plt.NullLocator())
+    ax_b.set(xlabel="labelled training images", ylabel="test accuracy", ylim=(0.75, 1.0))
+    # A title at a fixed height spares matplotlib a costly layout pass per frame.
+    ax_b.set_title(f"{method}, {labels} labels: {point['mean']:.3f}", y=1.0)
+    ax_b.legend(fontsize=7.5, loc="lower right", ncol=2)
+    compared = [(method, "-")] if method == "random" else [("random", ":"), (method, "-")]
+    for m, style in compared:
+        for s in _seeds(None):
+            run = finetune(m, labels, s)
+            updates = np.asarray(run.history.epoch) * run.steps_per_epoch
+            ax_c.plot(updates, run.history.train_loss, style, color=PALETTE[METHOD_COLOURS[m]],
+                      lw=1.6, label=m if s == _seeds(None)[0] else None)
+    ax_c.set_yscale("log")
+    ax_c.set_ylim(1e-3, 5)
+    ax_c.set_yticks([1e-3, 1e-2, 1e-1, 1], ["0.001", "0.01", "0.1", "1"])
+    ax_c.yaxis.set_minor_locator(plt.NullLocator())
+    ax_c.set(xlabel="fine-tuning updates", ylabel="training loss (labelled images)")
+    ax_c.set_title("Fine-tuning, one line per seed", y=1.0)
+    ax_c.legend(fontsize=8, loc="lower left")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.91, wspace=0.25)
+    return fig
+
+
+def corruption_figure(corruption: float, n_labels: int = 100):
+    """Interactive figure: the first-layer filters of the denoising
+    autoencoder pretrained at ``corruption`` (seed 0), and the fine-tuned
+    accuracy against the corruption level, with ``corruption`` picked out."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE
+
+    sweep = corruption_sweep(n_labels=n_labels)
+    stats = sweep.groupby("corruption")["test accuracy"].agg(["mean", "min", "max"])
+    stack = pretrained("DAE", 0, corruption=corruption)
+    fig, (ax_f, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8),
+                                     gridspec_kw={"width_ratios": [1.1, 1]})
+    ax_f.imshow(tile(stack.coefs_[0][:40], n_cols=8), cmap="gray", interpolation="nearest")
+    ax_f.set_axis_off()
+    ax_f.set_title(f"40 first-layer filters, corruption {corruption:g}", fontsize=10, y=1.0)
+    ax_a.plot(stats.index, stats["mean"], "o-", color=PALETTE["vermillion"], lw=2)
+    ax_a.fill_between(stats.index, stats["min"], stats["max"], color=PALETTE["vermillion"],
+                      alpha=0.15, lw=0)
+    ax_a.plot([corruption], [stats.loc[corruption, "mean"]], "o", ms=12, mfc="none",
+              mec="black", mew=1.5)
+    ax_a.set(xlabel="corruption level (fraction of pixels zeroed)",
+             ylabel=f"test accuracy, {n_labels} labels")
+    ax_a.set_title("After fine-tuning (mean, range over seeds)", y=1.0)
+    ax_a.set_xticks(stats.index)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.15, top=0.9, wspace=0.2)
+    return fig
