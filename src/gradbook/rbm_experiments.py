@@ -1,0 +1,835 @@
+r"""Chapter 2's experiments on restricted Boltzmann machines, as tested functions.
+
+Each function runs one experiment of the chapter and returns plain numbers
+(numpy arrays, pandas DataFrames, a fitted :class:`~gradbook.rbm.BernoulliRBM`)
+or a matplotlib Figure; the chapter only calls, plots and discusses them.
+Training itself is always :class:`gradbook.rbm.BernoulliRBM`'s.
+
+The experiments
+---------------
+- **Factorised conditionals (C3).** :func:`factorisation_check` enumerates
+  every joint state :math:`(v, h)` of a tiny RBM, computes
+  :math:`P(h \mid v)` from the energy by brute force, and compares it with the
+  product of per-unit sigmoids; then does the same for a machine with one
+  extra hidden-hidden link, where the product is wrong.
+- **Exact likelihood on bars and stripes (C6).** 3x3 bars and stripes has 9
+  visible units, so :math:`\log Z` is a sum over :math:`2^9` states and the
+  log-likelihood is exact. :func:`bas_learning_curve` trains with CD-k or
+  PCD-k and records, after every epoch, the exact mean log-likelihood of the
+  14 patterns, :math:`\mathrm{KL}(\text{data} \,\|\, \text{model})` and the
+  reconstruction error. :func:`cd_bias` compares the expected CD-k update
+  with the exact gradient; :func:`cd1_case` exposes one CD-1 update of
+  :class:`BernoulliRBM` with its random numbers (for the assignment).
+- **Digits.** :func:`digits_split` rebuilds the data of scikit-learn's RBM
+  example (nudged digits, per-pixel min-max scaling, 80/20 split with
+  ``random_state=0``), or a split without shared digits; :func:`example_rbm`
+  fits the example's RBM; :func:`rbm_vs_pixels` fits the example's logistic
+  regressions (C4); :func:`free_energy_monitor` follows the mean free energy
+  of training and held-out digits during training, Hinton's overfitting
+  monitor; :func:`gibbs_samples` runs Gibbs chains of the digits RBM.
+
+Published values used for comparison
+------------------------------------
+:data:`SKLEARN_PUBLISHED` holds the weighted-average scores that
+scikit-learn's example *Restricted Boltzmann Machine features for digit
+classification* prints (about 0.93 with RBM features, about 0.78 on raw pixels).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._validate import check_positive_float, check_positive_int, check_seed
+from .data import load_digits, train_test_split
+from .rbm import BernoulliRBM, bars_and_stripes
+
+__all__ = [
+    "SKLEARN_PUBLISHED",
+    "BAS_PATTERNS",
+    "parse_method",
+    "random_rbm",
+    "energy",
+    "factorisation_check",
+    "cd1_case",
+    "reconstruct",
+    "reconstruction_error",
+    "bas_training_set",
+    "bas_learning_curve",
+    "bas_model",
+    "cd_bias",
+    "bas_comparison",
+    "bas_grid_summary",
+    "misleading_pair",
+    "CURVE_METHODS",
+    "learning_curve_figure",
+    "bipartite_figure",
+    "SPLITS",
+    "digits_split",
+    "shared_digit_fraction",
+    "example_rbm",
+    "rbm_vs_pixels",
+    "example_solver_check",
+    "free_energy_monitor",
+    "gibbs_samples",
+    "digit_grid_figure",
+    "samples_figure",
+]
+
+#: Weighted-average precision, recall and F1 of scikit-learn's RBM example.
+SKLEARN_PUBLISHED = {"RBM features": 0.93, "raw pixels": 0.78}
+
+#: The 14 distinct 3x3 bars-and-stripes patterns, (14, 9) float32.
+BAS_PATTERNS = bars_and_stripes(3)
+
+_METHOD = re.compile(r"^(P?CD)-([1-9][0-9]*)$")
+
+
+def parse_method(method: str) -> tuple[int, bool]:
+    """``"CD-k"`` or ``"PCD-k"`` -> ``(k, persistent)``.
+
+    >>> parse_method("PCD-1")
+    (1, True)
+    """
+    match = _METHOD.match(method) if isinstance(method, str) else None
+    if match is None:
+        raise ValueError(f"method must look like 'CD-1', 'CD-10' or 'PCD-1'; got {method!r}")
+    return int(match.group(2)), match.group(1) == "PCD"
+
+
+# ------------------------------------------------------------------- C3: the model
+
+
+def random_rbm(n_visible: int, n_hidden: int, *, seed: int = 0, scale: float = 1.5) -> BernoulliRBM:
+    """A fitted-looking :class:`BernoulliRBM` whose weights and biases are
+    drawn from N(0, ``scale``^2): a model with strong, arbitrary couplings."""
+    n_visible = check_positive_int(n_visible, "n_visible")
+    n_hidden = check_positive_int(n_hidden, "n_hidden")
+    scale = check_positive_float(scale, "scale")
+    rng = np.random.default_rng(check_seed(seed))
+    rbm = BernoulliRBM(n_hidden, n_iter=0, random_state=seed, progress=False)
+    rbm.fit(np.zeros((1, n_visible), dtype=np.float32))
+    rbm.components_ = (scale * rng.standard_normal((n_hidden, n_visible))).astype(np.float32)
+    rbm.intercept_visible_ = (scale * rng.standard_normal(n_visible)).astype(np.float32)
+    rbm.intercept_hidden_ = (scale * rng.standard_normal(n_hidden)).astype(np.float32)
+    return rbm
+
+
+def _parameters(rbm: BernoulliRBM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W, b, c) of a fitted RBM in float64."""
+    return tuple(np.asarray(a, dtype=np.float64) for a in
+                 (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
+
+
+def _states(n: int) -> np.ndarray:
+    """All 2**n binary vectors, (2**n, n) float64, in binary counting order."""
+    return np.array(list(itertools.product([0.0, 1.0], repeat=n)))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _bernoulli_products(states: np.ndarray, p_on: np.ndarray) -> np.ndarray:
+    """Probability of every binary row of ``states`` (S, u) under independent
+    units that are on with probabilities ``p_on`` (R, u): an (R, S) array,
+    entry (r, s) = prod_k p_on[r, k]^states[s, k] (1 - p_on[r, k])^(1 - states[s, k])."""
+    return np.prod(np.where(states[None, :, :] == 1.0, p_on[:, None, :],
+                            1.0 - p_on[:, None, :]), axis=2)
+
+
+def energy(v, h, W, b, c) -> np.ndarray:
+    r"""The RBM energy :math:`E(v, h) = -b^\top v - c^\top h - h^\top W v`.
+
+    Parameters
+    ----------
+    v : array of shape (n_rows, n_visible); h : array of shape (n_rows, n_hidden)
+        Paired rows: row r of the result is :math:`E(v_r, h_r)`.
+    W : array of shape (n_hidden, n_visible); b : (n_visible,); c : (n_hidden,)
+
+    Returns
+    -------
+    ndarray of shape (n_rows,), float64
+    """
+    v, h, W, b, c = (np.asarray(a, dtype=np.float64) for a in (v, h, W, b, c))
+    if v.ndim != 2 or h.ndim != 2 or v.shape[0] != h.shape[0]:
+        raise ValueError(f"v and h must be 2-D with the same number of rows; got shapes "
+                         f"{v.shape} and {h.shape}")
+    if W.shape != (h.shape[1], v.shape[1]) or b.shape != (v.shape[1],) or c.shape != (h.shape[1],):
+        raise ValueError(f"W must be (n_hidden, n_visible) = {(h.shape[1], v.shape[1])}, b "
+                         f"({v.shape[1]},) and c ({h.shape[1]},); "
+                         f"got {W.shape}, {b.shape}, {c.shape}")
+    return -(v @ b) - (h @ c) - np.einsum("rj,ji,ri->r", h, W, v)
+
+
+def factorisation_check(
+    n_visible: int = 4, n_hidden: int = 3, *, seed: int = 0, coupling: float = 2.0
+) -> pd.DataFrame:
+    r"""Claim C3: the conditionals of an RBM factorise over units, and why.
+
+    Enumerates every joint state of :func:`random_rbm` and computes, from
+    :math:`p(v, h) \propto e^{-E(v, h)}` alone, the conditional
+    :math:`P(h \mid v)` of every hidden configuration (and :math:`P(v \mid h)`
+    of every visible one). Each is compared with the product of per-unit
+    sigmoids, e.g. :math:`\prod_j \sigma(c_j + W_{j\cdot} v)^{h_j}
+    (1 - \sigma(c_j + W_{j\cdot} v))^{1 - h_j}`. The last row adds one
+    hidden-hidden link, :math:`-\text{coupling}\cdot h_1 h_2` in the energy
+    (no longer a bipartite graph), and compares its brute-force
+    :math:`P(h \mid v)` with the same product.
+
+    Returns
+    -------
+    DataFrame with one row per comparison: ``model``, ``conditional``,
+    ``probabilities compared`` and ``max abs difference``.
+    """
+    n_visible = check_positive_int(n_visible, "n_visible")
+    n_hidden = check_positive_int(n_hidden, "n_hidden", minimum=2)
+    if n_visible + n_hidden > 14:
+        raise ValueError(f"brute force enumerates 2**(n_visible + n_hidden) states; keep the sum "
+                         f"at most 14, got {n_visible + n_hidden}")
+    rbm = random_rbm(n_visible, n_hidden, seed=seed)
+    W, b, c = _parameters(rbm)
+    V, H = _states(n_visible), _states(n_hidden)
+    v_rows, h_rows = np.repeat(V, len(H), axis=0), np.tile(H, (len(V), 1))
+    minus_e = -energy(v_rows, h_rows, W, b, c).reshape(len(V), len(H))
+
+    def conditional(table: np.ndarray, axis: int) -> np.ndarray:
+        table = np.exp(table - table.max(axis=axis, keepdims=True))
+        return table / table.sum(axis=axis, keepdims=True)
+
+    p_h_given_v = conditional(minus_e, axis=1)  # (2**n, 2**m)
+    p_v_given_h = conditional(minus_e, axis=0).T  # (2**m, 2**n)
+    factor_h = _bernoulli_products(H, _sigmoid(c + V @ W.T))
+    factor_v = _bernoulli_products(V, _sigmoid(b + H @ W))
+    coupled = minus_e + coupling * (H[:, 0] * H[:, 1])[None, :]
+    rows = [
+        ("RBM (bipartite)", "P(h | v)", p_h_given_v.size, np.abs(p_h_given_v - factor_h).max()),
+        ("RBM (bipartite)", "P(v | h)", p_v_given_h.size, np.abs(p_v_given_h - factor_v).max()),
+        (f"one hidden-hidden link ({coupling:g})", "P(h | v)", p_h_given_v.size,
+         np.abs(conditional(coupled, axis=1) - factor_h).max()),
+    ]
+    return pd.DataFrame(rows, columns=["model", "conditional", "probabilities compared",
+                                       "max abs difference"])
+
+
+def bipartite_figure(n_visible: int = 6, n_hidden: int = 4):
+    """The RBM as a graph: every visible unit linked to every hidden unit,
+    no link inside a layer."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE
+
+    n_visible = check_positive_int(n_visible, "n_visible")
+    n_hidden = check_positive_int(n_hidden, "n_hidden")
+    fig, ax = plt.subplots(figsize=(6.0, 2.8))
+    xv = np.linspace(0, 1, n_visible)
+    xh = np.linspace(0, 1, n_hidden + 2)[1:-1]
+    for x1 in xv:
+        for x2 in xh:
+            ax.plot([x1, x2], [0, 1], color=PALETTE["grey"], lw=0.8, alpha=0.7, zorder=1)
+    ax.scatter(xv, np.zeros_like(xv), s=420, color=PALETTE["sky"], edgecolor="black", zorder=2)
+    ax.scatter(xh, np.ones_like(xh), s=420, color=PALETTE["orange"], edgecolor="black", zorder=2)
+    for i, x in enumerate(xv):
+        ax.annotate(f"$v_{i + 1}$", (x, 0), ha="center", va="center", fontsize=10, zorder=3)
+    for j, x in enumerate(xh):
+        ax.annotate(f"$h_{j + 1}$", (x, 1), ha="center", va="center", fontsize=10, zorder=3)
+    ax.annotate("hidden units $h$, biases $c$", (1.12, 1), va="center", fontsize=10)
+    ax.annotate("visible units $v$, biases $b$", (1.12, 0), va="center", fontsize=10)
+    ax.annotate("weights $W$ (symmetric:\nthe same in both directions)", (1.12, 0.5),
+                va="center", fontsize=9, color=PALETTE["grey"])
+    ax.set(xlim=(-0.08, 1.75), ylim=(-0.3, 1.3))
+    ax.axis("off")
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.98)
+    return fig
+
+
+def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: int = 0,
+             learning_rate: float = 0.1) -> dict:
+    r"""One CD-1 update by :class:`BernoulliRBM`, with the random numbers it used.
+
+    Makes ``n_rows`` random binary rows, initialises a ``BernoulliRBM(n_hidden,
+    learning_rate, random_state=seed)`` on them, and performs one
+    ``partial_fit`` (one CD-1 update with all rows as the mini-batch). Returns
+    what is needed to redo that update by hand and compare:
+
+    - ``v`` (n_rows, n_visible), the data; ``W``, ``b``, ``c``, the parameters
+      before the update; ``learning_rate``;
+    - ``u_hid`` (n_rows, n_hidden) and ``u_vis`` (n_rows, n_visible), the
+      uniform numbers of the update: hidden unit j of row r is sampled on when
+      ``u_hid[r, j] < P(h_j = 1 | v_r)``, and likewise for the reconstruction;
+    - ``W_new``, ``b_new``, ``c_new``, the parameters after the update.
+
+    All arrays are float32 tensors. The update they satisfy is
+    :math:`\Delta W = \frac{\varepsilon}{B}\big(P(h{=}1 \mid v)^\top v
+    - P(h{=}1 \mid v_1)^\top v_1\big)`, :math:`\Delta b = \varepsilon\,
+    \overline{v - v_1}`, :math:`\Delta c = \varepsilon\, \overline{P(h{=}1
+    \mid v) - P(h{=}1 \mid v_1)}`, with :math:`h_0 = [u_{hid} < P(h{=}1 \mid v)]`
+    and :math:`v_1 = [u_{vis} < P(v{=}1 \mid h_0)]`.
+    """
+    from .rbm import _uniform  # the stream BernoulliRBM draws from
+
+    n_visible = check_positive_int(n_visible, "n_visible")
+    n_hidden = check_positive_int(n_hidden, "n_hidden")
+    n_rows = check_positive_int(n_rows, "n_rows")
+    learning_rate = check_positive_float(learning_rate, "learning_rate")
+    seed = check_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    v = (torch.rand(n_rows, n_visible, generator=gen) < 0.5).to(torch.float32)
+    rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, n_iter=0, random_state=seed,
+                       progress=False).fit(v.numpy())
+    W, b, c = (torch.from_numpy(a.copy()) for a in
+               (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
+    noise = _uniform(rbm._bits(), 1, n_rows, n_visible + n_hidden)[0]
+    rbm.partial_fit(v.numpy())
+    return {"v": v, "W": W, "b": b, "c": c, "learning_rate": learning_rate,
+            "u_hid": noise[:, n_visible:].clone(), "u_vis": noise[:, :n_visible].clone(),
+            "W_new": torch.from_numpy(rbm.components_.copy()),
+            "b_new": torch.from_numpy(rbm.intercept_visible_.copy()),
+            "c_new": torch.from_numpy(rbm.intercept_hidden_.copy())}
+
+
+# ------------------------------------------------------- C6: exact likelihood, BAS
+
+
+def reconstruct(rbm: BernoulliRBM, X) -> np.ndarray:
+    r"""Mean-field reconstruction :math:`P(v = 1 \mid h = P(h = 1 \mid x))` of each row
+    of ``X``: one up-down pass without sampling, float64 (n_samples, n_features)."""
+    v = rbm._check_input(X).double()
+    W, b, c = (torch.from_numpy(a) for a in _parameters(rbm))
+    return torch.sigmoid(torch.addmm(b, torch.sigmoid(torch.addmm(c, v, W.T)), W)).numpy()
+
+
+def reconstruction_error(rbm: BernoulliRBM, X) -> float:
+    """Mean squared difference between ``X`` and :func:`reconstruct` (per pixel)."""
+    X_np = np.asarray(X, dtype=np.float64)
+    return float(np.mean((X_np - reconstruct(rbm, X)) ** 2))
+
+
+def bas_training_set(repeats: int = 20, *, seed: int = 0) -> np.ndarray:
+    """Every 3x3 bars-and-stripes pattern ``repeats`` times, in a seeded random
+    order: (14 * repeats, 9) float32. The empirical distribution is exactly
+    uniform over the 14 patterns."""
+    repeats = check_positive_int(repeats, "repeats")
+    order = np.random.default_rng(check_seed(seed)).permutation(len(BAS_PATTERNS) * repeats)
+    return BAS_PATTERNS[order % len(BAS_PATTERNS)]
+
+
+@functools.lru_cache(maxsize=None)
+def _bas_curve(method: str, learning_rate: float, n_hidden: int, epochs: int,
+               repeats: int, seed: int) -> pd.DataFrame:
+    k, persistent = parse_method(method)
+    X = bas_training_set(repeats, seed=seed)
+    rows = []
+    entropy = np.log(len(BAS_PATTERNS))
+
+    def record(rbm: BernoulliRBM, epoch: int) -> None:
+        ll = float(rbm.log_likelihood(BAS_PATTERNS).mean())
+        rows.append({"epoch": epoch, "log_likelihood": ll, "kl": -ll - entropy,
+                     "reconstruction_error": reconstruction_error(rbm, BAS_PATTERNS)})
+
+    settings = dict(learning_rate=learning_rate, batch_size=10, k=k, persistent=persistent,
+                    random_state=seed, progress=False)
+    record(BernoulliRBM(n_hidden, n_iter=0, **settings).fit(X), 0)  # the same initial weights
+    rbm = BernoulliRBM(n_hidden, n_iter=epochs, callback=record, **settings).fit(X)
+    return pd.DataFrame(rows), rbm
+
+
+def bas_learning_curve(
+    method: str = "CD-1",
+    learning_rate: float = 0.1,
+    n_hidden: int = 16,
+    *,
+    epochs: int = 50,
+    repeats: int = 20,
+    seed: int = 0,
+) -> pd.DataFrame:
+    r"""Train an RBM on 3x3 bars and stripes; exact learning curves.
+
+    The training set is :func:`bas_training_set` (``repeats`` copies of each of
+    the 14 patterns, mini-batches of 10, so ``1.4 * repeats`` updates per
+    epoch); ``method`` is ``"CD-k"`` or ``"PCD-k"``. Before training (epoch 0)
+    and after every epoch it records, on the 14 patterns:
+
+    - ``log_likelihood``: the exact mean :math:`\log p(v)` (``log Z`` by
+      enumerating :math:`2^{\min(9, m)}` states); a perfect model reaches
+      :math:`-\log 14 \approx -2.64`, the uniform distribution over the
+      :math:`2^9` images has :math:`-9 \log 2 \approx -6.24`;
+    - ``kl``: :math:`\mathrm{KL}(\text{data} \,\|\, \text{model}) = -\log 14 -
+      \text{log\_likelihood}`, the quantity maximum likelihood minimises;
+    - ``reconstruction_error``: :func:`reconstruction_error`.
+
+    Memoised (the chapter's figures share their runs); returns a copy.
+    """
+    parse_method(method)
+    return _bas_curve(method, check_positive_float(learning_rate, "learning_rate"),
+                      check_positive_int(n_hidden, "n_hidden"),
+                      check_positive_int(epochs, "epochs"),
+                      check_positive_int(repeats, "repeats"), check_seed(seed))[0].copy()
+
+
+def bas_model(method: str = "CD-1", learning_rate: float = 0.1, n_hidden: int = 16,
+              **options: int) -> BernoulliRBM:
+    """The RBM at the end of :func:`bas_learning_curve` with the same arguments
+    (``options``: ``epochs``, ``repeats``, ``seed``); memoised with it: read
+    it, do not modify it."""
+    settings = {"epochs": 50, "repeats": 20, "seed": 0}
+    unknown = set(options) - set(settings)
+    if unknown:
+        raise TypeError(f"bas_model got unexpected options {sorted(unknown)}; "
+                        f"it takes {sorted(settings)}")
+    settings.update(options)
+    bas_learning_curve(method, learning_rate, n_hidden, **settings)  # validates, runs
+    return _bas_curve(method, learning_rate, n_hidden, settings["epochs"], settings["repeats"],
+                      settings["seed"])[1]
+
+
+def cd_bias(rbm: BernoulliRBM, data=None,
+            ks: Sequence[int] = (1, 2, 5, 10, 100, 1000)) -> pd.DataFrame:
+    r"""How far the expected CD-k update is from the log-likelihood gradient.
+
+    For an RBM small enough to enumerate both layers (at most 12 units in
+    each, 18 in all), computes exactly, with no sampling:
+
+    - the gradient of the mean log-likelihood of ``data`` (default: the 14
+      bars-and-stripes patterns, i.e. :math:`-\nabla \mathrm{KL}(\text{data}
+      \,\|\, \text{model})`) with respect to all parameters :math:`(W, b, c)`:
+      data statistics minus model statistics;
+    - the *expected* CD-k update direction: data statistics minus the
+      statistics of the distribution :math:`q T^k`, where :math:`q` is the data
+      distribution and :math:`T(v' \mid v) = \sum_h P(h \mid v) P(v' \mid h)`
+      is one Gibbs step, the chain CD-k runs (negative statistics use
+      :math:`P(h = 1 \mid \tilde v)`, as :class:`BernoulliRBM` does).
+
+    Returns one row per k: ``cosine`` between the two directions (1: the same
+    direction, 0: orthogonal), ``relative size`` (the CD-k update's norm over
+    the gradient's) and the norms themselves.
+    """
+    W, b, c = _parameters(rbm)
+    m, n = W.shape
+    if m > 12 or n > 12 or m + n > 18:
+        raise ValueError(f"cd_bias enumerates both layers: at most 12 units in each and 18 in "
+                         f"all; got {n} visible and {m} hidden")
+    ks = [check_positive_int(k, "ks[i]") for k in ks]
+    if not ks:
+        raise ValueError("ks must hold at least one number of Gibbs steps")
+    data = BAS_PATTERNS if data is None else np.asarray(data, dtype=np.float64)
+    if data.ndim != 2 or data.shape[1] != n or not np.isin(data, (0.0, 1.0)).all():
+        raise ValueError(f"data must be binary rows of {n} values; got shape {data.shape}")
+    V, H = _states(n), _states(m)
+    index = data.astype(np.int64) @ (2 ** np.arange(n - 1, -1, -1))
+    q = np.bincount(index, minlength=len(V)) / len(data)
+
+    p_h = _sigmoid(c + V @ W.T)  # P(h_j = 1 | v) for every v: (2**n, m)
+    step = _bernoulli_products(H, p_h) @ _bernoulli_products(V, _sigmoid(b + H @ W))  # T
+    free = -(V @ b) - np.logaddexp(0.0, c + V @ W.T).sum(axis=1)
+    model = np.exp(-free - np.logaddexp.reduce(-free))
+
+    def statistics(weights: np.ndarray) -> np.ndarray:
+        """E[P(h=1|v) v'], E[v], E[P(h=1|v)] under a distribution over V, flattened."""
+        return np.concatenate([(p_h * weights[:, None]).T @ V, weights @ V, weights @ p_h],
+                              axis=None)
+
+    positive = statistics(q)
+    gradient = positive - statistics(model)
+    rows, dist, done = [], q, 0
+    for k in sorted(ks):
+        for _ in range(k - done):
+            dist = dist @ step
+        done = k
+        update = positive - statistics(dist)
+        norm_g, norm_u = np.linalg.norm(gradient), np.linalg.norm(update)
+        rows.append({"k": k, "cosine": float(update @ gradient / (norm_g * norm_u)),
+                     "relative size": float(norm_u / norm_g),
+                     "CD-k update norm": float(norm_u), "gradient norm": float(norm_g)})
+    return pd.DataFrame(rows)
+
+
+def bas_comparison(
+    methods: Sequence[str] = ("CD-1", "CD-10", "PCD-1"),
+    learning_rate: float = 0.1,
+    n_hidden: int = 16,
+    *,
+    seeds: Sequence[int] = (0,),
+    epochs: int = 50,
+) -> pd.DataFrame:
+    """:func:`bas_learning_curve` for several methods and seeds, stacked, with
+    ``method`` and ``seed`` columns."""
+    seeds = [check_seed(s, "seeds[i]") for s in seeds]
+    if not seeds or not methods:
+        raise ValueError("methods and seeds must each hold at least one value")
+    frames = []
+    for method in methods:
+        for seed in seeds:
+            curve = bas_learning_curve(method, learning_rate, n_hidden, epochs=epochs, seed=seed)
+            frames.append(curve.assign(method=method, seed=seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def bas_grid_summary(
+    methods: Sequence[str], learning_rates: Sequence[float], hidden: Sequence[int],
+    *, epochs: int = 50, seed: int = 0,
+) -> pd.DataFrame:
+    """One row per run of a grid of :func:`bas_learning_curve`: the final and
+    best log-likelihood, the epoch of the best, the final reconstruction error."""
+    rows = []
+    for method, lr, m in itertools.product(methods, learning_rates, hidden):
+        curve = bas_learning_curve(method, lr, m, epochs=epochs, seed=seed)
+        best = int(curve["log_likelihood"].idxmax())
+        rows.append({"method": method, "learning rate": lr, "hidden units": m,
+                     "final log-likelihood": curve["log_likelihood"].iloc[-1],
+                     "best log-likelihood": curve["log_likelihood"].iloc[best],
+                     "best epoch": int(curve["epoch"].iloc[best]),
+                     "final reconstruction error": curve["reconstruction_error"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+def misleading_pair(summary: pd.DataFrame) -> pd.Series:
+    """The two runs of a :func:`bas_grid_summary` on which the reconstruction
+    error misleads most: run ``a`` has the lower final reconstruction error,
+    run ``b`` the higher final log-likelihood, by the largest margin.
+
+    Returns a Series with the columns of both runs (suffixes ``_a``, ``_b``)
+    and ``log-likelihood gap`` (b's minus a's); empty if no such pair exists.
+    """
+    required = {"final reconstruction error", "final log-likelihood"}
+    if not isinstance(summary, pd.DataFrame) or not required <= set(summary.columns):
+        raise ValueError(f"summary must be a DataFrame with columns {sorted(required)}")
+    pairs = summary.merge(summary, how="cross", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["final reconstruction error_a"] < pairs["final reconstruction error_b"]]
+    gap = pairs["final log-likelihood_b"] - pairs["final log-likelihood_a"]
+    if pairs.empty or gap.max() <= 0:
+        return pd.Series(dtype=object)
+    best = gap.idxmax()
+    return pd.concat([pairs.loc[best], pd.Series({"log-likelihood gap": gap[best]})])
+
+
+#: The runs the interactive learning-curve figure draws from.
+CURVE_METHODS = ("CD-1", "CD-3", "CD-10", "PCD-1")
+
+
+def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
+                          epochs: int = 50):
+    """The chapter's interactive figure: the exact log-likelihood (left) and
+    the reconstruction error (right) during training on bars and stripes.
+
+    ``method`` is drawn in colour; the other methods of :data:`CURVE_METHODS`
+    at the same learning rate and hidden-layer size in thin grey, for
+    comparison. Axes are fixed, so frames can be compared.
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE
+
+    parse_method(method)
+    fig, (ax_ll, ax_rec) = plt.subplots(1, 2, figsize=(9.0, 3.3))
+    others = [m for m in CURVE_METHODS if m != method]
+    for name in others + [method]:
+        curve = bas_learning_curve(name, learning_rate, n_hidden, epochs=epochs)
+        style = (dict(color=PALETTE["blue"], lw=2.2, zorder=3) if name == method
+                 else dict(color=PALETTE["grey"], lw=0.9, alpha=0.6, zorder=2))
+        ax_ll.plot(curve["epoch"], curve["log_likelihood"].clip(lower=-9.9), **style)
+        ax_rec.plot(curve["epoch"], curve["reconstruction_error"], **style)
+    ax_ll.axhline(-np.log(len(BAS_PATTERNS)), color=PALETTE["green"], ls="--", lw=1)
+    ax_ll.annotate("perfect model: $-\\log 14$", (epochs * 0.03, -np.log(14) + 0.15),
+                   fontsize=8, color=PALETTE["green"])
+    ax_ll.axhline(-9 * np.log(2), color=PALETTE["grey"], ls=":", lw=1)
+    ax_ll.annotate("uniform over all $2^9$ images", (epochs * 0.03, -9 * np.log(2) - 0.45),
+                   fontsize=8, color=PALETTE["grey"])
+    # Fixed ticks and title positions: the frames render about twice as fast.
+    ticks = np.linspace(0, epochs, 6).round().astype(int)
+    ax_ll.set(xlabel="epoch", ylabel="mean log p(v), exact", ylim=(-10, -2.2),
+              xticks=ticks, yticks=[-10, -8, -6, -4])
+    ax_rec.set(xlabel="epoch", ylabel="mean squared error", ylim=(-0.01, 0.3),
+               xticks=ticks, yticks=[0, 0.1, 0.2, 0.3])
+    ax_ll.set_title(f"{method}: exact log-likelihood", y=1.02)
+    ax_rec.set_title(f"{method}: reconstruction error", y=1.02)
+    fig.suptitle(f"learning rate {learning_rate:g}, {n_hidden} hidden units "
+                 "(grey: the other samplers)", fontsize=10)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.82, wspace=0.25)
+    return fig
+
+
+# -------------------------------------------------------------------- digits, C4
+
+#: The two ways :func:`digits_split` can split the nudged digits.
+SPLITS = ("example", "leak-free")
+
+
+def _example_order(X: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """gradbook's nudged blocks are (original, up, down, left, right); the example's
+    convolutions give (original, up, left, right, down): the same images, its order."""
+    n = X.shape[0] // 5
+    blocks = [0, 1, 3, 4, 2]
+    return (X.numpy().reshape(5, n, -1)[blocks].reshape(5 * n, -1),
+            y.numpy().reshape(5, n)[blocks].reshape(-1))
+
+
+@functools.lru_cache(maxsize=None)
+def _split(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split as sk_split
+    from sklearn.preprocessing import MinMaxScaler, minmax_scale
+
+    from .data import nudge
+
+    if kind == "example":
+        X, y = _example_order(*load_digits(nudge=True))
+        X = minmax_scale(X, feature_range=(0, 1))  # per pixel, over all 8,985 images
+        parts = sk_split(X, y, test_size=0.2, random_state=0)
+    else:
+        X, y = load_digits()
+        X_a, X_b, y_a, y_b = sk_split(X.numpy(), y.numpy(), test_size=0.2, random_state=0)
+        (X_a, y_a), (X_b, y_b) = (_example_order(*nudge(torch.from_numpy(Xp), torch.from_numpy(yp)))
+                                  for Xp, yp in ((X_a, y_a), (X_b, y_b)))
+        scaler = MinMaxScaler(clip=True).fit(X_a)  # fitted on the training part only
+        parts = [scaler.transform(X_a), scaler.transform(X_b), y_a, y_b]
+    X_train, X_test, y_train, y_test = parts
+    return (X_train.astype(np.float32), X_test.astype(np.float32),
+            y_train.astype(np.int64), y_test.astype(np.int64))
+
+
+def digits_split(kind: str = "example") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nudged digits for claim C4: ``X_train, X_test, y_train, y_test`` (numpy).
+
+    ``kind="example"`` is the data of scikit-learn's RBM example: the 1,797
+    digits and their four 1-pixel shifts (8,985 images, in the example's
+    order), each pixel min-max scaled to [0, 1] over the whole set, split
+    80/20 by ``sklearn.model_selection.train_test_split(random_state=0)``:
+    7,188 and 1,797 images. The split is over images, so shifted copies of a
+    test digit sit in the training part (see :func:`shared_digit_fraction`).
+
+    ``kind="leak-free"`` splits the 1,797 digits first (80/20, the same
+    function and seed), then nudges each part and scales each pixel with the
+    training part's minimum and maximum (test values clipped to [0, 1]):
+    7,185 and 1,800 images, no digit on both sides.
+
+    X float32 in [0, 1], y int64.
+    """
+    if kind not in SPLITS:
+        raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
+    return tuple(a.copy() for a in _split(kind))
+
+
+def shared_digit_fraction() -> float:
+    """The fraction of the example split's test images of which another version
+    (the original or a shift of the same digit) lies in the training part."""
+    from sklearn.model_selection import train_test_split as sk_split
+
+    n = 1797
+    train, test = sk_split(np.arange(5 * n), test_size=0.2, random_state=0)
+    return float(np.isin(test % n, train % n).mean())
+
+
+@functools.lru_cache(maxsize=None)
+def _example_rbm(kind: str, n_iter: int, seed: int, method: str) -> tuple[BernoulliRBM, float]:
+    k, persistent = parse_method(method)
+    X_train = _split(kind)[0]
+    rbm = BernoulliRBM(100, learning_rate=0.06, batch_size=10, n_iter=n_iter, k=k,
+                       persistent=persistent, random_state=seed, progress=False)
+    began = time.perf_counter()
+    rbm.fit(X_train)
+    return rbm, time.perf_counter() - began
+
+
+def example_rbm(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
+                method: str = "PCD-1") -> BernoulliRBM:
+    """The RBM of scikit-learn's example, fitted on the training part of
+    :func:`digits_split` ``(kind)``: 100 hidden units, learning rate 0.06,
+    batch 10, ``n_iter`` epochs of PCD-1 (scikit-learn's algorithm).
+    Memoised: the chapter's figures share it; do not modify it."""
+    if kind not in SPLITS:
+        raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
+    n_iter = check_positive_int(n_iter, "n_iter")
+    parse_method(method)
+    return _example_rbm(kind, n_iter, check_seed(seed), method)[0]
+
+
+def _logistic(C: float, tol: float = 1e-4):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(solver="newton-cg", tol=tol, C=C)
+
+
+def _scores(model, X, y) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    predicted = model.predict(X)
+    return {"accuracy": accuracy_score(y, predicted),
+            "weighted F1": f1_score(y, predicted, average="weighted")}
+
+
+def rbm_vs_pixels(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
+                  method: str = "PCD-1") -> pd.DataFrame:
+    """Claim C4: logistic regression on RBM features against raw pixels.
+
+    scikit-learn's example: the RBM of :func:`example_rbm`, then
+    ``LogisticRegression(solver="newton-cg", C=6000)`` on its features
+    P(h = 1 | v); on raw pixels the same with ``C=100``. Unlike the example, the
+    solver's tolerance is scikit-learn's default, 1e-4 (the example's
+    ``tol=1`` stops at once; see :func:`example_solver_check`). Scored on the
+    test part of :func:`digits_split` ``(kind)``. BLAS runs on one thread.
+
+    Returns two rows (raw pixels, RBM features) with ``accuracy``,
+    ``weighted F1``, ``seconds`` (for the RBM row: RBM training plus logistic
+    regression) and the example's published weighted average.
+    """
+    from threadpoolctl import threadpool_limits
+
+    if kind not in SPLITS:
+        raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
+    X_train, X_test, y_train, y_test = _split(kind)
+    rbm = example_rbm(kind, n_iter=n_iter, seed=seed, method=method)
+    rows = []
+    with threadpool_limits(limits=1):
+        began = time.perf_counter()
+        pixels = _logistic(100.0).fit(X_train, y_train)
+        rows.append({"features": "raw pixels", **_scores(pixels, X_test, y_test),
+                     "seconds": time.perf_counter() - began})
+        began = time.perf_counter()
+        classifier = _logistic(6000.0).fit(rbm.transform(X_train), y_train)
+        seconds = time.perf_counter() - began + _example_rbm(kind, n_iter, seed, method)[1]
+        rows.append({"features": "RBM features",
+                     **_scores(classifier, rbm.transform(X_test), y_test), "seconds": seconds})
+    frame = pd.DataFrame(rows)
+    frame["scikit-learn's example"] = frame["features"].map(SKLEARN_PUBLISHED)
+    return frame
+
+
+def example_solver_check() -> pd.DataFrame:
+    """The example's own logistic-regression setting, ``newton-cg`` with
+    ``tol=1``, on raw pixels of the example split, under the installed
+    scikit-learn: Newton iterations run and test accuracy, beside ``tol=1e-4``.
+
+    Since scikit-learn divides the logistic loss by the number of samples
+    (version 1.4 on), a gradient tolerance of 1 can be met before the first
+    iteration, leaving the coefficients at zero.
+    """
+    from threadpoolctl import threadpool_limits
+
+    X_train, X_test, y_train, y_test = _split("example")
+    rows = []
+    with threadpool_limits(limits=1):
+        for tol in (1.0, 1e-4):
+            model = _logistic(100.0, tol=tol).fit(X_train, y_train)
+            rows.append({"tol": tol, "newton iterations": int(np.max(model.n_iter_)),
+                         **_scores(model, X_test, y_test)})
+    return pd.DataFrame(rows)
+
+
+def free_energy_monitor(
+    n_train: int = 300,
+    *,
+    n_hidden: int = 100,
+    epochs: int = 200,
+    learning_rate: float = 0.05,
+    method: str = "CD-1",
+    every: int = 5,
+    seed: int = 0,
+) -> pd.DataFrame:
+    r"""Hinton's overfitting monitor: mean free energy of training vs held-out data.
+
+    Trains an RBM on the first ``n_train`` training digits of the book's split
+    (:func:`gradbook.data.train_test_split`, seed 0, unnudged, pixels in [0, 1])
+    and records, every ``every`` epochs, the mean free energy of those
+    training digits and of the 359 held-out ones. Since
+    :math:`\log p(v) = -F(v) - \log Z` with the same :math:`Z` for both sets,
+    ``gap = F(held out) - F(train)`` is exactly the difference of their mean
+    log-likelihoods: no partition function is needed. A growing gap means the
+    model is fitting the training digits at the expense of new ones.
+
+    Returns a DataFrame: ``epoch``, ``updates`` (mini-batches of 10 so far),
+    ``free energy, train``, ``free energy,
+    held out``, ``gap``, ``reconstruction error, train``, ``reconstruction
+    error, held out``.
+    """
+    n_train = check_positive_int(n_train, "n_train")
+    every = check_positive_int(every, "every")
+    k, persistent = parse_method(method)
+    X, y = load_digits()
+    X_train, X_test, _, _ = train_test_split(X, y, test_size=0.2, seed=0)
+    if n_train > X_train.shape[0]:
+        raise ValueError(f"n_train must be at most {X_train.shape[0]}; got {n_train}")
+    train_rows, held_out = X_train[:n_train].numpy(), X_test.numpy()
+    batches = -(-n_train // 10)  # mini-batches of 10 per epoch
+    rows = []
+
+    def record(rbm: BernoulliRBM, epoch: int) -> None:
+        if epoch % every:
+            return
+        f_train = float(rbm.free_energy(train_rows).mean())
+        f_held = float(rbm.free_energy(held_out).mean())
+        rows.append({"epoch": epoch, "updates": epoch * batches, "free energy, train": f_train,
+                     "free energy, held out": f_held, "gap": f_held - f_train,
+                     "reconstruction error, train": reconstruction_error(rbm, train_rows),
+                     "reconstruction error, held out": reconstruction_error(rbm, held_out)})
+
+    settings = dict(learning_rate=learning_rate, k=k, persistent=persistent,
+                    random_state=seed, progress=False)
+    record(BernoulliRBM(n_hidden, n_iter=0, **settings).fit(train_rows), 0)
+    BernoulliRBM(n_hidden, n_iter=epochs, callback=record, **settings).fit(train_rows)
+    return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=None)
+def _gibbs_samples(n_steps: int, n_samples: int, seed: int) -> np.ndarray:
+    return example_rbm().sample(n_samples, n_steps, seed=seed, probabilities=True)
+
+
+def gibbs_samples(n_steps: int, *, n_samples: int = 36, seed: int = 0) -> np.ndarray:
+    """``n_samples`` Gibbs chains of :func:`example_rbm`, each started at
+    uniformly random pixels, after ``n_steps`` steps: P(v = 1 | h) of the last
+    step, (n_samples, 64). Memoised; returns a copy."""
+    n_steps = check_positive_int(n_steps, "n_steps")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    return _gibbs_samples(n_steps, n_samples, check_seed(seed)).copy()
+
+
+def digit_grid_figure(images, *, n_cols: int = 10, title: str = "", size: float = 0.5,
+                      signed: bool = False):
+    """Rows of ``images`` (n, 64) as 8x8 tiles, ``n_cols`` per row, in one image.
+
+    ``signed=True`` draws weights on a diverging scale centred on 0, each
+    tile scaled to its own largest absolute value (filters: red positive,
+    blue negative); otherwise ink is dark on white, values in [0, 1]. The
+    tiles are laid out in one array and drawn with one ``imshow`` (fast
+    enough for the frames of an interactive figure).
+    """
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 2 or images.shape[1] != 64 or len(images) == 0:
+        raise ValueError(f"images must have shape (n, 64) with n >= 1; got {images.shape}")
+    n_cols = check_positive_int(n_cols, "n_cols")
+    n_rows = -(-len(images) // n_cols)
+    if signed:
+        scale = np.maximum(np.abs(images).max(axis=1, keepdims=True), 1e-12)
+        images = images / scale
+    mosaic = np.full((n_rows * 9 - 1, n_cols * 9 - 1), np.nan)  # one blank pixel between tiles
+    for index, tile in enumerate(images):
+        row, col = divmod(index, n_cols)
+        mosaic[row * 9:row * 9 + 8, col * 9:col * 9 + 8] = tile.reshape(8, 8)
+    cmap = plt.get_cmap("RdBu_r" if signed else "gray_r").with_extremes(bad="white")
+    low = -1.0 if signed else 0.0
+    head = 0.35 if title else 0.0
+    fig = plt.figure(figsize=(n_cols * size, n_rows * size + head))
+    ax = fig.add_axes((0.005, 0.005, 0.99, 0.99 - head / (n_rows * size + head)))
+    ax.imshow(mosaic, cmap=cmap, vmin=low, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        fig.text(0.5, 1 - 0.5 * head / (n_rows * size + head), title, ha="center",
+                 va="center", fontsize=10)
+    return fig
+
+
+def samples_figure(n_steps: int):
+    """The chapter's interactive figure: 36 Gibbs chains of the digits RBM
+    after ``n_steps`` steps from random pixels."""
+    return digit_grid_figure(gibbs_samples(n_steps), n_cols=12, size=0.55,
+                             title=f"after {n_steps} Gibbs step{'s' if n_steps > 1 else ''}"
+                                   " from random pixels")
