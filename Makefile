@@ -11,6 +11,9 @@ PIP    := $(BIN)/pip --disable-pip-version-check --retries 0
 
 export GRADBOOK_BUILD := 1
 export PYTHONHASHSEED := 0
+# Kernels draw with Jupyter's inline backend; an inherited MPLBACKEND (e.g. Agg)
+# would drop every static figure from the pages.
+unexport MPLBACKEND
 
 .PHONY: book test setup clean clean-cache
 

@@ -27,6 +27,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as out:
         env = dict(os.environ, GRADBOOK_BUILD="1", PYTHONHASHSEED="0")
+        env.pop("MPLBACKEND", None)  # the kernels use Jupyter's inline backend
         start = time.perf_counter()
         proc = subprocess.run(
             [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO),

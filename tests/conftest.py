@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 
 os.environ["GRADBOOK_BUILD"] = "1"
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 import matplotlib  # noqa: E402
 

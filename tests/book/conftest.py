@@ -33,6 +33,10 @@ def built_book(tmp_path_factory):
         return {"html": html, "log": "", "seconds": float("nan"), "cache": None}
     out = tmp_path_factory.mktemp("book")
     env = dict(os.environ, GRADBOOK_BUILD="1", PYTHONHASHSEED="0")
+    # The kernels must use Jupyter's inline backend, as in `make book`: a
+    # MPLBACKEND inherited from the test process (e.g. Agg) would silently
+    # drop every static figure from the pages.
+    env.pop("MPLBACKEND", None)
     start = time.perf_counter()
     proc = subprocess.run(
         [str(JUPYTER_BOOK), "build", str(REPO), "--path-output", str(out), "-W", "-n", "--keep-going"],

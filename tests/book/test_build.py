@@ -67,6 +67,16 @@ def test_static_pages_show_the_static_slider_rendering(built_book):
     assert "widget-view+json" not in page
 
 
+@pytest.mark.parametrize("name", chapter_files())
+def test_chapter_pages_show_their_static_figures(built_book, name):
+    """Every chapter draws matplotlib figures; they must reach the page."""
+    page = built_book["html"] / f"{name}.html"
+    images = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', page.read_text())
+    assert len(images) >= 2, f"{name}: {len(images)} static figure(s) on the page"
+    for src in images:
+        assert (page.parent / src).is_file(), src
+
+
 def test_text_quotes_executed_numbers(built_book):
     """Glued values reached the text: no glue placeholder is left unrendered."""
     page = (built_book["html"] / "chapters" / "01_vanishing_gradients.html").read_text()
