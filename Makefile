@@ -19,11 +19,15 @@ unexport MPLBACKEND
 
 setup: $(STAMP)
 
+# The last step builds matplotlib's font cache now: built later, inside a
+# chapter's kernel, its "building the font cache" message lands in a cell's
+# stderr and fails the build.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -r requirements.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gradbook)"
+	$(BIN)/python -c "from matplotlib import font_manager as f; f._load_fontmanager(try_read_cache=False)"
 	touch $(STAMP)
 
 book: $(STAMP)

@@ -28,6 +28,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as out:
         env = dict(os.environ, GRADBOOK_BUILD="1", PYTHONHASHSEED="0")
         env.pop("MPLBACKEND", None)  # the kernels use Jupyter's inline backend
+        subprocess.run([sys.executable, "-c", "from matplotlib import font_manager as f; "
+                        "f._load_fontmanager(try_read_cache=False)"], env=env, check=True)
         start = time.perf_counter()
         proc = subprocess.run(
             [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO),

@@ -37,6 +37,10 @@ def built_book(tmp_path_factory):
     # MPLBACKEND inherited from the test process (e.g. Agg) would silently
     # drop every static figure from the pages.
     env.pop("MPLBACKEND", None)
+    # A fresh font cache, so that no kernel prints "Matplotlib is building the
+    # font cache" into a cell's stderr (which fails the build).
+    subprocess.run([sys.executable, "-c", "from matplotlib import font_manager as f; "
+                    "f._load_fontmanager(try_read_cache=False)"], env=env, check=True)
     start = time.perf_counter()
     proc = subprocess.run(
         [str(JUPYTER_BOOK), "build", str(REPO), "--path-output", str(out), "-W", "-n", "--keep-going"],
