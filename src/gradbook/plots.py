@@ -8,15 +8,18 @@ has the same colour in every chapter.
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Any, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
 
 from ._validate import check_positive_int
 
-__all__ = ["PALETTE", "ACTIVATION_COLOURS", "set_theme", "layer_colours", "new_figure", "log_axis"]
+__all__ = ["PALETTE", "ACTIVATION_COLOURS", "set_theme", "layer_colours", "new_figure", "log_axis",
+           "tile_images"]
 
 # Okabe, M. & Ito, K. (2008), "Color universal design": distinguishable under
 # the common forms of colour blindness.
@@ -72,3 +75,27 @@ def log_axis(ax, values: Sequence[float] | None = None) -> None:
     """Put ``ax``'s y axis on a log scale with readable powers of ten."""
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=12))
+
+
+def tile_images(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, pad: int = 1,
+                normalise: bool = True) -> np.ndarray:
+    """Tile rows of ``images`` (n, h*w) into one 2-D picture, ``n_cols`` per row.
+
+    With ``normalise`` every image is scaled to [0, 1] on its own (for
+    filters, whose sign and scale are arbitrary); gaps are NaN (blank), so one
+    ``imshow`` draws the whole grid.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    h, w = shape
+    if images.ndim != 2 or images.shape[1] != h * w or images.shape[0] == 0:
+        raise ValueError(f"images must have shape (n >= 1, {h * w}); got {images.shape}")
+    n_cols = check_positive_int(n_cols, "n_cols")
+    n_rows = math.ceil(len(images) / n_cols)
+    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), np.nan)
+    for k, img in enumerate(images):
+        if normalise:
+            span = img.max() - img.min()
+            img = (img - img.min()) / span if span > 0 else np.zeros_like(img)
+        r, col = divmod(k, n_cols)
+        out[r * (h + pad):r * (h + pad) + h, col * (w + pad):col * (w + pad) + w] = img.reshape(h, w)
+    return out

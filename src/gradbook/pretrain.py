@@ -1063,25 +1063,11 @@ def corruption_sweep(levels: Sequence[float] | None = None, n_labels: int = 100,
 
 def tile(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, pad: int = 1,
          normalise: bool = True) -> np.ndarray:
-    """Tile rows of ``images`` (n, h*w) into one 2-D picture, ``n_cols`` per row.
+    """Tile rows of ``images`` into one picture: :func:`gradbook.plots.tile_images`
+    (imported on use, so that importing this module stays light)."""
+    from .plots import tile_images
 
-    With ``normalise`` every image is scaled to [0, 1] on its own (for
-    filters, whose sign and scale are arbitrary); gaps are NaN (blank).
-    """
-    images = np.asarray(images, dtype=np.float64)
-    h, w = shape
-    if images.ndim != 2 or images.shape[1] != h * w or images.shape[0] == 0:
-        raise ValueError(f"images must have shape (n >= 1, {h * w}); got {images.shape}")
-    n_cols = check_positive_int(n_cols, "n_cols")
-    n_rows = math.ceil(len(images) / n_cols)
-    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), np.nan)
-    for k, img in enumerate(images):
-        if normalise:
-            span = img.max() - img.min()
-            img = (img - img.min()) / span if span > 0 else np.zeros_like(img)
-        r, col = divmod(k, n_cols)
-        out[r * (h + pad):r * (h + pad) + h, col * (w + pad):col * (w + pad) + w] = img.reshape(h, w)
-    return out
+    return tile_images(images, shape, n_cols, pad, normalise)
 
 
 METHOD_COLOURS = {"random": "grey", "untrained AE": "sky", "DBN": "blue", "SAE": "green",

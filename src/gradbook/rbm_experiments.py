@@ -802,18 +802,14 @@ def digit_grid_figure(images, *, n_cols: int = 10, title: str = "", size: float 
     """
     import matplotlib.pyplot as plt
 
+    from .plots import tile_images
+
     images = np.asarray(images, dtype=np.float64)
-    if images.ndim != 2 or images.shape[1] != 64 or len(images) == 0:
-        raise ValueError(f"images must have shape (n, 64) with n >= 1; got {images.shape}")
-    n_cols = check_positive_int(n_cols, "n_cols")
-    n_rows = -(-len(images) // n_cols)
-    if signed:
+    if signed and images.ndim == 2 and len(images):
         scale = np.maximum(np.abs(images).max(axis=1, keepdims=True), 1e-12)
         images = images / scale
-    mosaic = np.full((n_rows * 9 - 1, n_cols * 9 - 1), np.nan)  # one blank pixel between tiles
-    for index, tile in enumerate(images):
-        row, col = divmod(index, n_cols)
-        mosaic[row * 9:row * 9 + 8, col * 9:col * 9 + 8] = tile.reshape(8, 8)
+    mosaic = tile_images(images, n_cols=n_cols, normalise=False)  # checks the shape
+    n_rows = (mosaic.shape[0] + 1) // 9
     cmap = plt.get_cmap("RdBu_r" if signed else "gray_r").with_extremes(bad="white")
     low = -1.0 if signed else 0.0
     head = 0.35 if title else 0.0
