@@ -275,8 +275,8 @@ class _Batch(NamedTuple):
     h_neg_T: torch.Tensor  # (m+1, C) [h_neg, 1] transposed
     pre_vis: torch.Tensor  # (C, n) W'h + b, then P(v = 1 | h)
     pre_hid: torch.Tensor  # (C, m) W v~ + c
-    step_pos: float  # learning_rate / B
-    step_neg: float  # -learning_rate / C
+    step: float  # learning_rate / B
+    chain_weight: float  # -B / C: the chains' sum, weighted to a mean over B rows
     short: int | None  # C, when fewer chains than rows of noise (a short last CD batch)
 
 
@@ -304,6 +304,7 @@ class _ContrastiveDivergence:
         A[:m, n] = torch.as_tensor(rbm.intercept_hidden_)
         A[m, :n] = torch.as_tensor(rbm.intercept_visible_)
         self.A_hid, self.A_vis, self.W = A[:m].T, A[:, :n], A[:m, :n]  # (n+1, m), (m+1, n), (m, n)
+        self.gradient = torch.empty_like(A)
         self.velocity = None
         if self.momentum > 0:
             self.velocity = torch.zeros_like(A)
@@ -332,7 +333,7 @@ class _ContrastiveDivergence:
             self.batches.append(_Batch(
                 data[start:start + rows], pre_pos[:rows], h_pos[:rows, :m], h_pos[:rows].T,
                 chain[:c], chain[:c, :m], v_neg[:c], v_neg[:c, :n], h_neg[:c, :m], h_neg[:c].T,
-                pre_vis[:c], pre_hid[:c], lr / rows, -lr / c, c if c < c_max else None,
+                pre_vis[:c], pre_hid[:c], lr / rows, -rows / c, c if c < c_max else None,
             ))
         self.n_visible, self.n_hidden = n, m
         self.chunk = max(1, min(len(self.batches), _NOISE_CHUNK // (self.k * c_max * (n + m))))
@@ -375,16 +376,18 @@ class _ContrastiveDivergence:
             elif step + 1 < self.k:
                 torch.lt(u_hid[step + 1], batch.h_neg, out=batch.chain_h)
         # Update: A += lr * (mean of [h, 1]'[v, 1] over the data - over the chains).
+        # The difference of the two sums is formed in its own buffer and scaled
+        # once: added straight into A with alpha = lr / rows, the product loses
+        # precision as rows grow (float32 rounding at every block of rows).
+        torch.mm(batch.h_pos_T, batch.v, out=self.gradient)
+        self.gradient.addmm_(batch.h_neg_T, batch.v_neg, alpha=batch.chain_weight)
         if self.velocity is None:
             if self.decay != 1.0:
                 self.W.mul_(self.decay)
-            A.addmm_(batch.h_pos_T, batch.v, alpha=batch.step_pos)
-            A.addmm_(batch.h_neg_T, batch.v_neg, alpha=batch.step_neg)
+            A.add_(self.gradient, alpha=batch.step)
         else:
             velocity = self.velocity
-            velocity.mul_(self.momentum)
-            velocity.addmm_(batch.h_pos_T, batch.v, alpha=batch.step_pos)
-            velocity.addmm_(batch.h_neg_T, batch.v_neg, alpha=batch.step_neg)
+            velocity.mul_(self.momentum).add_(self.gradient, alpha=batch.step)
             if self.decay != 1.0:
                 velocity[:self.n_hidden, :self.n_visible].add_(self.W, alpha=self.decay - 1.0)
             A.add_(velocity)
