@@ -74,7 +74,8 @@ digits at batch size 10), ``fit`` uses one torch thread and then restores
 the previous setting: splitting tiny products over threads costs more than
 it gains. Otherwise it uses torch's setting (see
 ``gradbook.train.set_threads()``). ``benchmarks/rbm_vs_sklearn.py`` times
-it against scikit-learn.
+it against scikit-learn, at equal epochs and to equal held-out
+pseudo-likelihood; ``benchmarks/rbm_floor.py`` shows what the products cost.
 """
 
 from __future__ import annotations
