@@ -44,13 +44,18 @@ bfloat16 and float16 products have no fast kernel on this AVX2 CPU (18-34 ms
 against 0.5 ms). The book's default, CD-1, reaches scikit-learn's quality in
 fewer epochs, which is where the rest of the speed-up comes from.
 
+Pseudo-likelihood is scikit-learn's yardstick, and a rough one. With
+``--ais N_BETAS`` a third table gives the held-out log-likelihood of the same
+models, with log Z estimated by annealed importance sampling
+(``BernoulliRBM.ais_log_partition``, Salakhutdinov and Murray 2008).
+
 Threads: ``--threads N`` (default 1) sets torch's threads and, through
 threadpoolctl, the BLAS threads numpy uses. On a 2-core machine that other
 processes share, two threads can be several times *slower* than one (each
 parallel region waits for the busiest core), so one thread is the fair and
 stable default; try ``--threads 2`` on an idle machine.
 
-Run: ``.venv/bin/python benchmarks/rbm_vs_sklearn.py [--threads N] [--repeats R]``.
+Run: ``.venv/bin/python benchmarks/rbm_vs_sklearn.py [--threads N] [--repeats R] [--ais N_BETAS]``.
 """
 
 from __future__ import annotations
@@ -125,7 +130,28 @@ def held_out_curve(make, params: dict, X_train: np.ndarray, X_test: np.ndarray,
     return curve
 
 
-def run(threads: int, repeats: int, seed: int) -> None:
+def as_gradbook(model, X_train: np.ndarray) -> BernoulliRBM:
+    """A fitted gradbook RBM holding ``model``'s parameters (for its likelihood methods)."""
+    if isinstance(model, BernoulliRBM):
+        return model
+    copy = BernoulliRBM(n_components=model.n_components, n_iter=1, progress=False,
+                        random_state=0).fit(X_train[:2])
+    copy.components_ = model.components_.astype(np.float32)
+    copy.intercept_hidden_ = model.intercept_hidden_.astype(np.float32)
+    copy.intercept_visible_ = model.intercept_visible_.astype(np.float32)
+    return copy
+
+
+def ais_log_likelihood(model, X_train: np.ndarray, X_test: np.ndarray,
+                       n_betas: int) -> tuple[float, float]:
+    """Mean held-out log-likelihood with log Z by AIS, and the width of AIS's +-3 se bounds."""
+    rbm = as_gradbook(model, X_train)
+    estimate = rbm.ais_log_partition(X_train, n_betas=n_betas, random_state=0)
+    return (float(rbm.log_likelihood(X_test, log_z=estimate.log_z).mean()),
+            estimate.high - estimate.low)
+
+
+def run(threads: int, repeats: int, seed: int, ais_betas: int = 0) -> None:
     torch.set_num_threads(threads)
     print(f"python {platform.python_version()}, torch {torch.__version__}, "
           f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; "
@@ -136,6 +162,7 @@ def run(threads: int, repeats: int, seed: int) -> None:
                  f"{'held-out PL':>15} | {'speed-up':>8} |")
     seeds = [seed + repeat for repeat in range(repeats)]
     targets = {}
+    kept: dict[tuple[str, str], list] = {}  # (setting, row) -> fitted models, for AIS
     for setting, (make_data, params) in SETTINGS.items():
         X_train, X_test = make_data()
         train = {np.float64: X_train, np.float32: X_train.astype(np.float32)}
@@ -149,6 +176,8 @@ def run(threads: int, repeats: int, seed: int) -> None:
                     model.fit(train[dtype])
                     best[name] = min(best[name], time.perf_counter() - began)
                     quality[name].append(float(model.score_samples(X_test).mean()))
+                    if name == "scikit-learn PCD-1":
+                        kept.setdefault((setting, f"{name}, {params['n_iter']} epochs"), []).append(model)
         reference = best["scikit-learn PCD-1"]
         targets[setting] = (reference, float(np.mean(quality["scikit-learn PCD-1"])))
         for name in IMPLEMENTATIONS:
@@ -183,11 +212,28 @@ def run(threads: int, repeats: int, seed: int) -> None:
                     model.fit(X_train)
                     best = min(best, time.perf_counter() - began)
                     quality.append(float(model.score_samples(X_test).mean()))
+                    kept.setdefault((setting, f"{name}, {epochs} epochs"), []).append(model)
             # The timed fits must be the very models the curves followed.
             assert np.allclose(quality, curves[:, epochs - 1], rtol=0, atol=1e-9), "not reproducible"
             pl = f"{np.mean(quality):.2f} +- {np.std(quality):.2f}"
             print(f"| {setting:<22} | {name:<18} | {epochs:6d} | {best:6.2f} | {pl:>15} | "
                   f"{target:9.2f} | {reference / best:7.1f}x |")
+    if ais_betas:
+        print(f"\nHeld-out log-likelihood, log Z by annealed importance sampling ({ais_betas} "
+              "inverse temperatures, 100 runs, base\nmodel fitted to the training data), mean "
+              "over the seeds; 'AIS bounds' is the width of log Z's +-3 se interval.")
+        table_header(f"| {'data':<22} | {'model':<30} | {'held-out log-lik.':>17} | "
+                     f"{'AIS bounds':>10} |")
+        for setting, (make_data, params) in SETTINGS.items():
+            X_train, X_test = make_data()
+            for (where, row), models in kept.items():
+                if where != setting:
+                    continue
+                with threadpool_limits(threads):
+                    values = [ais_log_likelihood(m, X_train, X_test, ais_betas) for m in models]
+                ll, width = np.array(values).T
+                print(f"| {setting:<22} | {row:<30} | {ll.mean():8.2f} +- {ll.std():5.2f} | "
+                      f"{width.mean():10.2f} |")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
@@ -196,5 +242,8 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ais", type=int, default=0, metavar="N_BETAS",
+                        help="also estimate held-out log-likelihoods by AIS with this many "
+                             "inverse temperatures (e.g. 3000; 0 = skip, the default)")
     args = parser.parse_args()
-    run(args.threads, args.repeats, args.seed)
+    run(args.threads, args.repeats, args.seed, args.ais)

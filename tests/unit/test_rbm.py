@@ -578,3 +578,67 @@ def test_one_large_batch_update_is_exact_to_float32_rounding():
     expected = before + lr / rows * gradient
     unit = float(expected.abs().max()) * 2.0**-23
     assert float((trainer.A.double() - expected).abs().max()) <= 1.0 * unit
+
+
+# ---------------------------------------------------------------- AIS
+
+
+@pytest.fixture(scope="module")
+def binary_digits_rbm():
+    X = (load_digits().data / 16 > 0.5).astype(np.float32)
+    rbm = BernoulliRBM(n_components=16, learning_rate=0.05, batch_size=20, n_iter=10,
+                       random_state=0, progress=False).fit(X)
+    return rbm, X
+
+
+def test_ais_schedule_runs_from_zero_to_one():
+    from gradbook.rbm import _ais_schedule
+
+    for n_betas in (3, 100, 14_500):
+        betas = _ais_schedule(n_betas)
+        assert len(betas) == n_betas + 1
+        assert float(betas[0]) == 0.0 and float(betas[-1]) == 1.0
+        assert bool((betas.diff() > 0).all())
+
+
+def test_ais_matches_exact_log_partition(binary_digits_rbm):
+    rbm, X = binary_digits_rbm
+    exact = rbm.log_partition()  # 2**16 hidden states
+    estimate = rbm.ais_log_partition(X, n_betas=2000, random_state=0)
+    assert abs(estimate.log_z - exact) < 0.1  # measured: about 0.01
+    assert estimate.low <= exact <= estimate.high
+    uniform = rbm.ais_log_partition(None, n_betas=2000, random_state=0)
+    assert abs(uniform.log_z - exact) < 0.3
+    # A base model fitted to the data gives tighter bounds than the uniform one.
+    assert estimate.high - estimate.low < uniform.high - uniform.low
+    ll = rbm.log_likelihood(X[:50], log_z=estimate.log_z)
+    np.testing.assert_allclose(ll, rbm.log_likelihood(X[:50]), atol=0.1)
+
+
+def test_ais_is_seeded(binary_digits_rbm):
+    rbm, X = binary_digits_rbm
+    first = rbm.ais_log_partition(X, n_runs=10, n_betas=50, random_state=3)
+    assert first == rbm.ais_log_partition(X, n_runs=10, n_betas=50, random_state=3)
+    assert first != rbm.ais_log_partition(X, n_runs=10, n_betas=50, random_state=4)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(n_runs=1), ValueError, "n_runs must be an integer >= 2"),
+    (dict(n_betas=2), ValueError, "n_betas must be an integer >= 3"),
+    (dict(n_betas=10.0), TypeError, "n_betas must be an integer"),
+    (dict(random_state=-1), ValueError, "random_state must be an integer >= 0"),
+])
+def test_ais_rejects_bad_settings(binary_digits_rbm, kwargs, error, message):
+    rbm, X = binary_digits_rbm
+    with pytest.raises(error, match=message):
+        rbm.ais_log_partition(X, **kwargs)
+
+
+def test_ais_rejects_bad_base_data(binary_digits_rbm):
+    rbm, X = binary_digits_rbm
+    with pytest.raises(ValueError, match="X_base"):
+        rbm.ais_log_partition(X * 2.0)
+    with pytest.raises(ValueError, match="features"):
+        rbm.ais_log_partition(X[:, :10])
+    with pytest.raises(NotFittedError):
+        BernoulliRBM().ais_log_partition()
