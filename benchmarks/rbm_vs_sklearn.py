@@ -47,7 +47,9 @@ fewer epochs, which is where the rest of the speed-up comes from.
 Pseudo-likelihood is scikit-learn's yardstick, and a rough one. With
 ``--ais N_BETAS`` a third table gives the held-out log-likelihood of the same
 models, with log Z estimated by annealed importance sampling
-(``BernoulliRBM.ais_log_partition``, Salakhutdinov and Murray 2008).
+(``BernoulliRBM.ais_log_partition``, Salakhutdinov and Murray 2008), for the
+binary data only (the digits' grey levels have no probability under a
+Bernoulli RBM).
 
 Threads: ``--threads N`` (default 1) sets torch's threads and, through
 threadpoolctl, the BLAS threads numpy uses. On a 2-core machine that other
@@ -226,6 +228,8 @@ def run(threads: int, repeats: int, seed: int, ais_betas: int = 0) -> None:
                      f"{'AIS bounds':>10} |")
         for setting, (make_data, params) in SETTINGS.items():
             X_train, X_test = make_data()
+            if not np.isin(X_train, (0.0, 1.0)).all():
+                continue  # a log-likelihood is a log-probability of binary data only
             for (where, row), models in kept.items():
                 if where != setting:
                     continue
