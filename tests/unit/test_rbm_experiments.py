@@ -407,3 +407,47 @@ def test_misleading_pair():
     assert rx.misleading_pair(honest).empty
     with pytest.raises(ValueError, match="columns"):
         rx.misleading_pair(summary.drop(columns="final log-likelihood"))
+
+
+# ------------------------------------------------- AIS on the binary digits
+
+
+def test_binary_digits_are_binary_and_split_like_the_book():
+    X_train, X_test = rx.binary_digits()
+    assert X_train.shape == (1438, 64) and X_test.shape == (359, 64)
+    assert set(np.unique(X_train)) == {0.0, 1.0}
+    X_train[0, 0] = 7.0  # a copy: the cached arrays stay as they were
+    assert rx.binary_digits()[0][0, 0] in (0.0, 1.0)
+
+
+def test_ais_check_lands_on_the_exact_value():
+    table = rx.ais_check((30, 1000), n_hidden=10, epochs=3)
+    assert list(table["n_betas"]) == [30, 1000]
+    assert table["exact"].nunique() == 1
+    row = table.iloc[-1]
+    assert abs(row["error"]) < 0.05
+    assert row["low"] <= row["exact"] <= row["high"]
+    # more intermediate models, a narrower interval
+    widths = table["high"] - table["low"]
+    assert widths.iloc[1] < widths.iloc[0]
+
+
+def test_ais_comparison_scores_each_method():
+    table = rx.ais_comparison(("CD-1", "PCD-1"), n_hidden=12, epochs=2, n_betas=100)
+    assert list(table["method"]) == ["CD-1", "PCD-1"]
+    assert (table["log-likelihood, held out"] < 0).all()
+    assert np.isfinite(table.drop(columns="method").to_numpy()).all()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: rx.ais_check(()), "n_betas must hold at least one"),
+    (lambda: rx.ais_check((2,)), r"n_betas\[i\] must be an integer >= 3"),
+    (lambda: rx.ais_check(n_hidden=30), "n_hidden must be at most 20"),
+    (lambda: rx.ais_comparison(()), "methods must name at least one"),
+    (lambda: rx.ais_comparison(("CD-one",)), "method must look like 'CD-1'"),
+    (lambda: rx.ais_comparison(n_betas=2), "n_betas must be an integer >= 3"),
+    (lambda: rx.ais_comparison(learning_rate=0), "learning_rate must be a finite number > 0"),
+])
+def test_ais_experiments_reject_bad_settings(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
