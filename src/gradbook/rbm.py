@@ -60,6 +60,14 @@ Training, ``BernoulliRBM.transform()``, ``BernoulliRBM.gibbs()`` and
 difference of two large numbers (:math:`-F(v)` and :math:`\log Z`, both of order
 ``n_features``), and pseudo-likelihood is a difference of two free energies.
 
+Likelihood
+----------
+``log_partition()`` sums over every state of the smaller layer, so it is
+exact up to 20 units there. Beyond, ``ais_log_partition()`` estimates
+:math:`\log Z` by annealed importance sampling (Neal 2001; for RBMs,
+Salakhutdinov and Murray 2008), with error bounds; pass its ``log_z`` to
+``log_likelihood()``.
+
 Speed
 -----
 An update is five matrix products of ``batch_size x n_features x
