@@ -122,6 +122,20 @@ def table_header(columns: str) -> None:
     print("|" + "|".join("-" * len(c) for c in columns.split("|")[1:-1]) + "|")
 
 
+def timed_fits(make, params: dict, X_train: np.ndarray, X_test: np.ndarray,
+               seeds: list[int]) -> tuple[float, list[float], list]:
+    """Fit one model per seed: the fastest fit's seconds, each model's held-out PL, the models."""
+    best, quality, models = np.inf, [], []
+    for seed in seeds:
+        model = make(dict(params, random_state=seed))
+        began = time.perf_counter()
+        model.fit(X_train)
+        best = min(best, time.perf_counter() - began)
+        quality.append(float(model.score_samples(X_test).mean()))
+        models.append(model)
+    return best, quality, models
+
+
 def held_out_curve(make, params: dict, X_train: np.ndarray, X_test: np.ndarray,
                    seed: int) -> list[float]:
     """The held-out pseudo-likelihood after each epoch of one fit (via the callback)."""
@@ -168,18 +182,18 @@ def run(threads: int, repeats: int, seed: int, ais_betas: int = 0) -> None:
     for setting, (make_data, params) in SETTINGS.items():
         X_train, X_test = make_data()
         train = {np.float64: X_train, np.float32: X_train.astype(np.float32)}
-        best = {name: np.inf for name in IMPLEMENTATIONS}
+        best: dict[str, float] = {name: np.inf for name in IMPLEMENTATIONS}
         quality: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
         with threadpool_limits(threads):
-            for repeat_seed in seeds:
+            for repeat_seed in seeds:  # interleaved, so that a busy spell hits all alike
                 for name, (make, dtype) in IMPLEMENTATIONS.items():
-                    model = make(dict(params, random_state=repeat_seed))
-                    began = time.perf_counter()
-                    model.fit(train[dtype])
-                    best[name] = min(best[name], time.perf_counter() - began)
-                    quality[name].append(float(model.score_samples(X_test).mean()))
+                    seconds, pl, models = timed_fits(make, params, train[dtype], X_test,
+                                                     [repeat_seed])
+                    best[name] = min(best[name], seconds)
+                    quality[name] += pl
                     if name == "scikit-learn PCD-1":
-                        kept.setdefault((setting, f"{name}, {params['n_iter']} epochs"), []).append(model)
+                        kept.setdefault((setting, f"{name}, {params['n_iter']} epochs"),
+                                        []).extend(models)
         reference = best["scikit-learn PCD-1"]
         targets[setting] = (reference, float(np.mean(quality["scikit-learn PCD-1"])))
         for name in IMPLEMENTATIONS:
@@ -206,15 +220,10 @@ def run(threads: int, repeats: int, seed: int, ais_betas: int = 0) -> None:
                       f"{target:9.2f} | {'':>8} |")
                 continue
             epochs = int(reached[0]) + 1
-            best, quality = np.inf, []
             with threadpool_limits(threads):
-                for repeat_seed in seeds:
-                    model = make(dict(params, n_iter=epochs, random_state=repeat_seed))
-                    began = time.perf_counter()
-                    model.fit(X_train)
-                    best = min(best, time.perf_counter() - began)
-                    quality.append(float(model.score_samples(X_test).mean()))
-                    kept.setdefault((setting, f"{name}, {epochs} epochs"), []).append(model)
+                best, quality, models = timed_fits(make, dict(params, n_iter=epochs), X_train,
+                                                   X_test, seeds)
+            kept[(setting, f"{name}, {epochs} epochs")] = models
             # The timed fits must be the very models the curves followed.
             assert np.allclose(quality, curves[:, epochs - 1], rtol=0, atol=1e-9), "not reproducible"
             pl = f"{np.mean(quality):.2f} +- {np.std(quality):.2f}"
