@@ -159,6 +159,19 @@ def check_seed(seed: Any, name: str = "seed") -> int:
     return check_positive_int(seed, name, minimum=0)
 
 
+def check_seeds(seeds: Any, default: Any = None, name: str = "seeds") -> list[int]:
+    """``seeds`` (or ``default`` when it is None) as a non-empty list of seeds."""
+    if seeds is None:
+        seeds = default
+    try:
+        seeds = list(seeds)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of integer seeds; got {seeds!r}") from None
+    if not seeds:
+        raise ValueError(f"{name} must hold at least one seed")
+    return [check_seed(s, f"{name}[i]") for s in seeds]
+
+
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices``."""
     if value not in choices:

@@ -17,7 +17,7 @@ from torch import nn
 
 from ._validate import check_choice, check_positive_float, check_positive_int, check_seed
 
-__all__ = ["ACTIVATIONS", "INITS", "mlp", "linear_layers", "hidden_layers", "activation_of"]
+__all__ = ["ACTIVATIONS", "INITS", "init_layer", "mlp", "linear_layers", "hidden_layers", "activation_of"]
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 INITS = ("nielsen", "standard", "xavier", "he")
@@ -25,8 +25,11 @@ INITS = ("nielsen", "standard", "xavier", "he")
 _MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-def _init_layer(layer: nn.Linear, init: str | float, activation: str, gen: torch.Generator) -> None:
-    """Fill one layer's weights and biases in place.
+def init_layer(layer: nn.Linear, init: str | float, gen: torch.Generator) -> None:
+    """Fill one linear layer's weights and biases in place, from ``gen``.
+
+    The rule ``mlp`` uses for every layer; exported so that other
+    architectures (residual nets, say) draw their weights the same way.
 
     - ``"nielsen"``: weights N(0, 1/n_in), biases N(0, 1), as in Nielsen's
       *Neural Networks and Deep Learning* (network2's default initialiser).
@@ -35,6 +38,18 @@ def _init_layer(layer: nn.Linear, init: str | float, activation: str, gen: torch
     - ``"he"``: weights N(0, 2/n_in) (He et al. 2015), biases 0.
     - a float s: weights N(0, s^2), biases 0.
     """
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"layer must be a torch.nn.Linear; got {type(layer).__name__}")
+    if layer.bias is None:
+        raise ValueError("layer must have a bias (nn.Linear(..., bias=True))")
+    if not isinstance(gen, torch.Generator):
+        raise TypeError(f"gen must be a torch.Generator; got {type(gen).__name__}")
+    if isinstance(init, str):
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS} or a positive float; got {init!r}")
+    elif isinstance(init, bool) or not isinstance(init, (int, float)) or not init > 0 \
+            or not math.isfinite(init):
+        raise ValueError(f"init must be one of {INITS} or a positive float; got {init!r}")
     n_out, n_in = layer.weight.shape
     with torch.no_grad():
         w = torch.randn(n_out, n_in, generator=gen)
@@ -73,7 +88,7 @@ def mlp(
     activation : {"sigmoid", "tanh", "relu"}
         The hidden units' nonlinearity.
     init : {"nielsen", "standard", "xavier", "he"} or float
-        How weights and biases are drawn (see ``_init_layer``); a float is the
+        How weights and biases are drawn (see ``init_layer``); a float is the
         weights' standard deviation, with zero biases.
     seed : int
         Seeds the initial weights: the same seed gives the same net.
@@ -97,9 +112,9 @@ def mlp(
     gen = torch.Generator().manual_seed(seed)
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        # skip_init: no draw from torch's global generator; _init_layer fills it.
+        # skip_init: no draw from torch's global generator; init_layer fills it.
         lin = torch.nn.utils.skip_init(nn.Linear, n_in, n_out)
-        _init_layer(lin, init, activation, gen)
+        init_layer(lin, init, gen)
         layers.append(lin)
         if i < len(sizes) - 2:
             layers.append(_MODULES[activation]())

@@ -80,6 +80,7 @@ from ._validate import (
     check_positive_int,
     check_probability,
     check_seed,
+    check_seeds,
 )
 
 __all__ = [
@@ -860,13 +861,6 @@ def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | N
     return _finetune(method, n_labels, check_seed(seed), corruption)
 
 
-def _seeds(seeds: Sequence[int] | None) -> list[int]:
-    seeds = list(SETUP["seeds"] if seeds is None else seeds)
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    return [check_seed(s, "seeds[i]") for s in seeds]
-
-
 def budget_grid(budgets: Sequence[int] | None = None, methods: Sequence[str] | None = None,
                 seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Claims C4, C10, C14: test accuracy after fine-tuning, per method, label
@@ -883,7 +877,7 @@ def budget_grid(budgets: Sequence[int] | None = None, methods: Sequence[str] | N
     for method in METHODS if methods is None else methods:
         _check_method(method)
         for n in BUDGETS if budgets is None else budgets:
-            for s in _seeds(seeds):
+            for s in check_seeds(seeds, SETUP["seeds"]):
                 run = finetune(method, n, s)
                 rows.append({
                     "method": method, "labels": int(n), "seed": s,
@@ -935,7 +929,7 @@ def start_gradients(methods: Sequence[str] | None = None, seeds: Sequence[int] |
     rows = []
     for method in METHODS if methods is None else methods:
         _check_method(method)
-        for s in _seeds(seeds):
+        for s in check_seeds(seeds, SETUP["seeds"]):
             net = initial_net(method, s, hidden=hidden)
             norms = bias_gradient_norms(net, X_train, y_train)
             saturated = activation_stats(net, X_train)["saturated"]
@@ -972,7 +966,7 @@ def layer_probes(representations: Sequence[str] = ("random", "DBN", "SAE", "DAE"
     X_train, X_test, y_train, y_test = digits_split()
     budgets = (100, len(y_train)) if budgets is None else budgets
     rows = []
-    for s in _seeds(seeds):
+    for s in check_seeds(seeds, SETUP["seeds"]):
         features = {}
         for rep in representations:
             if rep == "random":
@@ -1052,7 +1046,7 @@ def corruption_sweep(levels: Sequence[float] | None = None, n_labels: int = 100,
     rows = []
     for level in CORRUPTIONS if levels is None else levels:
         level = float(check_probability(level, "corruption level"))
-        for s in _seeds(seeds):
+        for s in check_seeds(seeds, SETUP["seeds"]):
             run = finetune("DAE", n_labels, s, corruption=level)
             rows.append({"corruption": level, "seed": s, "test accuracy": run.test_accuracy})
     return pd.DataFrame(rows)
@@ -1111,11 +1105,11 @@ def budget_figure(labels: int, method: str):
     ax_b.legend(fontsize=7.5, loc="lower right", ncol=2)
     compared = [(method, "-")] if method == "random" else [("random", ":"), (method, "-")]
     for m, style in compared:
-        for s in _seeds(None):
+        for s in check_seeds(None, SETUP["seeds"]):
             run = finetune(m, labels, s)
             updates = np.asarray(run.history.epoch) * run.steps_per_epoch
             ax_c.plot(updates, run.history.train_loss, style, color=PALETTE[METHOD_COLOURS[m]],
-                      lw=1.6, label=m if s == _seeds(None)[0] else None)
+                      lw=1.6, label=m if s == check_seeds(None, SETUP["seeds"])[0] else None)
     ax_c.set_yscale("log")
     ax_c.set_ylim(1e-3, 5)
     ax_c.set_yticks([1e-3, 1e-2, 1e-1, 1], ["0.001", "0.01", "0.1", "1"])

@@ -8,6 +8,7 @@ is ``layer.requires_grad_(False)`` before calling :func:`train`.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from ._validate import (
     check_seed,
 )
 from .losses import LOSSES, loss_value
-from .nets import linear_layers
 
 __all__ = ["History", "train", "evaluate", "show_progress", "set_threads"]
 
@@ -96,11 +96,30 @@ class History:
         return frame.merge(pd.DataFrame(diag), on="epoch", how="left")
 
 
+def _io_sizes(model: nn.Module) -> tuple[int | None, int | None]:
+    """(inputs, outputs) of ``model``: the input width where the net starts
+    with an ``nn.Unflatten`` of each row (a CNN fed flat rows) or where its
+    first layer with parameters is an ``nn.Linear``, the number of classes
+    where its last is; None where the net does not say."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    weighted = [m for m in leaves if next(m.parameters(False), None) is not None]
+    if not weighted:
+        raise ValueError("model has no layer with parameters")
+    first, last = weighted[0], weighted[-1]
+    n_in = first.in_features if isinstance(first, nn.Linear) else None
+    if isinstance(leaves[0], nn.Unflatten) and leaves[0].dim == 1:
+        n_in = math.prod(leaves[0].unflattened_size)
+    return n_in, last.out_features if isinstance(last, nn.Linear) else None
+
+
 def evaluate(model: nn.Module, X, y, loss: str = "softmax") -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``(X, y)``."""
-    layers = linear_layers(model)
-    X = as_features(X, "X", n_features=layers[0].in_features)
-    y = as_labels(y, "y", n_samples=X.shape[0], n_classes=layers[-1].out_features)
+    """Mean loss and accuracy of ``model`` on ``(X, y)``: any net that maps
+    rows of ``X`` to one score per class (an MLP, a CNN that reshapes its rows)."""
+    n_features, n_classes = _io_sizes(model)
+    X = as_features(X, "X", n_features=n_features)
+    y = as_labels(y, "y", n_samples=X.shape[0], n_classes=n_classes)
     was_training = model.training
     model.eval()
     try:
@@ -129,6 +148,7 @@ def train(
     y_test=None,
     diagnostics_every: int | None = None,
     diagnostics_data: tuple[Any, Any] | None = None,
+    record_every: int = 1,
     progress: bool | str = "auto",
     callback: Callable[[int, nn.Module], None] | None = None,
 ) -> History:
@@ -145,12 +165,17 @@ def train(
 
     Parameters
     ----------
-    model : the net (changed in place).
+    model : the net (changed in place): any ``nn.Module`` that maps rows of
+        ``X`` to one score per class. Where its first (last) layer with
+        parameters is an ``nn.Linear``, ``X``'s width (the labels' range) is
+        checked against it.
     X, y : training inputs (n, n_features) and labels (n,).
     epochs, lr, batch_size, momentum, weight_decay : the optimiser's settings.
     loss : "softmax" (categorical cross-entropy) or "sigmoid" (Nielsen's).
     seed : seeds the order of the mini-batches.
     X_test, y_test : optional held-out data, evaluated after every epoch.
+    record_every : evaluate (and call ``callback``) at epoch 0, after every
+        ``record_every``-th epoch and after the last; 1 records every epoch.
     diagnostics_every : if set, record per-layer ``bias_grad`` (Nielsen's
         :math:`\|\delta^l\|`), ``weight_change`` (relative to the start) and
         ``saturated`` every that many epochs, and at epoch 0.
@@ -161,16 +186,16 @@ def train(
         record (and once at epoch 0), e.g. to take a measurement that the
         history does not hold. It must not change the model.
     """
-    layers = linear_layers(model)
-    X = as_features(X, "X", n_features=layers[0].in_features)
-    y = as_labels(y, "y", n_samples=X.shape[0], n_classes=layers[-1].out_features)
+    n_features, n_classes = _io_sizes(model)
+    X = as_features(X, "X", n_features=n_features)
+    y = as_labels(y, "y", n_samples=X.shape[0], n_classes=n_classes)
     if (X_test is None) != (y_test is None):
         raise ValueError("give both X_test and y_test, or neither")
     if X_test is not None:
         X_test = as_features(X_test, "X_test", n_features=X.shape[1])
-        y_test = as_labels(y_test, "y_test", n_samples=X_test.shape[0],
-                           n_classes=layers[-1].out_features)
+        y_test = as_labels(y_test, "y_test", n_samples=X_test.shape[0], n_classes=n_classes)
     epochs = check_positive_int(epochs, "epochs", minimum=0)
+    record_every = check_positive_int(record_every, "record_every")
     lr = check_positive_float(lr, "lr")
     batch_size = check_positive_int(batch_size, "batch_size")
     momentum = check_probability(momentum, "momentum")
@@ -231,6 +256,7 @@ def train(
             value.backward()
             optimiser.step()
             history.step_loss.append(value.item())
-        record(epoch)
+        if epoch % record_every == 0 or epoch == epochs:
+            record(epoch)
     history.seconds = time.perf_counter() - t0
     return history

@@ -15,13 +15,13 @@ sigmoid nets with hidden layers of 30 units on MNIST, at initialisation
 from __future__ import annotations
 
 import functools
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ._validate import check_positive_int, check_seed
+from ._validate import check_positive_int, check_seeds
 from .data import load_digits, train_test_split
 from .diagnostics import bias_gradient_norms
 from .nets import linear_layers, mlp
@@ -52,13 +52,6 @@ def digits_split(seed: int = 0):
     return train_test_split(X, y, test_size=0.2, seed=seed)
 
 
-def _seeds(seeds: Iterable[int]) -> list[int]:
-    seeds = [check_seed(s, "seeds[i]") for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    return seeds
-
-
 def gradient_profile(
     depth: int,
     activation: str = "sigmoid",
@@ -81,7 +74,7 @@ def gradient_profile(
     X_train, _, y_train, _ = digits_split()
     X, y = X_train[:n_samples], y_train[:n_samples]
     rows = []
-    for s in _seeds(seeds):
+    for s in check_seeds(seeds):
         net = mlp([64] + [width] * depth + [10], activation=activation, init=init, seed=s)
         rows.append(bias_gradient_norms(net, X, y, loss=loss))
     return np.asarray(rows)
@@ -184,7 +177,7 @@ def freeze_comparison(
     width = check_positive_int(width, "width")
     epochs = check_positive_int(epochs, "epochs")
     results, changes = [], []
-    for s in _seeds(seeds):
+    for s in check_seeds(seeds):
         runs = {
             "deep": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", 0, width),
             "frozen": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", depth - 1, width),
@@ -228,7 +221,7 @@ def depth_sweep(
     rows = []
     for depth in depths:
         depth = check_positive_int(depth, "depth")
-        for s in _seeds(seeds):
+        for s in check_seeds(seeds):
             h = _run(depth, s, epochs, lr, batch_size, activation, init, 0, 30)
             g0 = h.bias_grad[0]
             reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]

@@ -185,3 +185,37 @@ def test_layer_accessors_errors():
         activation_of("sigmoid")
     with pytest.raises(ValueError, match="no sigmoid, tanh or relu"):
         activation_of(mlp([4, 2]))
+
+
+
+def test_init_layer_is_the_rule_mlp_uses():
+    """mlp draws its first layer first from a generator seeded with ``seed``."""
+    from gradbook.nets import init_layer
+
+    net = mlp([5, 4, 3], activation="relu", init="he", seed=7)
+    again = nn.Linear(5, 4)
+    init_layer(again, "he", torch.Generator().manual_seed(7))
+    assert torch.equal(net[0].weight, again.weight) and torch.equal(net[0].bias, again.bias)
+
+
+@pytest.mark.parametrize("layer, init, error, message", [
+    ("not a layer", "he", TypeError, "layer must be a torch.nn.Linear"),
+    (None, "glorot", ValueError, "init must be one of"),
+    (None, -0.1, ValueError, "init must be one of"),
+    (None, float("nan"), ValueError, "init must be one of"),
+    (None, True, ValueError, "init must be one of"),
+])
+def test_init_layer_rejects_bad_input(layer, init, error, message):
+    from gradbook.nets import init_layer
+
+    with pytest.raises(error, match=message):
+        init_layer(nn.Linear(3, 2) if layer is None else layer, init, torch.Generator())
+
+
+def test_init_layer_needs_a_generator_and_a_bias():
+    from gradbook.nets import init_layer
+
+    with pytest.raises(TypeError, match="gen must be a torch.Generator"):
+        init_layer(nn.Linear(3, 2), "he", 0)
+    with pytest.raises(ValueError, match="must have a bias"):
+        init_layer(nn.Linear(3, 2, bias=False), "he", torch.Generator())

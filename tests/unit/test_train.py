@@ -393,3 +393,27 @@ def test_history_defaults():
     h = History()
     assert h.epoch == [] and h.seconds == 0.0
     assert list(h.to_frame().columns) == ["epoch", "train_loss", "train_acc"]
+
+
+def test_record_every_thins_the_records_not_the_training(small):
+    X, y, X_te, y_te = small
+    kw = dict(epochs=7, lr=0.5, batch_size=32, seed=1, X_test=X_te, y_test=y_te)
+    every = train(mlp([64, 16, 10], seed=0), X, y, **kw)
+    thin = train(mlp([64, 16, 10], seed=0), X, y, record_every=3, **kw)
+    assert thin.epoch == [0, 3, 6, 7]  # the start, every third epoch, the last
+    assert thin.step_loss == every.step_loss
+    assert thin.test_acc == [every.test_acc[e] for e in thin.epoch]
+    with pytest.raises(TypeError, match="record_every must be an integer"):
+        train(mlp([64, 16, 10]), X, y, record_every=1.5)
+
+
+def test_evaluate_reads_sizes_from_an_unflatten_first_layer(small):
+    from torch import nn
+
+    X, y, _, _ = small
+    net = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 2, 3), nn.Flatten(),
+                        nn.Linear(72, 10))
+    loss, acc = evaluate(net, X, y)
+    assert math.isfinite(loss) and 0 <= acc <= 1
+    with pytest.raises(ValueError, match="X must have 64 features"):
+        evaluate(net, X[:, :60], y)

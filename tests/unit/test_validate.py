@@ -252,3 +252,16 @@ def test_check_choice():
     assert check_choice("b", "mode", ("a", "b")) == "b"
     with pytest.raises(ValueError, match="mode must be one of 'a', 'b'; got 'c'"):
         check_choice("c", "mode", ("a", "b"))
+
+
+def test_check_seeds():
+    from gradbook._validate import check_seeds
+
+    assert check_seeds((0, 3)) == [0, 3]
+    assert check_seeds(None, default=range(2)) == [0, 1]
+    with pytest.raises(ValueError, match="seeds must hold at least one seed"):
+        check_seeds([])
+    with pytest.raises(ValueError, match=r"seeds\[i\] must be an integer >= 0; got -1"):
+        check_seeds([1, -1])
+    with pytest.raises(TypeError, match="seeds must be a sequence of integer seeds; got 3"):
+        check_seeds(3)

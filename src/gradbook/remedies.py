@@ -1,0 +1,708 @@
+r"""Chapter 4's experiments: ReLU, initialisation, normalisation, skips and dropout.
+
+Two groups of experiments on the digits, each a memoised run of
+:func:`gradbook.train.train`, so that the chapter's tables, figures and claim
+checks share one set of runs.
+
+The deep nets (claims C12, C13)
+-------------------------------
+One deep, narrow net (``SETUP["depth"]`` hidden layers of ``SETUP["width"]``
+units) in six variants (:data:`VARIANTS`):
+
+- ``"sigmoid"``: the baseline, sigmoid units, weights :math:`N(0, 0.1^2)`
+  (:data:`SMALL_INIT`), zero biases: the plain net of the article's time;
+- ``"sigmoid + Glorot"``: the same units, Glorot & Bengio's normalised
+  initialisation :math:`N(0, 2/(n_\text{in}+n_\text{out}))` (a control: the
+  initialisation alone);
+- ``"tanh + Glorot"``: tanh units, Glorot's initialisation;
+- ``"ReLU + He"``: rectified linear units, He's :math:`N(0, 2/n_\text{in})`;
+- ``"batch norm"``: the baseline with a batch-normalisation layer between
+  every hidden linear layer and its sigmoid (:func:`batchnorm_mlp`);
+- ``"residual"``: the baseline with identity skips,
+  :math:`h^l = h^{l-1} + \sigma(W^l h^{l-1} + b^l)` (:class:`ResidualMLP`).
+
+Each is trained the same way (:data:`SETUP`); what we record is the test
+accuracy and the per-layer weight-gradient norms
+:math:`\|\partial C/\partial W^l\|` through training
+(:func:`gradient_profile`).
+
+The wide nets (claims C8, C13)
+------------------------------
+A wide two-layer ReLU net trained on a balanced subset of the labels
+(:func:`gradbook.pretrain.label_subset`) for a fixed number of updates, with
+or without (inverted) dropout (:class:`InvertedDropout`) and weight decay;
+the gap between training and test accuracy measures the overfitting. The
+width sweep, the label sweep and a run on randomly permuted labels (Zhang et
+al. 2017) use the same function (:func:`wide_run`).
+
+Wall time of pretraining (claim C14)
+------------------------------------
+:func:`pretraining_cost` reuses chapter 3's :func:`gradbook.pretrain.finetune`
+with all labels.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ._validate import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_probability,
+    check_seed,
+    check_seeds,
+)
+from .nets import ACTIVATIONS, init_layer, mlp
+
+__all__ = [
+    "VARIANTS",
+    "SMALL_INIT",
+    "SETUP",
+    "WIDE_SETUP",
+    "inverted_dropout",
+    "InvertedDropout",
+    "dropout_mlp",
+    "batchnorm_mlp",
+    "ResidualMLP",
+    "deep_net",
+    "parameter_count",
+    "gradient_profile",
+    "FixRun",
+    "fix_run",
+    "fix_comparison",
+    "WideRun",
+    "wide_run",
+    "dropout_grid",
+    "width_sweep",
+    "random_label_run",
+    "regularisation_comparison",
+    "LABELS",
+    "pretraining_cost",
+    "VARIANT_COLOURS",
+    "PROFILE_EPOCHS",
+    "profile_figure",
+    "dropout_figure",
+    "clear_cache",
+]
+
+#: The deep-net variants, in the order the chapter shows them.
+VARIANTS = ("sigmoid", "sigmoid + Glorot", "tanh + Glorot", "ReLU + He", "batch norm", "residual")
+#: The weight standard deviation of the baseline ("a small Gaussian").
+SMALL_INIT = 0.1
+#: Settings of the deep nets. ``lr`` is the learning rate per variant.
+SETUP: dict[str, Any] = {
+    "depth": 8,
+    "width": 32,
+    "epochs": 12,
+    "batch_size": 32,
+    "momentum": 0.9,
+    "lr": 0.02,
+    "seeds": (0, 1),
+    "diagnostic_samples": 500,
+}
+#: Settings of the wide nets: two hidden ReLU layers, He initialisation.
+WIDE_SETUP: dict[str, Any] = {
+    "width": 128,
+    "updates": 400,
+    "batch_size": 32,
+    "momentum": 0.9,
+    "lr": 0.02,
+}
+
+_ACTIVATION_MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+# ------------------------------------------------------------------ dropout
+
+
+def inverted_dropout(h: torch.Tensor, p: float, generator: torch.Generator | None = None
+                     ) -> torch.Tensor:
+    r"""Inverted dropout: drop each unit with probability ``p``, scale the survivors.
+
+    .. math:: \tilde h = \frac{m \odot h}{1 - p},\qquad m_j \sim \text{Bernoulli}(1 - p),
+
+    so that :math:`E[\tilde h] = h`: at test time the net is used as it is,
+    with no rescaling (Srivastava et al. 2014 scale the weights at test time
+    instead; the two are equivalent in expectation).
+
+    Parameters
+    ----------
+    h : tensor of activations (any shape).
+    p : float in [0, 1), the probability of dropping a unit.
+    generator : torch.Generator, optional; seeds the masks.
+    """
+    if not isinstance(h, torch.Tensor):
+        raise TypeError(f"h must be a torch.Tensor; got {type(h).__name__}")
+    p = check_probability(p, "p")
+    if p == 0.0:
+        return h
+    keep = torch.rand(h.shape, generator=generator) >= p
+    return h * keep / (1.0 - p)
+
+
+class InvertedDropout(nn.Module):
+    """:func:`inverted_dropout` as a layer, active in training mode only, with
+    its own seeded generator (so that runs are reproducible without touching
+    torch's global random state)."""
+
+    def __init__(self, p: float, seed: int = 0) -> None:
+        super().__init__()
+        self.p = check_probability(p, "p")
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return h
+        return inverted_dropout(h, self.p, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _check_sizes(sizes: Any) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a sequence of layer widths; got {sizes!r}")
+    if len(sizes) < 3:
+        raise ValueError(f"sizes needs an input, at least one hidden and an output width; "
+                         f"got {list(sizes)}")
+    return [check_positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
+
+
+def dropout_mlp(sizes: Sequence[int], p: float, *, activation: str = "relu",
+                init: str | float = "he", seed: int = 0) -> nn.Sequential:
+    """:func:`gradbook.nets.mlp` with an :class:`InvertedDropout` layer after
+    every hidden activation (``p = 0`` gives the plain net, the same weights).
+
+    Returns ``Linear, act, Dropout, ..., Linear``.
+    """
+    sizes = _check_sizes(sizes)
+    p = check_probability(p, "p")
+    seed = check_seed(seed)
+    base = mlp(sizes, activation, init, seed=seed)
+    layers: list[nn.Module] = []
+    for i, module in enumerate(base):
+        layers.append(module)
+        if isinstance(module, tuple(_ACTIVATION_MODULES.values())):
+            layers.append(InvertedDropout(p, seed=seed * 1000 + i))
+    return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------- the deep variants
+
+
+def batchnorm_mlp(sizes: Sequence[int], activation: str = "sigmoid",
+                  init: str | float = SMALL_INIT, seed: int = 0) -> nn.Sequential:
+    r""":func:`gradbook.nets.mlp` with batch normalisation (Ioffe & Szegedy
+    2015) between every hidden linear layer and its activation:
+
+    .. math:: a^l = f\Big(\gamma^l \odot \frac{z^l - \mu_B(z^l)}
+              {\sqrt{\operatorname{var}_B(z^l) + \epsilon}} + \beta^l\Big),
+              \qquad z^l = W^l a^{l-1} + b^l,
+
+    with the mean and variance over the mini-batch in training and running
+    averages at test time. (The linear layers' biases :math:`b^l` then get no
+    gradient: the normalisation removes them; measure the weights' gradients.)
+    """
+    sizes = _check_sizes(sizes)
+    base = mlp(sizes, activation, init, seed=check_seed(seed))
+    layers: list[nn.Module] = []
+    for module in base:
+        if isinstance(module, tuple(_ACTIVATION_MODULES.values())):
+            layers.append(nn.BatchNorm1d(layers[-1].out_features))
+        layers.append(module)
+    return nn.Sequential(*layers)
+
+
+class ResidualMLP(nn.Module):
+    r"""A fully connected net with identity skips (He et al. 2016):
+
+    .. math:: h^1 = f(W^1 x + b^1),\qquad
+              h^l = h^{l-1} + f(W^l h^{l-1} + b^l)\ (l = 2, \dots, L),\qquad
+              \text{logits} = W^{L+1} h^L + b^{L+1}.
+
+    Backpropagation through a block adds the identity to the layer's
+    Jacobian, :math:`\partial h^l / \partial h^{l-1} = I + \operatorname{diag}
+    f'(z^l)\,W^l`, so the error signal reaches the first layer undiminished
+    even when every :math:`f'(z^l) W^l` is small.
+
+    Parameters
+    ----------
+    n_in, width, depth, n_out : input width, hidden width, number of hidden
+        layers (at least 1), number of classes.
+    activation : "sigmoid", "tanh" or "relu".
+    init : as in :func:`gradbook.nets.mlp` (a float is the weights' std).
+    seed : seeds the initial weights.
+    """
+
+    def __init__(self, n_in: int, width: int, depth: int, n_out: int, *,
+                 activation: str = "sigmoid", init: str | float = SMALL_INIT,
+                 seed: int = 0) -> None:
+        super().__init__()
+        n_in = check_positive_int(n_in, "n_in")
+        width = check_positive_int(width, "width")
+        depth = check_positive_int(depth, "depth")
+        n_out = check_positive_int(n_out, "n_out")
+        check_choice(activation, "activation", ACTIVATIONS)
+        if not isinstance(init, str):
+            check_positive_float(init, "init (a weight standard deviation)")
+        gen = torch.Generator().manual_seed(check_seed(seed))
+        self.linears = nn.ModuleList()
+        self.activations = nn.ModuleList()
+        for n in [n_in] + [width] * depth:
+            out = n_out if len(self.linears) == depth else width
+            layer = torch.nn.utils.skip_init(nn.Linear, n, out)
+            init_layer(layer, init, gen)
+            self.linears.append(layer)
+            if len(self.linears) <= depth:
+                self.activations.append(_ACTIVATION_MODULES[activation]())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        *hidden, output = self.linears
+        h = self.activations[0](hidden[0](x))
+        for layer, act in zip(hidden[1:], self.activations[1:]):
+            h = h + act(layer(h))
+        return output(h)
+
+
+def deep_net(variant: str, depth: int | None = None, width: int | None = None,
+             seed: int = 0) -> nn.Module:
+    """The chapter's deep net in one of :data:`VARIANTS` (see the module
+    docstring): ``depth`` hidden layers of ``width`` units (default
+    ``SETUP``), 64 inputs, 10 outputs."""
+    check_choice(variant, "variant", VARIANTS)
+    depth = check_positive_int(SETUP["depth"] if depth is None else depth, "depth")
+    width = check_positive_int(SETUP["width"] if width is None else width, "width")
+    seed = check_seed(seed)
+    sizes = [64] + [width] * depth + [10]
+    if variant == "sigmoid":
+        return mlp(sizes, "sigmoid", SMALL_INIT, seed=seed)
+    if variant == "sigmoid + Glorot":
+        return mlp(sizes, "sigmoid", "xavier", seed=seed)
+    if variant == "tanh + Glorot":
+        return mlp(sizes, "tanh", "xavier", seed=seed)
+    if variant == "ReLU + He":
+        return mlp(sizes, "relu", "he", seed=seed)
+    if variant == "batch norm":
+        return batchnorm_mlp(sizes, "sigmoid", SMALL_INIT, seed=seed)
+    return ResidualMLP(64, width, depth, 10, activation="sigmoid", init=SMALL_INIT, seed=seed)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """The number of trainable numbers (weights, biases, batch-norm scales)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+@contextmanager
+def _frozen_batch_statistics(model: nn.Module) -> Iterator[None]:
+    """Let a measurement run the model in training mode (batch statistics)
+    without moving the batch-norm layers' running averages."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    try:
+        for m in norms:
+            m.momentum = 0.0
+        yield
+    finally:
+        for m, value in zip(norms, saved):
+            m.momentum = value
+
+
+def gradient_profile(model: nn.Module, X, y) -> list[float]:
+    r""":math:`\|\partial C / \partial W^l\|` for every hidden layer, input side first.
+
+    The Frobenius norm of the gradient of the mean softmax cross-entropy over
+    ``(X, y)`` with respect to each hidden linear layer's weight matrix
+    (:func:`gradbook.diagnostics.weight_gradient_norms`). Batch-norm layers
+    normalise with the statistics of ``X`` (training mode), as during
+    training, and their running averages are left untouched; the model's
+    parameters and gradients are unchanged.
+    """
+    from .diagnostics import weight_gradient_norms
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    was_training = model.training
+    model.train()
+    try:
+        with _frozen_batch_statistics(model):
+            return weight_gradient_norms(model, X, y)
+    finally:
+        model.train(was_training)
+
+
+# ------------------------------------------------------------------ runs
+
+
+def _digits_split():
+    from .vanishing import digits_split
+
+    return digits_split()
+
+
+@dataclass
+class FixRun:
+    """One deep-net run: the :class:`gradbook.train.History`, the gradient
+    profile (:func:`gradient_profile`) at each epoch of ``profile_epochs``
+    (one row per epoch; epoch 0 is the initial net), and the number of
+    parameters."""
+
+    history: Any
+    profile_epochs: tuple[int, ...]
+    profiles: np.ndarray
+    parameters: int
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """last/first hidden layer's gradient norm, per profiled epoch."""
+        return self.profiles[:, -1] / self.profiles[:, 0]
+
+    def profile_at(self, epoch: int) -> np.ndarray:
+        """The gradient profile after ``epoch`` epochs (one of ``profile_epochs``)."""
+        if epoch not in self.profile_epochs:
+            raise ValueError(f"epoch must be one of the profiled epochs {self.profile_epochs}; "
+                             f"got {epoch!r}")
+        return self.profiles[self.profile_epochs.index(epoch)]
+
+
+def _profile_epochs(epochs: int) -> tuple[int, ...]:
+    """The epochs at which a run measures its gradient profile: those of
+    :data:`PROFILE_EPOCHS` within the run, and its last epoch (measuring
+    every epoch would cost a quarter of the training time)."""
+    return tuple(sorted({e for e in PROFILE_EPOCHS if e <= epochs} | {0, 1, epochs}))
+
+
+@functools.lru_cache(maxsize=None)
+def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: float) -> FixRun:
+    from .train import train
+
+    X_train, X_test, y_train, y_test = _digits_split()
+    n = SETUP["diagnostic_samples"]
+    Xd, yd = X_train[:n], y_train[:n]
+    net = deep_net(variant, depth, width, seed)
+    wanted = _profile_epochs(epochs)
+    profiles: list[list[float]] = []
+
+    def measure(epoch: int, model: nn.Module) -> None:
+        if epoch in wanted:
+            profiles.append(gradient_profile(model, Xd, yd))
+
+    history = train(net, X_train, y_train, epochs=epochs, lr=lr,
+                    batch_size=SETUP["batch_size"], momentum=SETUP["momentum"], seed=seed,
+                    X_test=X_test, y_test=y_test, callback=measure)
+    return FixRun(history, wanted, np.asarray(profiles), parameter_count(net))
+
+
+def fix_run(variant: str, depth: int | None = None, seed: int = 0, *,
+            width: int | None = None, epochs: int | None = None, lr: float | None = None
+            ) -> FixRun:
+    """Train :func:`deep_net` ``(variant, depth, width, seed)`` on the
+    digits split (1,438 training, 359 test images) with SGD and momentum
+    (:data:`SETUP`), recording the gradient profile on the first 500
+    training images at initialisation, after the first and the last epoch
+    and at the epochs of :data:`PROFILE_EPOCHS`. Memoised: read the result,
+    do not modify it."""
+    check_choice(variant, "variant", VARIANTS)
+    depth = check_positive_int(SETUP["depth"] if depth is None else depth, "depth")
+    width = check_positive_int(SETUP["width"] if width is None else width, "width")
+    epochs = check_positive_int(SETUP["epochs"] if epochs is None else epochs, "epochs")
+    lr = check_positive_float(SETUP["lr"] if lr is None else lr, "lr")
+    return _fix_run(variant, depth, width, check_seed(seed), epochs, float(lr))
+
+
+def fix_comparison(variants: Sequence[str] = VARIANTS, *, depth: int | None = None,
+                   seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Claims C12, C13: every variant of the deep net, trained the same way.
+
+    One row per (variant, seed): ``test accuracy`` and ``train accuracy`` at
+    the end, the ``epoch to 50%`` test accuracy (NaN if never), the
+    last/first hidden layer's gradient-norm ratio at initialisation
+    (``ratio at init``) and after one epoch (``ratio early``),
+    the first layer's gradient norm at initialisation, and the parameter
+    count.
+    """
+    rows = []
+    for variant in variants:
+        for s in check_seeds(seeds, SETUP["seeds"]):
+            run = fix_run(variant, depth, s)
+            h = run.history
+            reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
+            rows.append({
+                "variant": variant, "seed": s,
+                "test accuracy": h.test_acc[-1], "train accuracy": h.train_acc[-1],
+                "epoch to 50%": reached[0] if reached else np.nan,
+                "ratio at init": run.ratio[0], "ratio early": run.ratio[1],
+                "first-layer grad at init": run.profiles[0, 0],
+                "parameters": run.parameters,
+            })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class WideRun:
+    """One wide-net run: its history (per epoch, accuracies on the labelled
+    training images and on the test set), the number of parameters and of
+    updates per epoch."""
+
+    history: Any
+    parameters: int
+    steps_per_epoch: int
+
+    @property
+    def gap(self) -> float:
+        """Final training accuracy minus final test accuracy."""
+        return self.history.train_acc[-1] - self.history.test_acc[-1]
+
+
+@functools.lru_cache(maxsize=None)
+def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, seed: int,
+              random_labels: bool, updates: int) -> WideRun:
+    from .pretrain import label_subset
+    from .train import train
+
+    X_train, X_test, y_train, y_test = _digits_split()
+    index = label_subset(y_train, n_labels, seed)
+    X, y = X_train[index], y_train[index]
+    if random_labels:
+        gen = torch.Generator().manual_seed(seed + 12345)
+        y = y[torch.randperm(len(y), generator=gen)]
+    net = dropout_mlp([64, width, width, 10], dropout, seed=seed)
+    batch = WIDE_SETUP["batch_size"]
+    steps = math.ceil(n_labels / batch)
+    history = train(net, X, y, epochs=math.ceil(updates / steps), lr=WIDE_SETUP["lr"],
+                    batch_size=batch, momentum=WIDE_SETUP["momentum"],
+                    weight_decay=weight_decay, seed=seed, X_test=X_test, y_test=y_test)
+    return WideRun(history, parameter_count(net), steps)
+
+
+def wide_run(n_labels: int, *, dropout: float = 0.0, weight_decay: float = 0.0,
+             width: int | None = None, seed: int = 0, random_labels: bool = False,
+             updates: int | None = None) -> WideRun:
+    """Train the wide net ``[64, width, width, 10]`` (ReLU, He
+    initialisation, :class:`InvertedDropout` of rate ``dropout`` after each
+    hidden layer) on ``n_labels`` balanced training images for about
+    ``updates`` mini-batch updates (whole epochs), with ``weight_decay``;
+    with ``random_labels`` the labels of those images are permuted at random
+    first (the images keep no relation to their labels). Test accuracy is on
+    the 359 test images. Memoised."""
+    n_labels = check_positive_int(n_labels, "n_labels")
+    if n_labels > 1438:
+        raise ValueError(f"n_labels must be at most 1438 (the training images); got {n_labels}")
+    dropout = float(check_probability(dropout, "dropout"))
+    weight_decay = float(check_positive_float(weight_decay, "weight_decay", allow_zero=True))
+    width = check_positive_int(WIDE_SETUP["width"] if width is None else width, "width")
+    updates = check_positive_int(WIDE_SETUP["updates"] if updates is None else updates, "updates")
+    if not isinstance(random_labels, bool):
+        raise TypeError(f"random_labels must be True or False; got {random_labels!r}")
+    return _wide_run(width, dropout, weight_decay, n_labels, check_seed(seed), random_labels,
+                     updates)
+
+
+def _wide_row(run: WideRun, **keys: Any) -> dict[str, Any]:
+    h = run.history
+    return {**keys, "parameters": run.parameters, "train accuracy": h.train_acc[-1],
+            "test accuracy": h.test_acc[-1], "gap": run.gap}
+
+
+#: The label counts of the dropout grid and its figure.
+LABELS = (50, 150, 500, 1438)
+
+
+def dropout_grid(rates: Sequence[float] = (0.0, 0.5),
+                 labels: Sequence[int] | None = None, *,
+                 weight_decay: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """Claim C13 (dropout) and C8 (labels): one row per (dropout, labels)
+    with the wide net's final train and test accuracy and their gap
+    (``labels=None`` means :data:`LABELS`)."""
+    rows = []
+    for p in rates:
+        for n in LABELS if labels is None else labels:
+            run = wide_run(n, dropout=p, weight_decay=weight_decay, seed=seed)
+            rows.append(_wide_row(run, dropout=float(p), labels=int(n),
+                                  **{"weight decay": float(weight_decay)}))
+    return pd.DataFrame(rows)
+
+
+def regularisation_comparison(n_labels: int = 150, *, dropout: float = 0.5,
+                              weight_decay: float = 0.01, seeds: Sequence[int] = (0, 1, 2)
+                              ) -> pd.DataFrame:
+    """Claim C13 (dropout): the wide net with ``n_labels`` labels, with no
+    regularisation, with dropout, with weight decay, and with both; one row
+    per (regulariser, seed)."""
+    dropout = float(check_probability(dropout, "dropout"))
+    weight_decay = float(check_positive_float(weight_decay, "weight_decay"))
+    settings = {"none": (0.0, 0.0), f"dropout {dropout:g}": (dropout, 0.0),
+                f"weight decay {weight_decay:g}": (0.0, weight_decay),
+                "both": (dropout, weight_decay)}
+    rows = []
+    for name, (p, wd) in settings.items():
+        for s in check_seeds(seeds, (0,)):
+            run = wide_run(n_labels, dropout=p, weight_decay=wd, seed=s)
+            rows.append(_wide_row(run, regulariser=name, seed=s))
+    return pd.DataFrame(rows)
+
+
+def width_sweep(widths: Sequence[int] = (8, 32, 128, 512), n_labels: int = 150, *,
+                seed: int = 0) -> pd.DataFrame:
+    """Claim C8 (parameters): the wide net's train/test gap at several widths,
+    with ``n_labels`` labels and no regularisation. One row per width."""
+    rows = []
+    for w in widths:
+        run = wide_run(n_labels, width=w, seed=seed)
+        rows.append(_wide_row(run, width=int(w)))
+    return pd.DataFrame(rows)
+
+
+def random_label_run(n_labels: int = 300, *, width: int = 256, updates: int = 1000,
+                     seed: int = 0) -> WideRun:
+    """Zhang et al.'s test on the digits: the wide net trained on ``n_labels``
+    images whose labels were permuted at random (no regularisation)."""
+    return wide_run(n_labels, width=width, updates=updates, seed=seed, random_labels=True)
+
+
+# ---------------------------------------------------------------- C14: cost
+
+
+def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
+                     seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+    """Claim C14: wall time and test accuracy with all 1,438 labels, from
+    chapter 3's :func:`gradbook.pretrain.finetune` (a 64-100-100-10 net; the
+    pretrained stacks are fitted on the training images without labels).
+
+    One row per (method, seed) with ``pretrain seconds``, ``finetune
+    seconds``, ``total seconds`` and ``test accuracy``.
+    """
+    from .pretrain import METHODS, finetune
+
+    rows = []
+    for method in methods:
+        check_choice(method, "method", METHODS)
+        for s in check_seeds(seeds, (0,)):
+            run = finetune(method, 1438, s)
+            rows.append({"method": method, "seed": s, "pretrain seconds": run.pretrain_seconds,
+                         "finetune seconds": run.finetune_seconds,
+                         "total seconds": run.pretrain_seconds + run.finetune_seconds,
+                         "test accuracy": run.test_accuracy})
+    return pd.DataFrame(rows)
+
+
+def clear_cache() -> None:
+    """Forget the memoised runs (after changing :data:`SETUP` or :data:`WIDE_SETUP`)."""
+    _fix_run.cache_clear()
+    _wide_run.cache_clear()
+
+
+# ---------------------------------------------------------------- figures
+
+#: Colour (a :data:`gradbook.plots.PALETTE` name) of each variant.
+VARIANT_COLOURS = {"sigmoid": "blue", "sigmoid + Glorot": "sky", "tanh + Glorot": "orange",
+                   "ReLU + He": "green", "batch norm": "purple", "residual": "vermillion"}
+#: The epochs the profile figure draws.
+PROFILE_EPOCHS = (0, 1, 4, 12)
+
+
+def profile_figure(depth: int, variant: str):
+    """Interactive figure: the gradient profile of ``variant`` with ``depth``
+    hidden layers (seed 0) at initialisation and after 1, 4 and 12 epochs,
+    and its test accuracy through training beside every other variant's."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+
+    from .plots import PALETTE
+
+    check_choice(variant, "variant", VARIANTS)
+    depth = check_positive_int(depth, "depth")
+    run = fix_run(variant, depth, 0)
+    fig, (ax_p, ax_a) = plt.subplots(1, 2, figsize=(10, 3.6))
+    shades = plt.get_cmap("Greys")(np.linspace(0.35, 1.0, len(PROFILE_EPOCHS)))
+    layers = np.arange(1, depth + 1)
+    for epoch, shade in zip(PROFILE_EPOCHS, shades):
+        if epoch in run.profile_epochs:
+            ax_p.plot(layers, run.profile_at(epoch), "o-", color=shade, lw=1.8, ms=4,
+                      label=f"epoch {epoch}")
+    ax_p.set_yscale("log")
+    ax_p.set_ylim(1e-9, 1e2)
+    # plain-text tick labels: mathtext would cost a third of each frame's time
+    ax_p.set_yticks([10.0 ** k for k in range(-8, 3, 2)],
+                    [f"1e{k}" if k else "1" for k in range(-8, 3, 2)])
+    ax_p.yaxis.set_minor_locator(NullLocator())
+    ax_p.set_xlim(0.5, max(8, depth) + 0.5)
+    ax_p.set_xticks(range(1, max(8, depth) + 1))
+    ax_p.set_xlabel("hidden layer (1 = next to the input)")
+    ax_p.set_ylabel(r"$\|\partial C/\partial W^l\|$")
+    ax_p.set_title(f"{variant}, {depth} hidden layers: last/first at init "
+                   f"{run.ratio[0]:.3g}", fontsize=10, y=1.0)
+    ax_p.legend(fontsize=8, loc="lower right")
+    for other in VARIANTS:
+        h = fix_run(other, depth, 0).history
+        chosen = other == variant
+        ax_a.plot(h.epoch, h.test_acc, color=PALETTE[VARIANT_COLOURS[other]],
+                  lw=2.6 if chosen else 1.1, alpha=1.0 if chosen else 0.55, label=other)
+    ax_a.set_ylim(0, 1.02)
+    ax_a.set_xlabel("epoch")
+    ax_a.set_ylabel("test accuracy")
+    ax_a.set_title(f"{variant}: {run.history.test_acc[-1]:.3f} after "
+                   f"{run.history.epoch[-1]} epochs", fontsize=10, y=1.0)
+    ax_a.legend(fontsize=7.5, loc="center right")
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
+    return fig
+
+
+def dropout_figure(dropout: float, labels: int, weight_decay: float = 0.0,
+                   rates: Sequence[float] = (0.0, 0.5)):
+    """Interactive figure: training and test accuracy of the wide net through
+    training, with ``dropout`` and ``labels`` (the unregularised run in grey
+    for comparison), and the final gap for every label count and each of
+    ``rates`` (the slider's dropout rates)."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE
+
+    run = wide_run(labels, dropout=dropout, weight_decay=weight_decay)
+    base = wide_run(labels)
+    fig, (ax_c, ax_g) = plt.subplots(1, 2, figsize=(10, 3.6))
+    pairs = [(run, PALETTE["vermillion"], f"dropout {dropout:g}")]
+    if run is not base:
+        pairs.insert(0, (base, PALETTE["grey"], "no dropout"))
+    for r, colour, name in pairs:
+        updates = np.asarray(r.history.epoch) * r.steps_per_epoch
+        ax_c.plot(updates, r.history.train_acc, "--", color=colour, lw=1.6,
+                  label=f"{name}, train")
+        ax_c.plot(updates, r.history.test_acc, "-", color=colour, lw=2,
+                  label=f"{name}, test")
+    ax_c.set_ylim(0, 1.02)
+    ax_c.set_xlabel("updates")
+    ax_c.set_ylabel("accuracy")
+    ax_c.set_title(f"{labels} labels, dropout {dropout:g}: gap {run.gap:.3f}", fontsize=10,
+                   y=1.0)
+    ax_c.legend(fontsize=8, loc="lower right")
+    grid = dropout_grid(rates=tuple(sorted(set(rates) | {float(dropout)})),
+                        weight_decay=weight_decay)
+    for p, part in grid.groupby("dropout"):
+        chosen = p == dropout
+        ax_g.plot(part["labels"], part["gap"], "o-", lw=2.4 if chosen else 1.1,
+                  alpha=1.0 if chosen else 0.6,
+                  color=PALETTE["vermillion"] if chosen else PALETTE["grey"],
+                  label=f"dropout {p:g}")
+    ax_g.plot([labels], [run.gap], "o", ms=12, mfc="none", mec="black", mew=1.5)
+    ax_g.set_xscale("log")
+    ax_g.set_xticks(LABELS, [str(n) for n in LABELS])
+    ax_g.xaxis.set_minor_locator(plt.NullLocator())
+    ax_g.set_ylim(-0.02, 0.5)
+    ax_g.set_xlabel("labelled training images")
+    ax_g.set_ylabel("train - test accuracy")
+    ax_g.set_title("Overfitting gap at the end", fontsize=10, y=1.0)
+    ax_g.legend(fontsize=8, loc="upper right")
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
+    return fig
