@@ -4,8 +4,9 @@ The chapter's experiments (``gradbook.pretrain`` with its ``SETUP``: a
 64-100-100-10 net, stacks pretrained once per seed on the 1,438 training
 digits, fine-tuned with 50 to 1,438 labels, three seeds) report:
 
-- C4 (corrected): DBN initialisation gains little over random initialisation
-  (Glorot's), far less than autoencoder stacks; with all labels the
+- C4 (corrected): DBN initialisation gains less over random initialisation
+  (Glorot's) than the seed-to-seed spread, and no more than autoencoder
+  stacks; with all labels the
   autoencoders' gain is matched by an untrained control with their initial
   scale, with few labels it is not.
 - C5 (corrected): a linear probe on the DBN's second layer is worse than on
@@ -58,16 +59,20 @@ def test_the_grid_is_complete(grid):
 # --------------------------------------------------------------------- C4
 
 
-def test_c4_dbn_initialisation_gains_little(gains):
-    # measured: +0.008 with 50 labels, +0.000 with all
-    assert 0 < gains.loc[50, "DBN"] < 0.02
+def test_c4_dbn_initialisation_gains_less_than_the_seed_spread(grid, gains):
+    # measured: +0.025 with 50 labels against a spread (sd over seeds) of 0.044 from
+    # random initialisation; +0.000 with all labels. (Before the RBM update formed
+    # its gradient in a buffer, float32 rounding alone gave +0.008 with 50 labels:
+    # the 50-label gain is noisy, so the test asks only that it stays in the noise.)
+    spread = grid[(grid["labels"] == 50) & (grid["method"] == "random")]["test accuracy"].std()
+    assert gains.loc[50, "DBN"] < spread
     assert abs(gains.loc[1438, "DBN"]) < 0.01
 
 
-def test_c4_autoencoder_stacks_gain_more_than_the_dbn(gains):
-    # measured with 50 labels: SAE +0.030, DAE +0.030, DBN +0.008
+def test_c4_autoencoder_stacks_gain_at_least_as_much_as_the_dbn(gains):
+    # measured with 50 labels: SAE +0.030, DAE +0.030, DBN +0.025
     for method in ("SAE", "DAE"):
-        assert gains.loc[50, method] > gains.loc[50, "DBN"] + 0.015
+        assert gains.loc[50, method] >= gains.loc[50, "DBN"] - 0.005
 
 
 def test_c4_with_all_labels_the_gain_is_the_initial_scale(gains):
