@@ -49,7 +49,11 @@ Pseudo-likelihood is scikit-learn's yardstick, and a rough one. With
 models, with log Z estimated by annealed importance sampling
 (``BernoulliRBM.ais_log_partition``, Salakhutdinov and Murray 2008), for the
 binary data only (the digits' grey levels have no probability under a
-Bernoulli RBM).
+Bernoulli RBM). An "inf" in its bounds column means the importance weights
+vary so much that log Z's lower bound is undefined; AIS then tends to
+underestimate log Z, so the log-likelihood is an optimistic estimate. Gaps
+of tens of nats between models survive that; check small gaps with more
+steps.
 
 Threads: ``--threads N`` (default 1) sets torch's threads and, through
 threadpoolctl, the BLAS threads numpy uses. On a 2-core machine that other
