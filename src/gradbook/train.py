@@ -182,9 +182,12 @@ def train(
     diagnostics_data : ``(X, y)`` on which the gradient norms are measured;
         by default the first 1,000 training samples (as Nielsen does).
     progress : True, False, or "auto" (see :func:`show_progress`).
-    callback : optional ``callback(epoch, model)``, called after each epoch's
+    callback : optional ``callback(epoch, model)``, called after each
         record (and once at epoch 0), e.g. to take a measurement that the
-        history does not hold. It must not change the model.
+        history does not hold. It must not change the model. The model is in
+        training mode when it runs: a forward pass there samples dropout masks
+        and moves batch-norm running statistics, so call ``model.eval()`` (and
+        ``model.train()`` after) around such a measurement.
     """
     n_features, n_classes = _io_sizes(model)
     X = as_features(X, "X", n_features=n_features)
