@@ -49,14 +49,15 @@ from ._validate import (
     check_seed,
     check_seeds,
 )
-from .data import load_digits, train_test_split
+from .data import digits_split, label_subset
 from .losses import LOSSES, loss_value
-from .nets import ACTIVATIONS, INITS, mlp
+from .nets import ACTIVATIONS, INITS, init_layer, mlp
 from .train import evaluate, train
 
 __all__ = [
     "SIDE",
     "DEFAULT_INIT",
+    "NET_COLOURS",
     "STEPS",
     "LR",
     "BATCH",
@@ -262,37 +263,11 @@ def _check_init(init: str | float) -> None:
         check_positive_float(init, "init (a weight standard deviation)")
 
 
-def _init_(module: nn.Module, init: str | float, gen: torch.Generator) -> None:
-    """Fill a Conv2d's or Linear's weights and biases by the rules of
-    :func:`gradbook.nets.mlp`, with fan_in = in_channels * k * k for a conv."""
-    w = module.weight
-    fan_in = w[0].numel()
-    fan_out = w.shape[0] * (w[0, 0].numel() if w.ndim == 4 else 1)
-    with torch.no_grad():
-        new_w = torch.randn(w.shape, generator=gen)
-        new_b = torch.randn(module.bias.shape, generator=gen)
-        if init == "nielsen":
-            new_w /= math.sqrt(fan_in)
-        elif init == "standard":
-            pass
-        elif init == "xavier":
-            new_w *= math.sqrt(2.0 / (fan_in + fan_out))
-            new_b.zero_()
-        elif init == "he":
-            new_w *= math.sqrt(2.0 / fan_in)
-            new_b.zero_()
-        else:
-            new_w *= float(init)
-            new_b.zero_()
-        w.copy_(new_w)
-        module.bias.copy_(new_b)
-
-
 def _initialise(net: nn.Module, init: str | float, seed: int) -> nn.Module:
     gen = torch.Generator().manual_seed(seed)
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            _init_(m, init, gen)
+            init_layer(m, init, gen)
     return net
 
 
@@ -593,13 +568,6 @@ def _check_net(model: Any) -> nn.Module:
 # ---------------------------------------------------------- data, permutation
 
 
-def digits_split(seed: int = 0):
-    """The book's digits split (80 % train / 20 % test, stratified, seeded),
-    as flat rows of 64 pixels: ``X_train, X_test, y_train, y_test``."""
-    X, y = load_digits()
-    return train_test_split(X, y, test_size=0.2, seed=seed)
-
-
 def pixel_permutation(seed: int = 0, n_pixels: int = SIDE * SIDE) -> torch.Tensor:
     """One fixed random permutation of the pixel positions, from ``seed``."""
     seed = check_seed(seed)
@@ -662,7 +630,7 @@ def _run(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, steps: 
     if shuffled:
         perm = pixel_permutation(0)
         X_train, X_test = permute_pixels(X_train, perm), permute_pixels(X_test, perm)
-    idx = _label_subset(y_train, n_labels, seed)
+    idx = label_subset(y_train, n_labels, seed)
     if arch == "cnn":
         net = small_cnn(size, "relu", seed=seed)
     else:
@@ -674,19 +642,6 @@ def _run(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, steps: 
                     batch_size=batch_size, momentum=0.9, seed=seed, X_test=X_test,
                     y_test=y_test, record_every=max(1, epochs // 10))
     return history, net
-
-
-def _label_subset(y: torch.Tensor, n_labels: int, seed: int) -> torch.Tensor:
-    """Indices of ``n_labels`` training examples, classes as balanced as the
-    count allows, drawn in a seeded order (nested: a smaller subset is a
-    prefix of a larger one for the same seed)."""
-    gen = torch.Generator().manual_seed(seed)
-    per_class = [torch.nonzero(y == c).flatten() for c in range(10)]
-    per_class = [p[torch.randperm(len(p), generator=gen)] for p in per_class]
-    order = []
-    for k in range(max(len(p) for p in per_class)):
-        order += [int(p[k]) for p in per_class if k < len(p)]
-    return torch.tensor(order[:n_labels])
 
 
 def capacity_comparison(
@@ -949,7 +904,9 @@ def ratios_by_epoch(profiles: pd.DataFrame, column: str = "delta rms") -> pd.Dat
 
 # ------------------------------------------------------------------- figures
 
-_NET_COLOURS = {"CNN": "#D55E00", "MLP": "#0072B2"}
+#: The chapter's colour for each kind of net: ``plots.PALETTE``'s vermillion and
+#: blue, spelt out so that importing this module does not import the plotting stack.
+NET_COLOURS = {"CNN": "#D55E00", "MLP": "#0072B2"}
 
 
 def profile_figure(depth: int, activation: str):
@@ -957,7 +914,8 @@ def profile_figure(depth: int, activation: str):
     gradient (right) at initialisation, CNN and MLP of the same depth, on a
     log axis, with the first/last ratio of each in the legend."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullLocator
+
+    from .plots import layer_log_axis
 
     prof = gradient_profile(depth, activation)
     fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.5), sharex=True)
@@ -967,15 +925,9 @@ def profile_figure(depth: int, activation: str):
         for net, group in prof.groupby("net"):
             values = group[column].to_numpy()
             ratio = values[-1] / values[0]
-            ax.plot(group["layer"], values, "o-", color=_NET_COLOURS[net], lw=2,
+            ax.plot(group["layer"], values, "o-", color=NET_COLOURS[net], lw=2,
                     label=f"{net}: last/first = {ratio:.3g}")
-        ax.set_yscale("log")
-        ax.set_ylim(1e-9, 1e1)
-        ax.set_yticks([10.0 ** k for k in range(-9, 2, 2)])
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.set_xlim(0.5, 8.5)
-        ax.set_xticks(range(1, 9))
-        ax.set_xlabel("hidden layer (1 = next to the input)")
+        layer_log_axis(ax, 8, range(-9, 2, 2), (1e-9, 1e1))
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(f"{activation}, {depth} hidden layers, at initialisation", fontsize=11,
@@ -1000,7 +952,7 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = LABELS,
     sweep = label_sweep(n_labels, seeds=seeds, steps=steps)
     fig, (ax_c, ax_s) = plt.subplots(1, 2, figsize=(9.2, 3.5))
     for arch, size in (("cnn", 8), ("mlp", 32)):
-        colour = _NET_COLOURS[arch.upper()]
+        colour = NET_COLOURS[arch.upper()]
         for s in seeds:
             h, _ = _run(arch, size, labels, pixels == "shuffled", s, steps, LR, BATCH)
             done = np.array(h.epoch) * math.ceil(labels / BATCH)
@@ -1015,7 +967,7 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = LABELS,
     chosen = sweep[(sweep.labels == labels) & (sweep.pixels == pixels)]
     for net, group in chosen.groupby("net"):
         ax_s.plot([labels], [group["test accuracy"].mean()], "o", ms=12, mfc="none",
-                  mec=_NET_COLOURS[net], mew=2)
+                  mec=NET_COLOURS[net], mew=2)
     ax_c.set(xlabel="SGD steps", ylabel="test accuracy", ylim=(0, 1.02),
              title=f"{labels} labels, {pixels} pixels")
     ax_c.legend(fontsize=8, loc="lower right")

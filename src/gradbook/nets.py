@@ -25,11 +25,14 @@ INITS = ("nielsen", "standard", "xavier", "he")
 _MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-def init_layer(layer: nn.Linear, init: str | float, gen: torch.Generator) -> None:
-    """Fill one linear layer's weights and biases in place, from ``gen``.
+def init_layer(layer: nn.Linear | nn.Conv2d, init: str | float, gen: torch.Generator) -> None:
+    """Fill one layer's weights and biases in place, from ``gen``.
 
     The rule ``mlp`` uses for every layer; exported so that other
-    architectures (residual nets, say) draw their weights the same way.
+    architectures (residual nets, CNNs) draw their weights the same way.
+    For a ``Linear`` layer ``n_in``/``n_out`` are its input and output sizes;
+    for a ``Conv2d`` they are the fans ``in_channels * k * k`` and
+    ``out_channels * k * k``.
 
     - ``"nielsen"``: weights N(0, 1/n_in), biases N(0, 1), as in Nielsen's
       *Neural Networks and Deep Learning* (network2's default initialiser).
@@ -38,10 +41,11 @@ def init_layer(layer: nn.Linear, init: str | float, gen: torch.Generator) -> Non
     - ``"he"``: weights N(0, 2/n_in) (He et al. 2015), biases 0.
     - a float s: weights N(0, s^2), biases 0.
     """
-    if not isinstance(layer, nn.Linear):
-        raise TypeError(f"layer must be a torch.nn.Linear; got {type(layer).__name__}")
+    if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+        raise TypeError(f"layer must be a torch.nn.Linear or torch.nn.Conv2d; "
+                        f"got {type(layer).__name__}")
     if layer.bias is None:
-        raise ValueError("layer must have a bias (nn.Linear(..., bias=True))")
+        raise ValueError("layer must have a bias (bias=True)")
     if not isinstance(gen, torch.Generator):
         raise TypeError(f"gen must be a torch.Generator; got {type(gen).__name__}")
     if isinstance(init, str):
@@ -50,10 +54,12 @@ def init_layer(layer: nn.Linear, init: str | float, gen: torch.Generator) -> Non
     elif isinstance(init, bool) or not isinstance(init, (int, float)) or not init > 0 \
             or not math.isfinite(init):
         raise ValueError(f"init must be one of {INITS} or a positive float; got {init!r}")
-    n_out, n_in = layer.weight.shape
+    shape = layer.weight.shape
+    n_in = layer.weight[0].numel()
+    n_out = shape[0] * layer.weight[0, 0].numel()
     with torch.no_grad():
-        w = torch.randn(n_out, n_in, generator=gen)
-        b = torch.randn(n_out, generator=gen)
+        w = torch.randn(shape, generator=gen)
+        b = torch.randn(shape[0], generator=gen)
         if init == "nielsen":
             w /= math.sqrt(n_in)
         elif init == "standard":

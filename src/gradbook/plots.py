@@ -18,7 +18,7 @@ import seaborn as sns
 
 from ._validate import check_positive_int
 
-__all__ = ["PALETTE", "ACTIVATION_COLOURS", "set_theme", "layer_colours", "new_figure", "log_axis",
+__all__ = ["PALETTE", "ACTIVATION_COLOURS", "set_theme", "layer_colours", "new_figure", "log_axis", "layer_log_axis",
            "tile_images"]
 
 # Okabe, M. & Ito, K. (2008), "Color universal design": distinguishable under
@@ -75,6 +75,28 @@ def log_axis(ax, values: Sequence[float] | None = None) -> None:
     """Put ``ax``'s y axis on a log scale with readable powers of ten."""
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=12))
+
+
+def layer_log_axis(ax, n_layers: int, exponents: Sequence[int], ylim: tuple[float, float], *,
+                   plain_labels: bool = False) -> None:
+    """Format ``ax`` for a per-layer profile: hidden layers 1..``n_layers`` on
+    x, a log y axis over ``ylim`` with major ticks at ``10**k`` for ``k`` in
+    ``exponents`` and no minor ticks. Fixed limits keep the frames of an
+    interactive figure comparable. ``plain_labels`` writes "1e-8" instead of
+    mathtext powers, which renders several times faster."""
+    n_layers = check_positive_int(n_layers, "n_layers")
+    exponents = list(exponents)
+    ax.set_yscale("log")
+    ax.set_ylim(*ylim)
+    ticks = [10.0 ** k for k in exponents]
+    if plain_labels:
+        ax.set_yticks(ticks, [f"1e{k}" if k else "1" for k in exponents])
+    else:
+        ax.set_yticks(ticks)
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlim(0.5, n_layers + 0.5)
+    ax.set_xticks(range(1, n_layers + 1))
+    ax.set_xlabel("hidden layer (1 = next to the input)")
 
 
 def tile_images(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, pad: int = 1,

@@ -74,7 +74,6 @@ from torch import nn
 
 from ._validate import (
     as_features,
-    as_labels,
     check_choice,
     check_positive_float,
     check_positive_int,
@@ -82,6 +81,7 @@ from ._validate import (
     check_seed,
     check_seeds,
 )
+from .data import digits_split, label_subset
 
 __all__ = [
     "mask_noise",
@@ -699,37 +699,6 @@ def clear_cache() -> None:
     _stack.cache_clear()
     _finetune.cache_clear()
     _grid_summary.cache_clear()
-
-
-def digits_split():
-    """The book's digits split (:func:`gradbook.vanishing.digits_split`):
-    1,438 training and 359 test images, stratified, seed 0."""
-    from .vanishing import digits_split as split
-
-    return split()
-
-
-def label_subset(y: Any, n_labels: int, seed: int = 0) -> torch.Tensor:
-    """Indices of ``n_labels`` labelled examples, balanced over the classes.
-
-    Each class's members are shuffled (seeded), then taken in turns, one
-    class after another, so that every class has the same number of labels
-    (up to one). ``n_labels = len(y)`` returns every index.
-    """
-    y = as_labels(y, "y")
-    n_labels = check_positive_int(n_labels, "n_labels")
-    if n_labels > len(y):
-        raise ValueError(f"n_labels must be at most len(y) = {len(y)}; got {n_labels}")
-    gen = torch.Generator().manual_seed(check_seed(seed))
-    shuffled = []
-    for k in torch.unique(y):
-        members = torch.nonzero(y == k).flatten()
-        shuffled.append(members[torch.randperm(len(members), generator=gen)])
-    rank = torch.cat([torch.arange(len(m)) for m in shuffled])
-    index = torch.cat(shuffled)
-    # a stable sort on the rank within the class takes the classes in turns
-    order = torch.sort(rank, stable=True).indices
-    return index[order[:n_labels]]
 
 
 def _check_method(method: str) -> str:

@@ -845,7 +845,7 @@ def ais_comparison(methods: Sequence[str] = ("CD-1", "CD-10", "PCD-1"), *, n_hid
     (width of the +-3 se interval of log Z), ``pseudo-likelihood, held out``
     (scikit-learn's measure) and ``reconstruction error, held out``.
     """
-    methods = [m for m in methods]
+    methods = list(methods)
     if not methods:
         raise ValueError("methods must name at least one method, such as 'CD-1'")
     parsed = [parse_method(m) for m in methods]

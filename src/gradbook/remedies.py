@@ -29,7 +29,7 @@ accuracy and the per-layer weight-gradient norms
 The wide nets (claims C8, C13)
 ------------------------------
 A wide two-layer ReLU net trained on a balanced subset of the labels
-(:func:`gradbook.pretrain.label_subset`) for a fixed number of updates, with
+(:func:`gradbook.data.label_subset`) for a fixed number of updates, with
 or without (inverted) dropout (:class:`InvertedDropout`) and weight decay;
 the gap between training and test accuracy measures the overfitting. The
 width sweep, the label sweep and a run on randomly permuted labels (Zhang et
@@ -62,6 +62,7 @@ from ._validate import (
     check_seed,
     check_seeds,
 )
+from .data import digits_split, label_subset
 from .nets import ACTIVATIONS, init_layer, mlp
 
 __all__ = [
@@ -345,12 +346,6 @@ def gradient_profile(model: nn.Module, X, y) -> list[float]:
 # ------------------------------------------------------------------ runs
 
 
-def _digits_split():
-    from .vanishing import digits_split
-
-    return digits_split()
-
-
 @dataclass
 class FixRun:
     """One deep-net run: the :class:`gradbook.train.History`, the gradient
@@ -387,7 +382,7 @@ def _profile_epochs(epochs: int) -> tuple[int, ...]:
 def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: float) -> FixRun:
     from .train import train
 
-    X_train, X_test, y_train, y_test = _digits_split()
+    X_train, X_test, y_train, y_test = digits_split()
     n = SETUP["diagnostic_samples"]
     Xd, yd = X_train[:n], y_train[:n]
     net = deep_net(variant, depth, width, seed)
@@ -468,10 +463,9 @@ class WideRun:
 @functools.lru_cache(maxsize=None)
 def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, seed: int,
               random_labels: bool, updates: int) -> WideRun:
-    from .pretrain import label_subset
     from .train import train
 
-    X_train, X_test, y_train, y_test = _digits_split()
+    X_train, X_test, y_train, y_test = digits_split()
     index = label_subset(y_train, n_labels, seed)
     X, y = X_train[index], y_train[index]
     if random_labels:
@@ -617,9 +611,8 @@ def profile_figure(depth: int, variant: str):
     hidden layers (seed 0) at initialisation and after 1, 4 and 12 epochs,
     and its test accuracy through training beside every other variant's."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullLocator
 
-    from .plots import PALETTE
+    from .plots import PALETTE, layer_log_axis
 
     check_choice(variant, "variant", VARIANTS)
     depth = check_positive_int(depth, "depth")
@@ -631,15 +624,8 @@ def profile_figure(depth: int, variant: str):
         if epoch in run.profile_epochs:
             ax_p.plot(layers, run.profile_at(epoch), "o-", color=shade, lw=1.8, ms=4,
                       label=f"epoch {epoch}")
-    ax_p.set_yscale("log")
-    ax_p.set_ylim(1e-9, 1e2)
     # plain-text tick labels: mathtext would cost a third of each frame's time
-    ax_p.set_yticks([10.0 ** k for k in range(-8, 3, 2)],
-                    [f"1e{k}" if k else "1" for k in range(-8, 3, 2)])
-    ax_p.yaxis.set_minor_locator(NullLocator())
-    ax_p.set_xlim(0.5, max(8, depth) + 0.5)
-    ax_p.set_xticks(range(1, max(8, depth) + 1))
-    ax_p.set_xlabel("hidden layer (1 = next to the input)")
+    layer_log_axis(ax_p, max(8, depth), range(-8, 3, 2), (1e-9, 1e2), plain_labels=True)
     ax_p.set_ylabel(r"$\|\partial C/\partial W^l\|$")
     ax_p.set_title(f"{variant}, {depth} hidden layers: last/first at init "
                    f"{run.ratio[0]:.3g}", fontsize=10, y=1.0)

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from ._validate import check_positive_int, check_seeds
-from .data import load_digits, train_test_split
+from .data import digits_split
 from .diagnostics import bias_gradient_norms
 from .nets import linear_layers, mlp
 from .train import train
@@ -44,12 +44,6 @@ NIELSEN_EPOCH0 = {
     3: [0.0118, 0.0600, 0.283],
     4: [0.00298, 0.0171, 0.0695, 0.285],
 }
-
-
-def digits_split(seed: int = 0):
-    """The chapter's data: digits, 80 % train / 20 % test, stratified, seeded."""
-    X, y = load_digits()
-    return train_test_split(X, y, test_size=0.2, seed=seed)
 
 
 def gradient_profile(
@@ -291,22 +285,15 @@ def profile_figure(depth: int, activation: str, weight_std: float):
     the mean over three seeds, on 500 training digits, softmax cross-entropy.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullLocator
 
-    from .plots import ACTIVATION_COLOURS
+    from .plots import ACTIVATION_COLOURS, layer_log_axis
 
     norms = gradient_profile(depth, activation, init=weight_std, seeds=(0, 1, 2),
                              n_samples=500, loss="softmax").mean(axis=0)
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     layers = np.arange(1, depth + 1)
     ax.plot(layers, norms, "o-", color=ACTIVATION_COLOURS[activation], lw=2)
-    ax.set_yscale("log")
-    ax.set_ylim(1e-10, 1e6)
-    ax.set_yticks([10.0 ** k for k in range(-10, 7, 2)])
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.set_xlim(0.5, 8.5)
-    ax.set_xticks(range(1, 9))
-    ax.set_xlabel("hidden layer (1 = next to the input)")
+    layer_log_axis(ax, 8, range(-10, 7, 2), (1e-10, 1e6))
     ax.set_ylabel(r"$\|\delta^l\|$ at initialisation")
     ratio = norms[-1] / norms[0] if norms[0] > 0 else np.inf
     ax.set_title(f"{activation}, {depth} hidden layers, weight sd {weight_std:g}:"

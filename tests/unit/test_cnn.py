@@ -14,6 +14,7 @@ from torch import nn
 
 from gradbook import cnn
 from gradbook.diagnostics import weight_gradient_norms
+from gradbook.data import label_subset
 from gradbook.nets import mlp
 from gradbook.train import History, evaluate, train
 
@@ -359,7 +360,7 @@ def test_label_sweep_and_capacity_tiny():
 
 def test_label_subset_is_balanced_and_nested(digits_split):
     y = digits_split[2]
-    small, big = cnn._label_subset(y, 30, 0), cnn._label_subset(y, 100, 0)
+    small, big = label_subset(y, 30, 0), label_subset(y, 100, 0)
     assert torch.equal(big[:30], small)
     assert torch.bincount(y[small], minlength=10).tolist() == [3] * 10
 
@@ -415,3 +416,9 @@ def test_first_last_ratio_and_ratios_by_epoch():
     assert summary.iloc[0]["ratio"] == pytest.approx(first["delta rms"].iloc[-1] / first["delta rms"].iloc[0])
     with pytest.raises(ValueError, match="profiles must be the DataFrame of training_profiles"):
         cnn.ratios_by_epoch(prof)
+
+
+def test_net_colours_are_the_book_palette():
+    from gradbook.plots import PALETTE
+
+    assert cnn.NET_COLOURS == {"CNN": PALETTE["vermillion"], "MLP": PALETTE["blue"]}

@@ -219,3 +219,15 @@ def test_init_layer_needs_a_generator_and_a_bias():
         init_layer(nn.Linear(3, 2), "he", 0)
     with pytest.raises(ValueError, match="must have a bias"):
         init_layer(nn.Linear(3, 2, bias=False), "he", torch.Generator())
+
+
+def test_init_layer_draws_a_conv_like_the_linear_rule():
+    import torch
+    from torch import nn
+
+    from gradbook.nets import init_layer
+
+    conv = nn.Conv2d(2, 3, 3)
+    init_layer(conv, "he", torch.Generator().manual_seed(0))
+    expected = torch.randn(3, 2, 3, 3, generator=torch.Generator().manual_seed(0)) * (2 / 18) ** 0.5
+    assert torch.allclose(conv.weight, expected) and bool((conv.bias == 0).all())

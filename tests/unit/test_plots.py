@@ -80,3 +80,20 @@ def test_new_figure_and_log_axis():
     assert axes[0].get_yscale() == "log"
     with pytest.raises(ValueError, match="ncols"):
         new_figure(0)
+
+
+def test_layer_log_axis_formats_a_per_layer_profile():
+    import matplotlib.pyplot as plt
+
+    from gradbook.plots import layer_log_axis
+
+    fig, ax = plt.subplots()
+    layer_log_axis(ax, 6, range(-8, 3, 2), (1e-9, 1e2), plain_labels=True)
+    assert ax.get_yscale() == "log" and ax.get_ylim() == pytest.approx((1e-9, 1e2))
+    assert list(ax.get_xticks()) == [1, 2, 3, 4, 5, 6] and ax.get_xlim() == (0.5, 6.5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1e-8", "1e-6", "1e-4", "1e-2", "1", "1e2"]
+    assert ax.get_xlabel() == "hidden layer (1 = next to the input)"
+    with pytest.raises(ValueError, match="n_layers"):
+        layer_log_axis(ax, 0, range(2), (1e-2, 1.0))
+    plt.close(fig)
+

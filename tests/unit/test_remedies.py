@@ -232,7 +232,7 @@ def test_fix_run_records_and_is_memoised(tiny):
     assert remedies.fix_run("ReLU + He") is run
     # the first profile is the initial net's
     net = remedies.deep_net("ReLU + He")
-    X, _, y, _ = remedies._digits_split()
+    X, _, y, _ = remedies.digits_split()
     np.testing.assert_allclose(run.profiles[0], remedies.gradient_profile(net, X[:100], y[:100]),
                                rtol=1e-5)
 
