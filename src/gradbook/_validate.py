@@ -9,6 +9,8 @@ this book), but a value outside the allowed range is an error, never clipped.
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,14 @@ __all__ = [
     "check_positive_float",
     "check_probability",
     "check_seed",
+    "check_seeds",
     "check_choice",
+    "check_module",
+    "check_layer_sizes",
+    "check_finite_float",
+    "as_matrix",
+    "as_square_matrix",
+    "as_sequences",
 ]
 
 
@@ -52,6 +61,9 @@ def as_features(
     if isinstance(X, torch.Tensor):
         t = X.detach()
     else:
+        if type(X).__module__.startswith("scipy.sparse"):
+            raise TypeError(f"{name} is a scipy sparse {type(X).__name__}; sparse input is not "
+                            f"supported. Pass a dense array ({name}.toarray()).")
         try:
             arr = np.asarray(X)
         except Exception as exc:  # pragma: no cover - numpy's own message is kept
@@ -63,7 +75,10 @@ def as_features(
                 f"{name} must be a numeric array of shape (n_samples, n_features); "
                 f"got {_describe(X)}"
             )
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        with warnings.catch_warnings():
+            # A read-only array (a memmap, say) is only read here; torch warns anyway.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            t = torch.from_numpy(np.ascontiguousarray(arr))
     if t.is_complex():
         raise TypeError(f"{name} must be real-valued; got {_describe(X)}")
     if t.ndim != 2:
@@ -177,3 +192,81 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+def check_module(model: Any, name: str = "model") -> Any:
+    """Return ``model`` if it is a ``torch.nn.Module``; raise TypeError otherwise."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module; got {type(model).__name__}")
+    return model
+
+
+def check_layer_sizes(sizes: Any, name: str = "sizes", *, minimum_length: int = 1) -> list[int]:
+    """``sizes`` as a list of at least ``minimum_length`` layer widths (ints >= 1)."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or isinstance(sizes, dict):
+        raise TypeError(f"{name} must be a sequence of layer widths; got {sizes!r}")
+    if len(sizes) < minimum_length:
+        what = {1: "at least one width", 2: "at least an input and an output width",
+                3: "an input, at least one hidden and an output width"}.get(
+                    minimum_length, f"at least {minimum_length} widths")
+        raise ValueError(f"{name} needs {what}; got {list(sizes)}")
+    return [check_positive_int(s, f"{name}[{i}]") for i, s in enumerate(sizes)]
+
+
+def as_matrix(W: Any, name: str) -> torch.Tensor:
+    """``W`` as a detached, non-empty, finite float64 matrix (no float32 round trip)."""
+    try:
+        t = W.detach() if isinstance(W, torch.Tensor) else torch.from_numpy(np.asarray(W, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real numeric matrix; got {type(W).__name__}") from exc
+    if t.is_complex():
+        raise TypeError(f"{name} must be real-valued; got dtype {t.dtype}")
+    if t.ndim != 2 or 0 in t.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D matrix; got shape {tuple(t.shape)}")
+    t = t.to(torch.float64)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values; all entries must be finite")
+    return t
+
+
+def as_square_matrix(W: Any, name: str = "W") -> torch.Tensor:
+    """``W`` as a detached float64 square matrix with finite entries."""
+    shape = tuple(np.shape(W))
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"{name} must be a square matrix (n, n); got shape {shape}")
+    return as_matrix(W, name)
+
+
+def as_sequences(x: Any, name: str = "x", *, n_features: int | None = None) -> torch.Tensor:
+    """``x`` as a float tensor of shape (batch, time, features), finite.
+
+    A float tensor keeps its dtype and its autograd graph; anything else goes
+    through :func:`as_features` (one row per time step)
+    and becomes float32.
+    """
+    try:
+        shape = tuple(np.shape(x))
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a (batch, time, features) array; got a ragged {type(x).__name__}") from exc
+    if len(shape) != 3:
+        raise ValueError(f"{name} must be 3-D, of shape (batch, time, features); got shape {shape}")
+    if 0 in shape:
+        raise ValueError(f"{name} is empty: shape {shape}; batch, time and features must be >= 1")
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        if not torch.isfinite(x.detach()).all():
+            bad = int((~torch.isfinite(x.detach())).sum())
+            raise ValueError(f"{name} contains {bad} NaN or infinite value(s); all values must be finite")
+        t = x
+    else:
+        flat = x.reshape(-1, shape[2]) if isinstance(x, torch.Tensor) else np.asarray(x).reshape(-1, shape[2])
+        t = as_features(flat, name).reshape(shape)
+    if n_features is not None and shape[2] != n_features:
+        raise ValueError(f"{name} must have {n_features} features (last axis); got {shape[2]}")
+    return t
+
+
+def check_finite_float(v: Any, name: str) -> float:
+    """``v`` as a float if it is a finite real number."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number; got {v!r}")
+    return float(v)

@@ -1,6 +1,9 @@
 """Data sets for the book: scikit-learn's bundled digits (offline, the default),
-a seeded train/test split, and an MNIST loader (download with a checksum, cache,
-IDX parsing) for readers who want the bigger data set.
+a seeded train/test split (:func:`digits_split`) and balanced label subsets,
+an MNIST loader (download with a checksum, cache, IDX parsing) for readers who
+want the bigger data set, a fixed pixel shuffle, and the synthetic tasks:
+bars and stripes for small RBMs, the adding problem and the temporal-order
+task for recurrent nets.
 
 All loaders return ``(X, y)`` with ``X`` a float32 tensor in [0, 1] of shape
 (n_samples, n_features) and ``y`` an int64 tensor of shape (n_samples,).
@@ -18,7 +21,7 @@ import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -26,6 +29,7 @@ import torch
 from ._validate import as_features, as_labels, check_positive_int, check_probability, check_seed
 
 __all__ = [
+    "SIDE",
     "load_digits",
     "nudge",
     "train_test_split",
@@ -36,7 +40,16 @@ __all__ = [
     "download",
     "load_mnist",
     "MNIST_FILES",
+    "pixel_permutation",
+    "check_permutation",
+    "permute_pixels",
+    "bars_and_stripes",
+    "adding_problem",
+    "temporal_order",
 ]
+
+#: The side of scikit-learn's digit images (8x8 pixels).
+SIDE = 8
 
 
 def nudge(X: torch.Tensor, y: torch.Tensor, side: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -334,3 +347,174 @@ def load_mnist(
     X = torch.from_numpy(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
     y = torch.from_numpy(labels.astype(np.int64))
     return X, y
+
+
+# ---------------------------------------------------------- a pixel shuffle
+
+
+def pixel_permutation(seed: int = 0, n_pixels: int = SIDE * SIDE) -> torch.Tensor:
+    """One fixed random permutation of the pixel positions, from ``seed``."""
+    seed = check_seed(seed)
+    n_pixels = check_positive_int(n_pixels, "n_pixels")
+    return torch.randperm(n_pixels, generator=torch.Generator().manual_seed(seed))
+
+
+def check_permutation(perm: Any, n: int) -> torch.Tensor:
+    """``perm`` as an int64 tensor if it is a permutation of ``0 .. n-1``; raise otherwise."""
+    if not isinstance(perm, torch.Tensor) or perm.ndim != 1:
+        raise TypeError(f"perm must be a 1-D torch tensor of indices; got {type(perm).__name__}")
+    if perm.numel() != n or not torch.equal(torch.sort(perm.long()).values, torch.arange(n)):
+        raise ValueError(f"perm must be a permutation of 0..{n - 1}; got {perm.numel()} entries "
+                         "that are not")
+    return perm.long()
+
+
+def permute_pixels(X, perm: torch.Tensor) -> torch.Tensor:
+    """``X[:, perm]``: the same pixel shuffle applied to every image."""
+    X = as_features(X, "X")
+    perm = check_permutation(perm, X.shape[1])
+    return X[:, perm]
+
+
+# --------------------------------------------------------------------------
+# synthetic long-range tasks
+# --------------------------------------------------------------------------
+
+
+def _marker_positions(
+    n: int, length: int, min_lag: int | None, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two positions p1 < p2 per sequence (see :func:`adding_problem`)."""
+    if min_lag is None:
+        half = length // 2
+        p1 = torch.randint(0, half, (n,), generator=gen)
+        p2 = torch.randint(half, length, (n,), generator=gen)
+        return p1, p2
+    p1 = torch.randint(0, length - min_lag, (n,), generator=gen)
+    room = length - 1 - p1  # positions after p1
+    p2 = p1 + 1 + (torch.rand(n, generator=gen, dtype=torch.float64) * room).long()
+    return p1, p2
+
+
+def _check_task(n: Any, length: Any, seed: Any, min_lag: Any) -> tuple[int, int, torch.Generator, int | None]:
+    n = check_positive_int(n, "n")
+    length = check_positive_int(length, "length", minimum=2)
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    if min_lag is not None:
+        min_lag = check_positive_int(min_lag, "min_lag")
+        if min_lag > length - 1:
+            raise ValueError(
+                f"min_lag must be at most length - 1 = {length - 1} (the first marker must lie "
+                f"inside the sequence, before a second one); got min_lag={min_lag}"
+            )
+    return n, length, gen, min_lag
+
+
+def adding_problem(
+    n: int, length: int, seed: int = 0, *, min_lag: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015).
+
+    Each sequence has two channels: values :math:`v_t \sim U[0, 1]` and a
+    marker channel that is 1 at exactly two positions :math:`p_1 < p_2` and 0
+    elsewhere. The target is :math:`v_{p_1} + v_{p_2}`, read at the last
+    step. Always answering 1 scores a mean squared error of
+    :math:`\operatorname{Var}(v_{p_1}+v_{p_2}) = 1/6 \approx 0.167`; a net
+    learns the task when it goes well below that.
+
+    Parameters
+    ----------
+    n : number of sequences.
+    length : T, the number of time steps (>= 2).
+    seed : the same seed gives the same data.
+    min_lag : where the first marker lies. ``None`` (default): as Le et al.,
+        :math:`p_1` uniform in the first half and :math:`p_2` uniform in the
+        second half. An int k in [1, T-1]: :math:`p_1` uniform in
+        [0, T-1-k], so the first marker lies at least k steps before the
+        last step, and :math:`p_2` uniform after :math:`p_1`. ``min_lag =
+        T - 1`` puts the first marker at step 0.
+
+    Returns
+    -------
+    x : torch.Tensor (n, length, 2), float32; ``x[..., 0]`` values,
+        ``x[..., 1]`` markers.
+    y : torch.Tensor (n, 1), float32.
+    """
+    n, length, gen, min_lag = _check_task(n, length, seed, min_lag)
+    values = torch.rand(n, length, generator=gen)
+    p1, p2 = _marker_positions(n, length, min_lag, gen)
+    rows = torch.arange(n)
+    markers = torch.zeros(n, length)
+    markers[rows, p1] = 1.0
+    markers[rows, p2] = 1.0
+    y = (values[rows, p1] + values[rows, p2])[:, None]
+    return torch.stack([values, markers], dim=2), y
+
+
+def temporal_order(
+    n: int, length: int, seed: int = 0, *, min_lag: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The temporal-order task (Hochreiter & Schmidhuber 1997, task 6a,
+    without the start and end symbols).
+
+    A sequence of random distractor symbols a, b, c, d holds, at two positions
+    :math:`p_1 < p_2` (placed as in :func:`adding_problem`), the symbols X or
+    Y. The class is their order: XX = 0, XY = 1, YX = 2, YY = 3. Guessing
+    scores 25 % and a cross-entropy of :math:`\log 4 \approx 1.386`.
+
+    Returns
+    -------
+    x : torch.Tensor (n, length, 6), float32, one-hot symbols in the order
+        a, b, c, d, X, Y.
+    y : torch.Tensor (n,), int64 class labels in {0, 1, 2, 3} (use
+        ``loss="softmax"`` with an output size of 4).
+    """
+    n, length, gen, min_lag = _check_task(n, length, seed, min_lag)
+    symbols = torch.randint(0, 4, (n, length), generator=gen)
+    p1, p2 = _marker_positions(n, length, min_lag, gen)
+    first_y = torch.randint(0, 2, (n,), generator=gen)
+    second_y = torch.randint(0, 2, (n,), generator=gen)
+    rows = torch.arange(n)
+    symbols[rows, p1] = 4 + first_y
+    symbols[rows, p2] = 4 + second_y
+    x = torch.nn.functional.one_hot(symbols, 6).to(torch.float32)
+    return x, 2 * first_y + second_y
+
+
+def bars_and_stripes(size: int = 3, n_samples: int | None = None, *, seed: int = 0) -> np.ndarray:
+    """The bars-and-stripes patterns on a ``size`` x ``size`` grid.
+
+    A pattern switches on whole rows (stripes) or whole columns (bars). There
+    are :math:`2^{size+1} - 2` distinct patterns: :math:`2^{size}` of each kind,
+    less the empty and the full grid, which are both.
+
+    Parameters
+    ----------
+    size : int, 1 to 12
+        Side of the square grid.
+    n_samples : int or None
+        ``None`` returns every distinct pattern once (stripes first, in binary
+        order of the lit rows, then bars). An int draws that many patterns
+        uniformly at random from the distinct ones.
+    seed : int
+        Seed of the draw when ``n_samples`` is given.
+
+    Returns
+    -------
+    ndarray of shape (n_patterns or n_samples, size * size), float32 of 0s and 1s,
+        each row a grid flattened row by row.
+    """
+    size = check_positive_int(size, "size")
+    if size > 12:
+        raise ValueError(f"size must be at most 12 (2**13 patterns); got {size}")
+    seed = check_seed(seed)
+    # lit[p, r] = 1 if line r is on in pattern p; p runs over all 2**size subsets.
+    lit = (np.arange(2**size)[:, None] >> np.arange(size)[::-1]) & 1
+    stripes = np.repeat(lit, size, axis=1)  # pixel (r, col) = lit[r]
+    bars = np.tile(lit, size)  # pixel (r, col) = lit[col]
+    patterns = np.concatenate([stripes, bars[1:-1]]).astype(np.float32)
+    if n_samples is None:
+        return patterns
+    n_samples = check_positive_int(n_samples, "n_samples")
+    rows = np.random.default_rng(seed).integers(0, len(patterns), n_samples)
+    return patterns[rows]

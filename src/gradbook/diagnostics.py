@@ -19,15 +19,35 @@ Every function here leaves the model as it found it: parameters, their
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from ._validate import as_features, as_labels, check_positive_float
-from .losses import loss_value
-from .nets import hidden_layers, linear_layers
+from ._validate import (
+    as_features,
+    as_labels,
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
+from .losses import LOSSES, loss_value
+from .models.mlp import hidden_layers, io_sizes, linear_layers, weighted_layers
+from .models.rnn import (
+    NONLINEARITIES,
+    RecurrentNet,
+    as_matrix,
+    as_sequences,
+    as_square_matrix,
+    as_targets,
+    check_recurrent_net,
+    last_step_loss,
+)
 
 __all__ = [
     "layer_gradients",
@@ -193,7 +213,7 @@ def hessian_extremes(
     Returns ``(lambda_max, lambda_min)``. Power iteration converges slowly
     when the top eigenvalues are close; ``iters`` bounds the work.
     """
-    from ._validate import check_positive_int, check_seed
+    from ._validate import check_positive_int
 
     iters = check_positive_int(iters, "iters")
     seed = check_seed(seed)
@@ -225,3 +245,210 @@ def hessian_extremes(
         first = power(0.0)
         second = power(first)
     return (first, second) if first >= second else (second, first)
+
+
+@contextmanager
+def _frozen_batch_statistics(model: nn.Module) -> Iterator[None]:
+    """Let a measurement run the model in training mode (batch statistics)
+    without moving the batch-norm layers' running averages."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    try:
+        for m in norms:
+            m.momentum = 0.0
+        yield
+    finally:
+        for m, value in zip(norms, saved):
+            m.momentum = value
+
+
+def weight_gradient_norms_training(model: nn.Module, X, y) -> list[float]:
+    r""":math:`\|\partial C / \partial W^l\|` for every hidden layer, input side first.
+
+    The Frobenius norm of the gradient of the mean softmax cross-entropy over
+    ``(X, y)`` with respect to each hidden linear layer's weight matrix
+    (:func:`gradbook.diagnostics.weight_gradient_norms`). Batch-norm layers
+    normalise with the statistics of ``X`` (training mode), as during
+    training, and their running averages are left untouched; the model's
+    parameters and gradients are unchanged.
+    """
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    was_training = model.training
+    model.train()
+    try:
+        with _frozen_batch_statistics(model):
+            return weight_gradient_norms(model, X, y)
+    finally:
+        model.train(was_training)
+
+
+# ------------------------------------------------------ gradients layer by layer
+
+
+def layer_gradient_table(model: nn.Module, X, y, loss: str = "softmax") -> pd.DataFrame:
+    r"""Error signal and weight gradient of every hidden layer, input side first.
+
+    For hidden layer :math:`l` (every ``Conv2d`` or ``Linear`` but the
+    read-out) with pre-activation output :math:`z^l`, on the mean loss over
+    ``(X, y)``:
+
+    - ``delta rms``: the root mean square of :math:`\delta^l = \partial C /
+      \partial z^l` over its entries (samples, channels, positions): the
+      error signal, caught with a forward hook on the layer's output;
+    - ``weight grad rms``: the root mean square of :math:`\partial C /
+      \partial W^l` over the layer's weights: how fast one weight moves;
+    - ``delta norm``, ``weight grad norm``: the plain Euclidean norms;
+    - ``terms per weight``: how many (sample, position) products each
+      weight's gradient sums (samples times output positions for a conv,
+      samples for a linear layer).
+
+    The model is left as it was (no ``.grad`` is written).
+    """
+    n_features, n_classes = io_sizes(model)
+    X = as_features(X, "X", n_features=n_features)
+    y = as_labels(y, "y", n_samples=X.shape[0], n_classes=n_classes)
+    check_choice(loss, "loss", LOSSES)
+    layers = weighted_layers(model)[:-1]
+    if not layers:
+        raise ValueError("model has no hidden layer (only a read-out)")
+    outputs: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda mod, i, o: outputs.append(o)) for m in layers]
+    try:
+        with torch.enable_grad():
+            value = loss_value(model(X), y, loss)
+            weights = [m.weight for m in layers]
+            grads = torch.autograd.grad(value, outputs + weights)
+    finally:
+        for h in hooks:
+            h.remove()
+    rows = []
+    n = X.shape[0]
+    for k, m in enumerate(layers):
+        d, g = grads[k], grads[len(layers) + k]
+        positions = int(np.prod(d.shape[2:])) if d.ndim == 4 else 1
+        rows.append({
+            "layer": k + 1,
+            "kind": "conv" if isinstance(m, nn.Conv2d) else "linear",
+            "delta rms": float(d.pow(2).mean().sqrt()),
+            "weight grad rms": float(g.pow(2).mean().sqrt()),
+            "delta norm": float(d.norm()),
+            "weight grad norm": float(g.norm()),
+            "terms per weight": n * positions,
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# gradients through time
+# --------------------------------------------------------------------------
+
+
+def hidden_state_gradients(model: RecurrentNet, x: Any, y: Any, loss: str = "mse") -> torch.Tensor:
+    r"""The gradients :math:`\partial L/\partial s_t` for every state
+    :math:`s_0, \dots, s_T`, with :math:`L` the mean loss at the last step.
+
+    They are computed in float64 on a copy of ``model``, so gradients as small
+    as 1e-300 still register; the model itself is left untouched.
+
+    Parameters
+    ----------
+    model : a :class:`VanillaRNN` or :class:`LSTMNet`.
+    x : (batch, time, input_size) inputs.
+    y : targets for the last step: (batch, output_size) for ``loss="mse"``
+        (squared error summed over outputs), (batch,) labels for "softmax".
+
+    Returns
+    -------
+    torch.Tensor of shape (time + 1, batch, state_size), float64; row ``t``
+    is :math:`\partial L/\partial s_t` (row ``time`` the last state).
+    """
+    model = check_recurrent_net(model)
+    x = as_sequences(x, "x", n_features=model.input_size)
+    y = as_targets(y, loss, x.shape[0], model.output_size)
+    twin = copy.deepcopy(model).double()
+    with torch.enable_grad():
+        state0 = twin.initial_state(x.shape[0]).requires_grad_(True)
+        outputs, states = twin(x.detach().double(), state0)
+        value = last_step_loss(outputs[:, -1], y, loss)
+        grads = torch.autograd.grad(value, states)
+    return torch.stack(grads).detach()
+
+
+def gradient_through_time(model: RecurrentNet, x: Any, y: Any, loss: str = "mse") -> torch.Tensor:
+    r"""The norm :math:`\|\partial L/\partial s_t\|` for t = 0, ..., T.
+
+    The loss :math:`L` is taken at the last step :math:`T`; entry ``t`` is
+    the gradient that reaches the state :math:`T - t` steps back (the lag),
+    its Euclidean norm taken over the whole batch. For a linear
+    :class:`VanillaRNN`,
+
+    .. math:: \frac{\partial L}{\partial h_t} = (W^\top)^{T-t}\,\frac{\partial L}{\partial h_T}.
+
+    See :func:`hidden_state_gradients` for the arguments.
+
+    Returns
+    -------
+    torch.Tensor of shape (time + 1,), float64.
+    """
+    return hidden_state_gradients(model, x, y, loss).flatten(1).norm(dim=1)
+
+
+def jacobian_product_norms(W: Any, hidden: Any, nonlinearity: str = "tanh") -> torch.Tensor:
+    r"""Spectral norms of the Jacobians :math:`\partial h_T/\partial h_t`,
+    computed analytically, for t = 0, ..., T.
+
+    .. math::
+
+        \frac{\partial h_T}{\partial h_t}
+          = \prod_{k=T}^{t+1} \operatorname{diag}\phi'(a_k)\, W,
+        \qquad \phi'(a_k) = 1 - h_k^2 \text{ for tanh},\ 1 \text{ for linear},
+
+    (the product ordered from :math:`k = T` on the left down to
+    :math:`k = t+1`); entry ``T`` is the identity, norm 1. Since
+    :math:`\partial L/\partial h_t = (\partial h_T/\partial h_t)^\top
+    \partial L/\partial h_T`, they bound the growth over :math:`T - t` steps,
+    :math:`\|\partial L/\partial h_t\| \le \|\partial h_T/\partial h_t\|_2\,
+    \|\partial L/\partial h_T\|`, with equality when all singular values of
+    the product are equal (a linear net with :math:`W = \rho Q`, Q orthogonal).
+
+    Parameters
+    ----------
+    W : (n, n) recurrent matrix.
+    hidden : (T + 1, n) hidden states :math:`h_0, \dots, h_T` of one sequence
+        (``torch.stack(states, 1)[i]`` for sequence ``i`` of a forward pass).
+        Only :math:`h_1 \dots h_T` enter, through :math:`\phi'`. For
+        ``nonlinearity="linear"`` the values do not matter and an int ``T``
+        may be given instead.
+    nonlinearity : "tanh" or "linear".
+
+    Returns
+    -------
+    torch.Tensor of shape (T + 1,), float64.
+    """
+    W = as_square_matrix(W)
+    check_choice(nonlinearity, "nonlinearity", NONLINEARITIES)
+    n = W.shape[0]
+    if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+        if nonlinearity != "linear":
+            raise ValueError("an int length is only enough for nonlinearity='linear'; give the hidden states")
+        T = check_positive_int(hidden, "hidden (the length T)")
+        slopes = torch.ones(T + 1, n, dtype=torch.float64)
+    else:
+        h = as_matrix(hidden, "hidden")
+        if h.shape[1] != n:
+            raise ValueError(f"hidden must have {n} columns, one per hidden unit of W; got {h.shape[1]}")
+        if h.shape[0] < 2:
+            raise ValueError(f"hidden must hold h_0 ... h_T with T >= 1, so at least 2 rows; got {h.shape[0]}")
+        if nonlinearity == "tanh" and h.abs().max() > 1:
+            raise ValueError("hidden states of a tanh network lie in [-1, 1]; got values outside")
+        T = h.shape[0] - 1
+        slopes = 1 - h**2 if nonlinearity == "tanh" else torch.ones_like(h)
+    norms = torch.empty(T + 1, dtype=torch.float64)
+    J = torch.eye(n, dtype=torch.float64)
+    norms[T] = 1.0
+    for k in range(T, 0, -1):
+        J = J @ (slopes[k, :, None] * W)
+        norms[k - 1] = torch.linalg.matrix_norm(J, ord=2)
+    return norms

@@ -12,7 +12,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -28,6 +28,8 @@ from ._validate import (
     check_seed,
 )
 from .losses import LOSSES, loss_value
+from .models.mlp import io_sizes
+from .models.rnn import RecurrentNet, as_sequences, as_targets, check_recurrent_net, last_step_loss
 
 __all__ = ["History", "train", "evaluate", "show_progress", "set_threads"]
 
@@ -96,28 +98,10 @@ class History:
         return frame.merge(pd.DataFrame(diag), on="epoch", how="left")
 
 
-def _io_sizes(model: nn.Module) -> tuple[int | None, int | None]:
-    """(inputs, outputs) of ``model``: the input width where the net starts
-    with an ``nn.Unflatten`` of each row (a CNN fed flat rows) or where its
-    first layer with parameters is an ``nn.Linear``, the number of classes
-    where its last is; None where the net does not say."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    leaves = [m for m in model.modules() if next(m.children(), None) is None]
-    weighted = [m for m in leaves if next(m.parameters(False), None) is not None]
-    if not weighted:
-        raise ValueError("model has no layer with parameters")
-    first, last = weighted[0], weighted[-1]
-    n_in = first.in_features if isinstance(first, nn.Linear) else None
-    if isinstance(leaves[0], nn.Unflatten) and leaves[0].dim == 1:
-        n_in = math.prod(leaves[0].unflattened_size)
-    return n_in, last.out_features if isinstance(last, nn.Linear) else None
-
-
 def evaluate(model: nn.Module, X, y, loss: str = "softmax") -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(X, y)``: any net that maps
     rows of ``X`` to one score per class (an MLP, a CNN that reshapes its rows)."""
-    n_features, n_classes = _io_sizes(model)
+    n_features, n_classes = io_sizes(model)
     X = as_features(X, "X", n_features=n_features)
     y = as_labels(y, "y", n_samples=X.shape[0], n_classes=n_classes)
     was_training = model.training
@@ -189,7 +173,7 @@ def train(
         and moves batch-norm running statistics, so call ``model.eval()`` (and
         ``model.train()`` after) around such a measurement.
     """
-    n_features, n_classes = _io_sizes(model)
+    n_features, n_classes = io_sizes(model)
     X = as_features(X, "X", n_features=n_features)
     y = as_labels(y, "y", n_samples=X.shape[0], n_classes=n_classes)
     if (X_test is None) != (y_test is None):
@@ -263,3 +247,209 @@ def train(
             record(epoch)
     history.seconds = time.perf_counter() - t0
     return history
+
+
+def _as_grads(grads: Any) -> list[torch.Tensor]:
+    if isinstance(grads, torch.Tensor):
+        grads = [grads]
+    grads = list(grads)
+    if not grads:
+        raise ValueError("grads is empty; give at least one gradient tensor")
+    for i, g in enumerate(grads):
+        if not isinstance(g, torch.Tensor):
+            raise TypeError(f"grads[{i}] must be a torch.Tensor; got {type(g).__name__}")
+        if not torch.isfinite(g).all():
+            raise ValueError(f"grads[{i}] contains NaN or infinite values; clipping needs finite gradients")
+    return grads
+
+
+# --------------------------------------------------------------------------
+# clipping
+# --------------------------------------------------------------------------
+
+
+def global_norm(grads: Sequence[torch.Tensor] | torch.Tensor) -> float:
+    r"""The norm of all gradients stacked into one vector,
+    :math:`\|g\| = \sqrt{\sum_i \|g_i\|^2}`."""
+    return math.sqrt(sum(float(g.detach().double().pow(2).sum()) for g in _as_grads(grads)))
+
+
+def clip_by_global_norm(
+    grads: Sequence[torch.Tensor] | torch.Tensor, max_norm: float
+) -> tuple[list[torch.Tensor], float]:
+    r"""Rescale the gradients so their global norm is at most ``max_norm``
+    (Pascanu, Mikolov & Bengio 2013, algorithm 1):
+
+    .. math::
+
+        \text{if } \|g\| > \text{threshold}:\quad
+        g \leftarrow \frac{\text{threshold}}{\|g\|}\, g .
+
+    The direction is kept; only the step length is capped.
+
+    Parameters
+    ----------
+    grads : a tensor or a sequence of tensors (e.g. ``[p.grad for p in params]``).
+    max_norm : the threshold, > 0.
+
+    Returns
+    -------
+    clipped : new tensors (the inputs are not changed).
+    norm : the global norm before clipping.
+    """
+    grads = _as_grads(grads)
+    max_norm = check_positive_float(max_norm, "max_norm")
+    norm = global_norm(grads)
+    if norm > max_norm:
+        return [g * (max_norm / norm) for g in grads], norm
+    return [g.clone() for g in grads], norm
+
+
+def clip_by_value(grads: Sequence[torch.Tensor] | torch.Tensor, clip_value: float) -> list[torch.Tensor]:
+    r"""Clip every gradient entry to :math:`[-c, c]`:
+    :math:`g_i \leftarrow \max(-c, \min(c, g_i))`.
+
+    Unlike :func:`clip_by_global_norm` this can change the direction of the
+    step. Returns new tensors; the inputs are not changed.
+    """
+    grads = _as_grads(grads)
+    c = check_positive_float(clip_value, "clip_value")
+    return [g.clamp(-c, c) for g in grads]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_rnn` recorded.
+
+    ``losses[i]`` and ``grad_norms[i]`` are the mini-batch loss and the global
+    gradient norm *before clipping* at step ``i``, for every step whose update
+    was taken: ``steps`` of them. If the run diverged, ``diverged_at`` is the
+    step at which it stopped (``steps == diverged_at``, no update was taken
+    there) and ``reason`` says why; all recorded values are finite.
+    """
+
+    steps: int = 0
+    losses: list[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)
+    diverged: bool = False
+    diverged_at: int | None = None
+    reason: str = ""
+
+
+def check_clip(clip: Any) -> tuple[str, float] | None:
+    if clip is None:
+        return None
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
+        raise ValueError(f"clip must be None, ('norm', threshold) or ('value', threshold); got {clip!r}")
+    kind = check_choice(clip[0], "clip[0]", ("norm", "value"))
+    return kind, check_positive_float(clip[1], "clip threshold")
+
+
+def train_rnn(
+    model: RecurrentNet,
+    data: tuple[Any, Any],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int = 32,
+    clip: tuple[str, float] | None = None,
+    momentum: float = 0.0,
+    loss: str = "mse",
+    seed: int = 0,
+    max_loss: float = 1e6,
+    progress: bool | str = False,
+) -> TrainResult:
+    r"""Train ``model`` in place by mini-batch SGD on the last-step loss.
+
+    Each step draws ``batch_size`` distinct sequences at random (seeded),
+    back-propagates through time, optionally clips the gradient with
+    ``torch.nn.utils.clip_grad_norm_`` (``clip=("norm", t)``: rescale to
+    global norm t when larger) or ``clip_grad_value_`` (``clip=("value", t)``:
+    each entry to [-t, t]), and takes the step
+    :math:`v \leftarrow \mu v + g,\ \theta \leftarrow \theta - \eta v`.
+
+    The run stops early, without raising, when it diverges: the loss is NaN,
+    infinite or above ``max_loss``, or the gradient norm is not finite. The
+    result then has ``diverged=True`` and ``diverged_at`` the step.
+
+    Parameters
+    ----------
+    model : a :class:`VanillaRNN` or :class:`LSTMNet` (changed in place).
+    data : ``(x, y)`` with x (n, time, input_size); y (n, output_size) for
+        "mse", (n,) labels for "softmax".
+    steps : number of updates.
+    lr, momentum : SGD's :math:`\eta` and :math:`\mu`.
+    batch_size : sequences per step (at most n).
+    clip : None, ("norm", t) or ("value", t).
+    loss : "mse" (squared error summed over outputs) or "softmax".
+    seed : seeds the order of the mini-batches.
+    max_loss : a loss above this counts as divergence.
+    progress : show a ``tqdm.auto`` bar: True, False (default) or "auto"
+        (see :func:`gradbook.train.show_progress`).
+
+    Returns
+    -------
+    TrainResult
+    """
+    model = check_recurrent_net(model)
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(f"data must be a pair (x, y); got {type(data).__name__}")
+    x = as_sequences(data[0], "x", n_features=model.input_size).detach().to(torch.float32)
+    y = as_targets(data[1], loss, x.shape[0], model.output_size)
+    steps = check_positive_int(steps, "steps", minimum=0)
+    lr = check_positive_float(lr, "lr")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if batch_size > x.shape[0]:
+        raise ValueError(f"batch_size must be at most the number of sequences, {x.shape[0]}; got {batch_size}")
+    clip = check_clip(clip)
+    momentum = check_probability(momentum, "momentum")
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    max_loss = check_positive_float(max_loss, "max_loss")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameter (all have requires_grad=False)")
+
+    optimiser = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    result = TrainResult()
+    bar = None
+    if show_progress(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="train_rnn", leave=False)
+    model.train()
+    try:
+        for step in range(steps):
+            idx = torch.randperm(x.shape[0], generator=gen)[:batch_size]
+            optimiser.zero_grad(set_to_none=True)
+            value = last_step_loss(model.last_output(x[idx]), y[idx], loss)
+            current = value.item()
+            if not math.isfinite(current):
+                result.reason = f"loss is {current} at step {step}"
+                break
+            if current > max_loss:
+                result.reason = f"loss {current:.3g} exceeds max_loss={max_loss:.3g} at step {step}"
+                break
+            value.backward()
+            grads = [p.grad for p in params if p.grad is not None]
+            if clip is not None and clip[0] == "norm":
+                norm = float(torch.nn.utils.clip_grad_norm_(params, clip[1]))
+            else:
+                norm = float(torch.nn.utils.get_total_norm(grads))
+                if clip is not None:
+                    torch.nn.utils.clip_grad_value_(params, clip[1])
+            if not math.isfinite(norm):
+                result.reason = f"gradient norm {norm} at step {step}"
+                break
+            optimiser.step()
+            result.losses.append(current)
+            result.grad_norms.append(norm)
+            result.steps += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{current:.4g}", refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.reason:
+        result.diverged, result.diverged_at = True, result.steps
+    return result

@@ -46,73 +46,32 @@ input with a random fraction :math:`\nu` of its entries set to zero
 encoder's Jacobian :math:`\partial h / \partial x`: a *contractive*
 autoencoder.
 
-Chapter 3's experiments
------------------------
-The rest of the module runs chapter 3's experiments on the digits and returns
-pandas DataFrames: fine-tuning across label budgets (:func:`budget_grid`),
-gradient norms at the start of fine-tuning (:func:`start_gradients`), linear
-probes per layer (:func:`layer_probes`), a sweep over the corruption level
-(:func:`corruption_sweep`), and the figure functions of the chapter's
-interactive figures (:func:`budget_figure`, :func:`corruption_figure`).
-Costly runs are memoised, so that several figures share them.
+Chapter 3's experiments with these stacks live in
+:mod:`gradbook.chapters.ch03_pretraining`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._validate import (
+from .._validate import (
     as_features,
     check_choice,
+    check_layer_sizes,
     check_positive_float,
     check_positive_int,
     check_probability,
     check_seed,
-    check_seeds,
 )
-from .data import digits_split, label_subset
-
-__all__ = [
-    "mask_noise",
-    "greedy_layerwise",
-    "DBN",
-    "StackedAutoencoder",
-    "autoencoder_objective",
-    "digits_split",
-    "label_subset",
-    "METHODS",
-    "PRETRAINED",
-    "BUDGETS",
-    "SETUP",
-    "clear_cache",
-    "pretrained",
-    "initial_net",
-    "finetune",
-    "budget_grid",
-    "catch_up_budget",
-    "start_gradients",
-    "layer_probes",
-    "sample_quality",
-    "corruption_sweep",
-    "CORRUPTIONS",
-    "FinetuneRun",
-    "METHOD_COLOURS",
-    "tile",
-    "budget_figure",
-    "corruption_figure",
-]
-
 
 # ------------------------------------------------------------------ the algorithm
 
@@ -168,37 +127,13 @@ def greedy_layerwise(
 # ------------------------------------------------------------------ the stacks
 
 
-def _unit_features(X: Any, name: str = "X", n_features: int | None = None) -> torch.Tensor:
-    """``X`` as a float32 tensor of values in [0, 1], or a clear error (sparse input too)."""
-    import scipy.sparse
-
-    if scipy.sparse.issparse(X):
-        raise TypeError(f"{name} is a scipy sparse {type(X).__name__}; sparse input is not "
-                        f"supported. Pass a dense array ({name}.toarray()).")
-    return as_features(X, name, n_features=n_features, unit_interval=True)
-
-
-def _check_sizes(sizes: Any) -> tuple[int, ...]:
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"hidden_layer_sizes must be a sequence of widths; got {sizes!r}")
-    if len(sizes) == 0:
-        raise ValueError("hidden_layer_sizes must hold at least one layer width; got ()")
-    return tuple(check_positive_int(s, f"hidden_layer_sizes[{i}]") for i, s in enumerate(sizes))
-
-
 def _layer_seeds(random_state: int | None, n: int) -> list[int]:
     """One integer seed per layer, drawn from ``random_state`` (fresh if None)."""
     seq = np.random.SeedSequence(random_state)
     return [int(s) for s in seq.generate_state(n, dtype=np.uint32)]
 
 
-def _progress(progress: bool | str) -> bool:
-    from .train import show_progress
-
-    return show_progress(progress)
-
-
-class _GreedyStack(TransformerMixin, BaseEstimator):
+class GreedyStack(TransformerMixin, BaseEstimator):
     """What a DBN and a stacked autoencoder share: the encoders' forward pass,
     ``transform`` per layer, and ``to_mlp``."""
 
@@ -207,7 +142,7 @@ class _GreedyStack(TransformerMixin, BaseEstimator):
 
     def _check_X(self, X: Any, name: str = "X") -> torch.Tensor:
         check_is_fitted(self)
-        return _unit_features(X, name, self.n_features_in_)
+        return as_features(X, name, n_features=self.n_features_in_, unit_interval=True)
 
     def _layer(self, layer: int | None) -> int:
         n = len(self.hidden_layer_sizes_)
@@ -252,7 +187,7 @@ class _GreedyStack(TransformerMixin, BaseEstimator):
         the net that :func:`gradbook.nets.mlp` builds with the same ``init``
         and ``seed``, so that random-init baseline differs only below it.
         """
-        from .nets import linear_layers, mlp
+        from .mlp import linear_layers, mlp
 
         check_is_fitted(self)
         n_classes = check_positive_int(n_classes, "n_classes")
@@ -271,7 +206,7 @@ class _GreedyStack(TransformerMixin, BaseEstimator):
         return len(self.hidden_layer_sizes_)
 
 
-class DBN(_GreedyStack):
+class DBN(GreedyStack):
     r"""A deep belief net: Bernoulli RBMs stacked and trained greedily.
 
     Layer 1 is a :class:`gradbook.rbm.BernoulliRBM` fitted to the data; layer
@@ -334,11 +269,11 @@ class DBN(_GreedyStack):
         """Train the RBMs greedily on ``X`` (n_samples, n_features), values in [0, 1]."""
         from .rbm import BernoulliRBM
 
-        sizes = _check_sizes(self.hidden_layer_sizes)
+        sizes = tuple(check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
         if self.random_state is not None:
             check_seed(self.random_state, "random_state")
         check_positive_int(self.n_iter, "n_iter", minimum=0)
-        X = _unit_features(X)
+        X = as_features(X, "X", unit_interval=True)
         seeds = _layer_seeds(self.random_state, len(sizes))
         monitor_rows = np.random.RandomState(seeds[0]).permutation(X.shape[0])[:256]
         histories: list[dict[str, list[float]]] = []
@@ -539,7 +474,7 @@ def _fit_autoencoder(
     return _Autoencoder(W, c, W.clone() if tied else D, b, history)
 
 
-class StackedAutoencoder(_GreedyStack):
+class StackedAutoencoder(GreedyStack):
     r"""Greedy layer-wise autoencoders with sigmoid units: plain, denoising or contractive.
 
     Layer 1 is an autoencoder trained on the data, layer :math:`l` one
@@ -610,7 +545,7 @@ class StackedAutoencoder(_GreedyStack):
 
     def fit(self, X: Any, y: Any = None) -> StackedAutoencoder:
         """Train the autoencoders greedily on ``X`` (n_samples, n_features), values in [0, 1]."""
-        sizes = _check_sizes(self.hidden_layer_sizes)
+        sizes = tuple(check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
         corruption = check_probability(self.corruption, "corruption")
         contraction = check_positive_float(self.contraction, "contraction", allow_zero=True)
         if not isinstance(self.tied, (bool, np.bool_)):
@@ -623,9 +558,11 @@ class StackedAutoencoder(_GreedyStack):
             check_seed(self.random_state, "random_state")
         if not isinstance(self.progress, bool):
             check_choice(self.progress, "progress", ("auto",))
-        X = _unit_features(X)
+        X = as_features(X, "X", unit_interval=True)
         seeds = _layer_seeds(self.random_state, len(sizes))
-        show = _progress(self.progress)
+        from ..train import show_progress
+
+        show = show_progress(self.progress)
 
         def fit_layer(codes: torch.Tensor, n_hidden: int, depth: int) -> _Autoencoder:
             return _fit_autoencoder(
@@ -662,458 +599,3 @@ class StackedAutoencoder(_GreedyStack):
                                           self.intercepts_visible_[:depth]))):
                 h = torch.addmm(torch.as_tensor(b), h, torch.as_tensor(D)).sigmoid_()
         return h.numpy()
-
-
-# ------------------------------------------------------------ chapter 3's experiments
-
-#: Label budgets of the fine-tuning experiment; 1438 is every training image.
-BUDGETS = (50, 100, 300, 1438)
-#: How the net is initialised before fine-tuning:
-#:
-#: - "random": sigmoid units, Glorot and Bengio's normalised initialisation;
-#: - "untrained AE": the weights the SAE starts from, before any training (a
-#:   control: random weights at the autoencoders' larger scale);
-#: - "DBN", "SAE", "DAE": the encoders of a pretrained stack;
-#: - "ReLU": ReLU units at random, He's initialisation, no pretraining.
-METHODS = ("random", "untrained AE", "DBN", "SAE", "DAE", "ReLU")
-PRETRAINED = ("DBN", "SAE", "DAE")
-#: The chapter's settings, shared by every experiment below. Changing them
-#: takes effect after :func:`clear_cache`.
-SETUP: dict[str, Any] = {
-    "hidden": (100, 100),
-    "seeds": (0, 1, 2),
-    "batch_size": 64,  # fine-tuning: mini-batches of 64,
-    "epochs": 15,  # at least 15 passes over the labelled images
-    "updates": 200,  # and at least 200 updates
-    "momentum": 0.9,
-    "lr": {"sigmoid": 0.3, "relu": 0.1},
-    "dbn": {"learning_rate": 0.05, "momentum": 0.9, "n_iter": 20, "batch_size": 10},
-    "autoencoder": {"learning_rate": 0.1, "momentum": 0.9, "n_iter": 5, "batch_size": 20},
-    "corruption": 0.3,  # of the DAE
-    "contraction": 0.1,  # of the CAE
-}
-
-
-def clear_cache() -> None:
-    """Forget every memoised stack and fine-tuning run (after changing :data:`SETUP`)."""
-    _stack.cache_clear()
-    _finetune.cache_clear()
-    _grid_summary.cache_clear()
-
-
-def _check_method(method: str) -> str:
-    return check_choice(method, "method", METHODS)
-
-
-def _hidden(hidden: Sequence[int] | None) -> tuple[int, ...]:
-    return tuple(SETUP["hidden"]) if hidden is None else _check_sizes(hidden)
-
-
-@functools.lru_cache(maxsize=None)
-def _stack(kind: str, seed: int, corruption: float, contraction: float,
-           hidden: tuple[int, ...]) -> _GreedyStack:
-    X_train = digits_split()[0]
-    if kind == "DBN":
-        model: _GreedyStack = DBN(hidden, random_state=seed, **SETUP["dbn"])
-    else:
-        settings = dict(SETUP["autoencoder"])
-        if kind == "untrained AE":
-            settings["n_iter"] = 0
-        model = StackedAutoencoder(hidden, corruption=corruption, contraction=contraction,
-                                   random_state=seed, **settings)
-    return model.fit(X_train)
-
-
-def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
-               hidden: Sequence[int] | None = None) -> _GreedyStack:
-    """The stack of ``method`` for ``seed``, fitted once to every training
-    image (no labels) and then memoised: read it, do not modify it.
-
-    ``method`` is "DBN", "SAE", "DAE", "CAE" (a contractive stack, penalty
-    ``SETUP["contraction"]``) or "untrained AE" (the SAE's initial weights).
-    ``corruption`` overrides the DAE's corruption level (0 gives the SAE);
-    ``hidden`` overrides ``SETUP["hidden"]``.
-    """
-    check_choice(method, "method", ("DBN", "SAE", "DAE", "CAE", "untrained AE"))
-    seed = check_seed(seed)
-    sizes = _hidden(hidden)
-    if corruption is not None:
-        if method != "DAE":
-            raise ValueError(f"corruption applies to method 'DAE' only; got method {method!r}")
-        corruption = float(check_probability(corruption, "corruption"))
-    if method == "DBN":
-        return _stack("DBN", seed, 0.0, 0.0, sizes)
-    if method == "CAE":
-        return _stack("AE", seed, 0.0, float(SETUP["contraction"]), sizes)
-    if method == "untrained AE":
-        return _stack("untrained AE", seed, 0.0, 0.0, sizes)
-    if corruption is None:
-        corruption = float(SETUP["corruption"]) if method == "DAE" else 0.0
-    return _stack("AE", seed, corruption, 0.0, sizes)
-
-
-def initial_net(method: str, seed: int = 0, *, corruption: float | None = None,
-                hidden: Sequence[int] | None = None) -> nn.Sequential:
-    """The net ``[64, *hidden, 10]`` as ``method`` initialises it (see
-    :data:`METHODS`), before fine-tuning. A new net on every call."""
-    from .nets import mlp
-
-    _check_method(method)
-    seed = check_seed(seed)
-    sizes = [64, *_hidden(hidden), 10]
-    if method == "random":
-        return mlp(sizes, "sigmoid", "xavier", seed=seed)
-    if method == "ReLU":
-        return mlp(sizes, "relu", "he", seed=seed)
-    stack = pretrained(method, seed, corruption=corruption, hidden=hidden)
-    return stack.to_mlp(10, seed=seed, init="xavier")
-
-
-@dataclass
-class FinetuneRun:
-    """One fine-tuning run: its :class:`gradbook.train.History` (losses and
-    accuracies on the labelled images, per epoch), its final test accuracy,
-    and its cost in seconds (pretraining is 0 for the random initialisations)."""
-
-    history: Any
-    test_accuracy: float
-    pretrain_seconds: float
-    finetune_seconds: float
-    epochs: int
-    steps_per_epoch: int
-
-
-@functools.lru_cache(maxsize=None)
-def _finetune(method: str, n_labels: int, seed: int, corruption: float | None) -> FinetuneRun:
-    from .train import evaluate, train
-
-    X_train, X_test, y_train, y_test = digits_split()
-    index = label_subset(y_train, n_labels, seed)
-    net = initial_net(method, seed, corruption=corruption)
-    pretrain_seconds = 0.0
-    if method in PRETRAINED:
-        pretrain_seconds = pretrained(method, seed, corruption=corruption).fit_seconds_
-    batch_size = SETUP["batch_size"]
-    steps_per_epoch = math.ceil(n_labels / batch_size)
-    epochs = max(SETUP["epochs"], math.ceil(SETUP["updates"] / steps_per_epoch))
-    lr = SETUP["lr"]["relu" if method == "ReLU" else "sigmoid"]
-    history = train(net, X_train[index], y_train[index], epochs=epochs, lr=lr,
-                    batch_size=batch_size, momentum=SETUP["momentum"], seed=seed)
-    _, test_accuracy = evaluate(net, X_test, y_test)
-    return FinetuneRun(history, test_accuracy, float(pretrain_seconds), history.seconds,
-                       epochs, steps_per_epoch)
-
-
-def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | None = None
-             ) -> FinetuneRun:
-    """Fine-tune the chapter's net, initialised by ``method``, on ``n_labels``
-    labelled training images; memoised (read the result, do not modify it).
-
-    The net is :func:`initial_net` ``(method, seed)``; the labelled images
-    are :func:`label_subset` with the same seed; training is
-    :func:`gradbook.train.train` (softmax cross-entropy, SGD with momentum
-    0.9, batches of 64) for at least 15 epochs and at least 200 updates
-    (:data:`SETUP`), at ``SETUP["lr"]`` for the activation. The test
-    accuracy is measured on the 359 test images at the end.
-    """
-    _check_method(method)
-    n_labels = check_positive_int(n_labels, "n_labels")
-    if corruption is not None:
-        if method != "DAE":
-            raise ValueError(f"corruption applies to method 'DAE' only; got method {method!r}")
-        corruption = float(check_probability(corruption, "corruption"))
-        # the same stack, so the same run, as the plain SAE and the default DAE
-        if corruption == 0.0:
-            method, corruption = "SAE", None
-        elif corruption == float(SETUP["corruption"]):
-            corruption = None
-    return _finetune(method, n_labels, check_seed(seed), corruption)
-
-
-def budget_grid(budgets: Sequence[int] | None = None, methods: Sequence[str] | None = None,
-                seeds: Sequence[int] | None = None) -> pd.DataFrame:
-    """Claims C4, C10, C14: test accuracy after fine-tuning, per method, label
-    budget and seed, with the wall time of each part.
-
-    One row per (method, labels, seed) with columns ``test accuracy``,
-    ``train accuracy``, ``pretrain seconds`` (fitting the stack; 0 for the
-    random initialisations), ``finetune seconds`` and ``total seconds``. The
-    stacks are pretrained once per seed on every training image, without
-    labels, and shared by all budgets (see :func:`finetune`). ``None`` means
-    :data:`BUDGETS`, :data:`METHODS` and ``SETUP["seeds"]``.
-    """
-    rows = []
-    for method in METHODS if methods is None else methods:
-        _check_method(method)
-        for n in BUDGETS if budgets is None else budgets:
-            for s in check_seeds(seeds, SETUP["seeds"]):
-                run = finetune(method, n, s)
-                rows.append({
-                    "method": method, "labels": int(n), "seed": s,
-                    "test accuracy": run.test_accuracy,
-                    "train accuracy": run.history.train_acc[-1],
-                    "pretrain seconds": run.pretrain_seconds,
-                    "finetune seconds": run.finetune_seconds,
-                    "total seconds": run.pretrain_seconds + run.finetune_seconds,
-                })
-    return pd.DataFrame(rows)
-
-
-def catch_up_budget(grid: pd.DataFrame, method: str = "ReLU",
-                    against: Sequence[str] = PRETRAINED, tolerance: float = 0.005) -> int | None:
-    """The smallest label budget from which ``method``'s mean test accuracy
-    stays within ``tolerance`` of (or above) the best of ``against``, at that
-    budget and every larger one; None if it never does.
-
-    ``grid`` is a :func:`budget_grid` DataFrame.
-    """
-    tolerance = check_positive_float(tolerance, "tolerance", allow_zero=True)
-    missing = {"method", "labels", "test accuracy"} - set(getattr(grid, "columns", []))
-    if missing:
-        raise ValueError(f"grid must be a budget_grid DataFrame; it lacks {sorted(missing)}")
-    means = grid.groupby(["labels", "method"])["test accuracy"].mean().unstack()
-    for name in (method, *against):
-        if name not in means.columns:
-            raise ValueError(f"method {name!r} is not in the grid; it has {list(means.columns)}")
-    ok = means[method] >= means[list(against)].max(axis=1) - tolerance
-    budget = None
-    for labels in sorted(means.index, reverse=True):
-        if not ok[labels]:
-            break
-        budget = int(labels)
-    return budget
-
-
-def start_gradients(methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
-                    hidden: Sequence[int] | None = None) -> pd.DataFrame:
-    r"""Nielsen's :math:`\|\delta^l\|` per hidden layer of each initial net
-    (:func:`initial_net`), at the start of fine-tuning, on every training
-    image (softmax cross-entropy), with the share of the layer's units that
-    are saturated there (slope below a tenth of its maximum; see
-    :func:`gradbook.diagnostics.activation_stats`). One row per (method,
-    seed, layer)."""
-    from .diagnostics import activation_stats, bias_gradient_norms
-
-    X_train, _, y_train, _ = digits_split()
-    rows = []
-    for method in METHODS if methods is None else methods:
-        _check_method(method)
-        for s in check_seeds(seeds, SETUP["seeds"]):
-            net = initial_net(method, s, hidden=hidden)
-            norms = bias_gradient_norms(net, X_train, y_train)
-            saturated = activation_stats(net, X_train)["saturated"]
-            rows += [{"method": method, "seed": s, "layer": j + 1, "gradient norm": g,
-                      "saturated": sat} for j, (g, sat) in enumerate(zip(norms, saturated))]
-    return pd.DataFrame(rows)
-
-
-def _probe(features_train: np.ndarray, y_train: Any, features_test: np.ndarray, y_test: Any
-           ) -> float:
-    """Test accuracy of a multinomial logistic regression fitted to the features."""
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
-
-    clf = LogisticRegression(tol=1e-3, max_iter=300)
-    with threadpool_limits(1):  # tiny problems: one BLAS thread is faster
-        clf.fit(features_train, np.asarray(y_train))
-        return float(clf.score(features_test, np.asarray(y_test)))
-
-
-def layer_probes(representations: Sequence[str] = ("random", "DBN", "SAE", "DAE"),
-                 budgets: Sequence[int] | None = None, seeds: Sequence[int] | None = None
-                 ) -> pd.DataFrame:
-    """Claim C5: how linearly separable the classes are at each layer.
-
-    A linear probe (multinomial logistic regression, scikit-learn, tolerance
-    1e-3) is fitted to ``n_labels`` labelled training images, represented by
-    the hidden means of each layer of each stack, and scored on the test
-    images. ``"random"`` is the random-init sigmoid net's hidden layers (a
-    control: features nobody trained); layer 0 (the pixels) is the same for
-    all. ``budgets`` defaults to 100 labels and every training image. One
-    row per (representation, layer, labels, seed).
-    """
-    X_train, X_test, y_train, y_test = digits_split()
-    budgets = (100, len(y_train)) if budgets is None else budgets
-    rows = []
-    for s in check_seeds(seeds, SETUP["seeds"]):
-        features = {}
-        for rep in representations:
-            if rep == "random":
-                net = initial_net("random", s)
-                with torch.no_grad():
-                    features[rep] = [(net[:2 * j](X_train).numpy(), net[:2 * j](X_test).numpy())
-                                     for j in range(1, len(SETUP["hidden"]) + 1)]
-            else:
-                check_choice(rep, "representation", ("random", *PRETRAINED))
-                stack = pretrained(rep, s)
-                features[rep] = [(stack.transform(X_train, layer=j),
-                                  stack.transform(X_test, layer=j))
-                                 for j in range(1, stack.n_layers_ + 1)]
-        for n in budgets:
-            index = label_subset(y_train, n, s)
-            acc = _probe(X_train[index].numpy(), y_train[index], X_test.numpy(), y_test)
-            rows.append({"representation": "pixels", "layer": 0, "labels": int(n), "seed": s,
-                         "probe accuracy": acc})
-            for rep, pairs in features.items():
-                for j, (f_train, f_test) in enumerate(pairs, start=1):
-                    acc = _probe(f_train[index.numpy()], y_train[index], f_test, y_test)
-                    rows.append({"representation": rep, "layer": j, "labels": int(n),
-                                 "seed": s, "probe accuracy": acc})
-    return pd.DataFrame(rows)
-
-
-def sample_quality(stack: DBN, steps: Sequence[int] = (1, 10, 100, 1000), n_samples: int = 64,
-                   seed: int = 0) -> pd.DataFrame:
-    """Claim C15: how much the DBN's samples look like digits.
-
-    For samples drawn with :meth:`DBN.sample` after each number of Gibbs
-    ``steps`` (the pictures, :math:`P(x=1 \\mid h^1)`), and for two references,
-    ``n_samples`` test images and the picture the model with independent
-    pixels draws (every pixel's probability is its mean over the training
-    images, so every picture is the mean image):
-
-    - ``nearest training image``: the mean Euclidean distance from each image
-      to its nearest training image (in pixel units, each pixel in [0, 1]);
-    - ``classes``: how many of the ten digits a logistic regression fitted to
-      the training pixels sees among them.
-
-    One row per source.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
-
-    check_is_fitted(stack)
-    n_samples = check_positive_int(n_samples, "n_samples")
-    seed = check_seed(seed)
-    X_train, X_test, y_train, _ = digits_split()
-    X = X_train.numpy().astype(np.float64)
-    sources = {f"DBN, {int(k)} Gibbs steps": stack.sample(n_samples, int(k), seed=seed)
-               for k in steps}
-    sources["test images"] = X_test[:n_samples].numpy()
-    sources["independent pixels"] = np.tile(X.mean(0), (n_samples, 1))
-    with threadpool_limits(1):
-        clf = LogisticRegression(tol=1e-3, max_iter=300).fit(X, y_train.numpy())
-        rows = []
-        for name, images in sources.items():
-            images = np.asarray(images, dtype=np.float64)
-            d2 = (images ** 2).sum(1)[:, None] - 2 * images @ X.T + (X ** 2).sum(1)[None, :]
-            nearest = np.sqrt(np.clip(d2.min(1), 0, None)).mean()
-            rows.append({"source": name, "nearest training image": float(nearest),
-                         "classes": int(len(np.unique(clf.predict(images))))})
-    return pd.DataFrame(rows).set_index("source")
-
-
-#: Corruption levels of the denoising sweep (0 is the plain autoencoder).
-CORRUPTIONS = (0.0, 0.15, 0.3, 0.6)
-
-
-def corruption_sweep(levels: Sequence[float] | None = None, n_labels: int = 100,
-                     seeds: Sequence[int] | None = None) -> pd.DataFrame:
-    """Test accuracy of the DAE-initialised net after fine-tuning on
-    ``n_labels`` labels, against the corruption level of the pretraining
-    (default :data:`CORRUPTIONS`). One row per (corruption, seed)."""
-    rows = []
-    for level in CORRUPTIONS if levels is None else levels:
-        level = float(check_probability(level, "corruption level"))
-        for s in check_seeds(seeds, SETUP["seeds"]):
-            run = finetune("DAE", n_labels, s, corruption=level)
-            rows.append({"corruption": level, "seed": s, "test accuracy": run.test_accuracy})
-    return pd.DataFrame(rows)
-
-
-# ------------------------------------------------------------------ figures
-
-
-def tile(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, pad: int = 1,
-         normalise: bool = True) -> np.ndarray:
-    """Tile rows of ``images`` into one picture: :func:`gradbook.plots.tile_images`
-    (imported on use, so that importing this module stays light)."""
-    from .plots import tile_images
-
-    return tile_images(images, shape, n_cols, pad, normalise)
-
-
-METHOD_COLOURS = {"random": "grey", "untrained AE": "sky", "DBN": "blue", "SAE": "green",
-                  "DAE": "vermillion", "ReLU": "orange"}
-
-
-@functools.lru_cache(maxsize=None)
-def _grid_summary() -> pd.DataFrame:
-    grid = budget_grid()
-    return grid.groupby(["method", "labels"])["test accuracy"].agg(["mean", "min", "max"])
-
-
-def budget_figure(labels: int, method: str):
-    """Interactive figure: test accuracy against label budget for every
-    method (mean and range over the seeds), with ``method`` at ``labels``
-    picked out; and the training loss of that method's fine-tuning runs at
-    that budget beside random initialisation's."""
-    import matplotlib.pyplot as plt
-
-    from .plots import PALETTE
-
-    _check_method(method)
-    summary = _grid_summary()
-    fig, (ax_b, ax_c) = plt.subplots(1, 2, figsize=(10, 3.7))
-    for m in METHODS:
-        part = summary.loc[m]
-        colour = PALETTE[METHOD_COLOURS[m]]
-        chosen = m == method
-        ax_b.plot(part.index, part["mean"], "o-", color=colour, lw=2.5 if chosen else 1.2,
-                  ms=5 if chosen else 3, alpha=1.0 if chosen else 0.5, label=m)
-        if chosen:
-            ax_b.fill_between(part.index, part["min"], part["max"], color=colour, alpha=0.2, lw=0)
-    point = summary.loc[(method, labels)]
-    ax_b.plot([labels], [point["mean"]], "o", ms=13, mfc="none", mec="black", mew=1.5)
-    ax_b.set_xscale("log")
-    ax_b.set_xticks(BUDGETS, [str(b) for b in BUDGETS])
-    ax_b.xaxis.set_minor_locator(plt.NullLocator())
-    ax_b.set(xlabel="labelled training images", ylabel="test accuracy", ylim=(0.75, 1.0))
-    # A title at a fixed height spares matplotlib a costly layout pass per frame.
-    ax_b.set_title(f"{method}, {labels} labels: {point['mean']:.3f}", y=1.0)
-    ax_b.legend(fontsize=7.5, loc="lower right", ncol=2)
-    compared = [(method, "-")] if method == "random" else [("random", ":"), (method, "-")]
-    for m, style in compared:
-        for s in check_seeds(None, SETUP["seeds"]):
-            run = finetune(m, labels, s)
-            updates = np.asarray(run.history.epoch) * run.steps_per_epoch
-            ax_c.plot(updates, run.history.train_loss, style, color=PALETTE[METHOD_COLOURS[m]],
-                      lw=1.6, label=m if s == check_seeds(None, SETUP["seeds"])[0] else None)
-    ax_c.set_yscale("log")
-    ax_c.set_ylim(1e-3, 5)
-    ax_c.set_yticks([1e-3, 1e-2, 1e-1, 1], ["0.001", "0.01", "0.1", "1"])
-    ax_c.yaxis.set_minor_locator(plt.NullLocator())
-    ax_c.set(xlabel="fine-tuning updates", ylabel="training loss (labelled images)")
-    ax_c.set_title("Fine-tuning, one line per seed", y=1.0)
-    ax_c.legend(fontsize=8, loc="lower left")
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.91, wspace=0.25)
-    return fig
-
-
-def corruption_figure(corruption: float, n_labels: int = 100):
-    """Interactive figure: the first-layer filters of the denoising
-    autoencoder pretrained at ``corruption`` (seed 0), and the fine-tuned
-    accuracy against the corruption level, with ``corruption`` picked out."""
-    import matplotlib.pyplot as plt
-
-    from .plots import PALETTE
-
-    sweep = corruption_sweep(n_labels=n_labels)
-    stats = sweep.groupby("corruption")["test accuracy"].agg(["mean", "min", "max"])
-    stack = pretrained("DAE", 0, corruption=corruption)
-    fig, (ax_f, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8),
-                                     gridspec_kw={"width_ratios": [1.1, 1]})
-    ax_f.imshow(tile(stack.coefs_[0][:40], n_cols=8), cmap="gray", interpolation="nearest")
-    ax_f.set_axis_off()
-    ax_f.set_title(f"40 first-layer filters, corruption {corruption:g}", fontsize=10, y=1.0)
-    ax_a.plot(stats.index, stats["mean"], "o-", color=PALETTE["vermillion"], lw=2)
-    ax_a.fill_between(stats.index, stats["min"], stats["max"], color=PALETTE["vermillion"],
-                      alpha=0.15, lw=0)
-    ax_a.plot([corruption], [stats.loc[corruption, "mean"]], "o", ms=12, mfc="none",
-              mec="black", mew=1.5)
-    ax_a.set(xlabel="corruption level (fraction of pixels zeroed)",
-             ylabel=f"test accuracy, {n_labels} labels")
-    ax_a.set_title("After fine-tuning (mean, range over seeds)", y=1.0)
-    ax_a.set_xticks(stats.index)
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.15, top=0.9, wspace=0.2)
-    return fig

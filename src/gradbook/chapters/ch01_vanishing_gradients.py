@@ -21,23 +21,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._validate import check_positive_int, check_seeds
-from .data import digits_split
-from .diagnostics import bias_gradient_norms
-from .nets import linear_layers, mlp
-from .train import train
-
-__all__ = [
-    "NIELSEN_EPOCH0",
-    "digits_split",
-    "gradient_profile",
-    "nielsen_comparison",
-    "training_profile",
-    "freeze_comparison",
-    "depth_sweep",
-    "profile_figure",
-    "plateau_run",
-]
+from .._validate import check_positive_int, check_seeds
+from ..data import digits_split
+from ..diagnostics import bias_gradient_norms
+from ..models.mlp import linear_layers, mlp
+from ..train import train
 
 NIELSEN_EPOCH0 = {
     2: [0.0657, 0.309],
@@ -46,7 +34,7 @@ NIELSEN_EPOCH0 = {
 }
 
 
-def gradient_profile(
+def initial_delta_norms(
     depth: int,
     activation: str = "sigmoid",
     init: str | float = "nielsen",
@@ -82,7 +70,7 @@ def nielsen_comparison(seeds: Sequence[int] = tuple(range(10))) -> pd.DataFrame:
     """
     rows = []
     for depth, theirs in NIELSEN_EPOCH0.items():
-        ours = gradient_profile(depth, seeds=seeds)
+        ours = initial_delta_norms(depth, seeds=seeds)
         mean = ours.mean(axis=0)
         for layer in range(depth):
             rows.append(
@@ -254,7 +242,7 @@ def plateau_run(
     and a DataFrame with columns epoch, lambda_max, lambda_min, grad_norm
     (the norm of the full gradient on the same images).
     """
-    from .diagnostics import hessian_extremes, layer_gradients
+    from ..diagnostics import hessian_extremes, layer_gradients
 
     depth = check_positive_int(depth, "depth")
     hessian_samples = check_positive_int(hessian_samples, "hessian_samples")
@@ -277,7 +265,7 @@ def plateau_run(
     return history, pd.DataFrame(rows)
 
 
-def profile_figure(depth: int, activation: str, weight_std: float):
+def delta_profile_figure(depth: int, activation: str, weight_std: float):
     """The interactive figure of chapter 1: :math:`\\|\\delta^l\\|` per hidden
     layer at initialisation, on a log axis.
 
@@ -286,9 +274,9 @@ def profile_figure(depth: int, activation: str, weight_std: float):
     """
     import matplotlib.pyplot as plt
 
-    from .plots import ACTIVATION_COLOURS, layer_log_axis
+    from ..plots import ACTIVATION_COLOURS, layer_log_axis
 
-    norms = gradient_profile(depth, activation, init=weight_std, seeds=(0, 1, 2),
+    norms = initial_delta_norms(depth, activation, init=weight_std, seeds=(0, 1, 2),
                              n_samples=500, loss="softmax").mean(axis=0)
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     layers = np.arange(1, depth + 1)

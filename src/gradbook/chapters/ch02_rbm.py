@@ -1,9 +1,9 @@
 r"""Chapter 2's experiments on restricted Boltzmann machines, as tested functions.
 
 Each function runs one experiment of the chapter and returns plain numbers
-(numpy arrays, pandas DataFrames, a fitted :class:`~gradbook.rbm.BernoulliRBM`)
+(numpy arrays, pandas DataFrames, a fitted :class:`~gradbook.models.rbm.BernoulliRBM`)
 or a matplotlib Figure; the chapter only calls, plots and discusses them.
-Training itself is always :class:`gradbook.rbm.BernoulliRBM`'s.
+Training itself is always :class:`gradbook.models.rbm.BernoulliRBM`'s.
 
 The experiments
 ---------------
@@ -20,7 +20,7 @@ The experiments
   reconstruction error. :func:`cd_bias` compares the expected CD-k update
   with the exact gradient; :func:`cd1_case` exposes one CD-1 update of
   :class:`BernoulliRBM` with its random numbers (for the assignment).
-- **Digits.** :func:`digits_split` rebuilds the data of scikit-learn's RBM
+- **Digits.** :func:`example_split` rebuilds the data of scikit-learn's RBM
   example (nudged digits, per-pixel min-max scaling, 80/20 split with
   ``random_state=0``), or a split without shared digits; :func:`example_rbm`
   fits the example's RBM; :func:`rbm_vs_pixels` fits the example's logistic
@@ -47,50 +47,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._validate import check_positive_float, check_positive_int, check_seed
-from .data import load_digits, train_test_split
-from .rbm import MAX_ENUMERATED_UNITS, BernoulliRBM, bars_and_stripes
-
-__all__ = [
-    "SKLEARN_PUBLISHED",
-    "BAS_PATTERNS",
-    "parse_method",
-    "random_rbm",
-    "energy",
-    "factorisation_check",
-    "cd1_case",
-    "reconstruct",
-    "reconstruction_error",
-    "bas_training_set",
-    "bas_learning_curve",
-    "bas_model",
-    "cd_bias",
-    "bas_comparison",
-    "bas_grid_summary",
-    "misleading_pair",
-    "CURVE_METHODS",
-    "learning_curve_figure",
-    "bipartite_figure",
-    "SPLITS",
-    "digits_split",
-    "shared_digit_fraction",
-    "example_rbm",
-    "rbm_vs_pixels",
-    "example_solver_check",
-    "free_energy_monitor",
-    "binary_digits",
-    "ais_check",
-    "ais_comparison",
-    "gibbs_samples",
-    "digit_grid_figure",
-    "samples_figure",
-]
+from .._validate import check_positive_float, check_positive_int, check_seed
+from ..data import bars_and_stripes, load_digits, train_test_split
+from ..models.rbm import MAX_ENUMERATED_UNITS, BernoulliRBM
 
 #: Weighted-average precision, recall and F1 of scikit-learn's RBM example.
 SKLEARN_PUBLISHED = {"RBM features": 0.93, "raw pixels": 0.78}
 
+
 #: The 14 distinct 3x3 bars-and-stripes patterns, (14, 9) float32.
 BAS_PATTERNS = bars_and_stripes(3)
+
 
 _METHOD = re.compile(r"^(P?CD)-([1-9][0-9]*)$")
 
@@ -227,7 +194,7 @@ def bipartite_figure(n_visible: int = 6, n_hidden: int = 4):
     no link inside a layer."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE
+    from ..plots import PALETTE
 
     n_visible = check_positive_int(n_visible, "n_visible")
     n_hidden = check_positive_int(n_hidden, "n_hidden")
@@ -276,7 +243,7 @@ def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: i
     \mid v) - P(h{=}1 \mid v_1)}`, with :math:`h_0 = [u_{hid} < P(h{=}1 \mid v)]`
     and :math:`v_1 = [u_{vis} < P(v{=}1 \mid h_0)]`.
     """
-    from .rbm import _uniform  # the stream BernoulliRBM draws from
+    from ..models.rbm import _uniform  # the stream BernoulliRBM draws from
 
     n_visible = check_positive_int(n_visible, "n_visible")
     n_hidden = check_positive_int(n_hidden, "n_hidden")
@@ -528,7 +495,7 @@ def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
     """
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE
+    from ..plots import PALETTE
 
     parse_method(method)
     fig, (ax_ll, ax_rec) = plt.subplots(1, 2, figsize=(9.0, 3.3))
@@ -561,7 +528,7 @@ def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
 
 # -------------------------------------------------------------------- digits, C4
 
-#: The two ways :func:`digits_split` can split the nudged digits.
+#: The two ways :func:`example_split` can split the nudged digits.
 SPLITS = ("example", "leak-free")
 
 
@@ -579,7 +546,7 @@ def _split(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split as sk_split
     from sklearn.preprocessing import MinMaxScaler, minmax_scale
 
-    from .data import nudge
+    from ..data import nudge
 
     if kind == "example":
         X, y = _example_order(*load_digits(nudge=True))
@@ -597,7 +564,7 @@ def _split(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             y_train.astype(np.int64), y_test.astype(np.int64))
 
 
-def digits_split(kind: str = "example") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def example_split(kind: str = "example") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nudged digits for claim C4: ``X_train, X_test, y_train, y_test`` (numpy).
 
     ``kind="example"`` is the data of scikit-learn's RBM example: the 1,797
@@ -643,7 +610,7 @@ def _example_rbm(kind: str, n_iter: int, seed: int, method: str) -> tuple[Bernou
 def example_rbm(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
                 method: str = "PCD-1") -> BernoulliRBM:
     """The RBM of scikit-learn's example, fitted on the training part of
-    :func:`digits_split` ``(kind)``: 100 hidden units, learning rate 0.06,
+    :func:`example_split` ``(kind)``: 100 hidden units, learning rate 0.06,
     batch 10, ``n_iter`` epochs of PCD-1 (scikit-learn's algorithm).
     Memoised: the chapter's figures share it; do not modify it."""
     if kind not in SPLITS:
@@ -676,7 +643,7 @@ def rbm_vs_pixels(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
     P(h = 1 | v); on raw pixels the same with ``C=100``. Unlike the example, the
     solver's tolerance is scikit-learn's default, 1e-4 (the example's
     ``tol=1`` stops at once; see :func:`example_solver_check`). Scored on the
-    test part of :func:`digits_split` ``(kind)``. BLAS runs on one thread.
+    test part of :func:`example_split` ``(kind)``. BLAS runs on one thread.
 
     Returns two rows (raw pixels, RBM features) with ``accuracy``,
     ``weighted F1``, ``seconds`` (for the RBM row: RBM training plus logistic
@@ -899,7 +866,7 @@ def digit_grid_figure(images, *, n_cols: int = 10, title: str = "", size: float 
     """
     import matplotlib.pyplot as plt
 
-    from .plots import tile_images
+    from ..plots import tile_images
 
     images = np.asarray(images, dtype=np.float64)
     if signed and images.ndim == 2 and len(images):

@@ -90,91 +90,36 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
-import scipy.sparse
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validate import (
-    as_features,
-    check_choice,
-    check_positive_float,
-    check_positive_int,
-    check_seed,
-)
-
-__all__ = ["BernoulliRBM", "LogPartitionEstimate", "bars_and_stripes", "MAX_ENUMERATED_UNITS"]
+from .._validate import as_features, check_choice, check_positive_float, check_positive_int, check_seed
 
 #: The largest layer ``BernoulliRBM.log_partition()`` enumerates (2**20 states).
 MAX_ENUMERATED_UNITS = 20
+
+
 # Random numbers drawn per call while training (1 MB; fresh large blocks are slow to touch).
 _NOISE_CHUNK = 1 << 18
+
+
 # Configurations times units evaluated per chunk by log_partition (16 MB of float64).
 _ENUMERATION_CHUNK = 1 << 21
+
+
 # Below this many multiply-adds per matrix product, train on one thread.
 _SMALL_WORK = 1 << 20
+
+
 # Training rows on which history_ records the pseudo-likelihood after each epoch.
 _MONITOR_ROWS = 256
-
-
-def bars_and_stripes(size: int = 3, n_samples: int | None = None, *, seed: int = 0) -> np.ndarray:
-    """The bars-and-stripes patterns on a ``size`` x ``size`` grid.
-
-    A pattern switches on whole rows (stripes) or whole columns (bars). There
-    are :math:`2^{size+1} - 2` distinct patterns: :math:`2^{size}` of each kind,
-    less the empty and the full grid, which are both.
-
-    Parameters
-    ----------
-    size : int, 1 to 12
-        Side of the square grid.
-    n_samples : int or None
-        ``None`` returns every distinct pattern once (stripes first, in binary
-        order of the lit rows, then bars). An int draws that many patterns
-        uniformly at random from the distinct ones.
-    seed : int
-        Seed of the draw when ``n_samples`` is given.
-
-    Returns
-    -------
-    ndarray of shape (n_patterns or n_samples, size * size), float32 of 0s and 1s,
-        each row a grid flattened row by row.
-    """
-    size = check_positive_int(size, "size")
-    if size > 12:
-        raise ValueError(f"size must be at most 12 (2**13 patterns); got {size}")
-    seed = check_seed(seed)
-    # lit[p, r] = 1 if line r is on in pattern p; p runs over all 2**size subsets.
-    lit = (np.arange(2**size)[:, None] >> np.arange(size)[::-1]) & 1
-    stripes = np.repeat(lit, size, axis=1)  # pixel (r, col) = lit[r]
-    bars = np.tile(lit, size)  # pixel (r, col) = lit[col]
-    patterns = np.concatenate([stripes, bars[1:-1]]).astype(np.float32)
-    if n_samples is None:
-        return patterns
-    n_samples = check_positive_int(n_samples, "n_samples")
-    rows = np.random.default_rng(seed).integers(0, len(patterns), n_samples)
-    return patterns[rows]
-
-
-def _as_unit_features(X: Any, name: str) -> torch.Tensor:
-    """``as_features(X, unit_interval=True)``, after rejecting sparse matrices
-    with a message that says so (numpy would see a 0-d object array)."""
-    if scipy.sparse.issparse(X):
-        raise TypeError(
-            f"{name} is a scipy sparse {type(X).__name__}; sparse input is not supported. "
-            f"Pass a dense array ({name}.toarray())."
-        )
-    with warnings.catch_warnings():
-        # A read-only array (a memmap, say) is only read here; torch warns anyway.
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        return as_features(X, name, unit_interval=True)
 
 
 def _uniform(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor:
@@ -628,7 +573,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _check_input(self, X: Any, name: str = "X") -> torch.Tensor:
         """X of a fitted model: 2-D, finite, in [0, 1], n_features_in_ columns."""
         check_is_fitted(self)
-        t = _as_unit_features(X, name)
+        t = as_features(X, name, unit_interval=True)
         validate_data(self, X, reset=False, skip_check_array=True)  # count and names
         return t
 
@@ -649,7 +594,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         self._check_params()
         with _threads_for(self._work(X, self.batch_size)):
-            X_t = _as_unit_features(X, "X")
+            X_t = as_features(X, "X", unit_interval=True)
             validate_data(self, X, reset=True, skip_check_array=True)
             self._initialise(X_t.shape[1])
             self._train(X_t, self.batch_size, self.n_iter)
@@ -665,7 +610,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._check_params()
         with _threads_for(self._work(X, None)):
             if not hasattr(self, "components_"):
-                X_t = _as_unit_features(X, "X")
+                X_t = as_features(X, "X", unit_interval=True)
                 validate_data(self, X, reset=True, skip_check_array=True)
                 self._initialise(X_t.shape[1])
             else:
@@ -750,7 +695,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.callback(self, epoch)
 
     def _show_progress(self) -> bool:
-        from .train import show_progress
+        from ..train import show_progress
 
         return show_progress(self.progress)
 

@@ -17,27 +17,27 @@ units) in six variants (:data:`VARIANTS`):
 - ``"tanh + Glorot"``: tanh units, Glorot's initialisation;
 - ``"ReLU + He"``: rectified linear units, He's :math:`N(0, 2/n_\text{in})`;
 - ``"batch norm"``: the baseline with a batch-normalisation layer between
-  every hidden linear layer and its sigmoid (:func:`batchnorm_mlp`);
+  every hidden linear layer and its sigmoid (:func:`gradbook.models.mlp.batchnorm_mlp`);
 - ``"residual"``: the baseline with identity skips,
-  :math:`h^l = h^{l-1} + \sigma(W^l h^{l-1} + b^l)` (:class:`ResidualMLP`).
+  :math:`h^l = h^{l-1} + \sigma(W^l h^{l-1} + b^l)` (:class:`gradbook.models.mlp.ResidualMLP`).
 
 Each is trained the same way (:data:`SETUP`); what we record is the test
 accuracy and the per-layer weight-gradient norms
 :math:`\|\partial C/\partial W^l\|` through training
-(:func:`gradient_profile`).
+(:func:`gradbook.diagnostics.weight_gradient_norms_training`).
 
 The wide nets (claims C8, C13)
 ------------------------------
 A wide two-layer ReLU net trained on a balanced subset of the labels
 (:func:`gradbook.data.label_subset`) for a fixed number of updates, with
-or without (inverted) dropout (:class:`InvertedDropout`) and weight decay;
+or without (inverted) dropout (:class:`gradbook.models.mlp.InvertedDropout`) and weight decay;
 the gap between training and test accuracy measures the overfitting. The
 width sweep, the label sweep and a run on randomly permuted labels (Zhang et
 al. 2017) use the same function (:func:`wide_run`).
 
 Wall time of pretraining (claim C14)
 ------------------------------------
-:func:`pretraining_cost` reuses chapter 3's :func:`gradbook.pretrain.finetune`
+:func:`pretraining_cost` reuses chapter 3's :func:`gradbook.chapters.ch03_pretraining.finetune`
 with all labels.
 """
 
@@ -45,16 +45,15 @@ from __future__ import annotations
 
 import functools
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from ._validate import (
+from .._validate import (
     check_choice,
     check_positive_float,
     check_positive_int,
@@ -62,44 +61,18 @@ from ._validate import (
     check_seed,
     check_seeds,
 )
-from .data import digits_split, label_subset
-from .nets import ACTIVATIONS, init_layer, mlp
-
-__all__ = [
-    "VARIANTS",
-    "SMALL_INIT",
-    "SETUP",
-    "WIDE_SETUP",
-    "inverted_dropout",
-    "InvertedDropout",
-    "dropout_mlp",
-    "batchnorm_mlp",
-    "ResidualMLP",
-    "deep_net",
-    "parameter_count",
-    "gradient_profile",
-    "FixRun",
-    "fix_run",
-    "fix_comparison",
-    "WideRun",
-    "wide_run",
-    "dropout_grid",
-    "width_sweep",
-    "random_label_run",
-    "regularisation_comparison",
-    "LABELS",
-    "pretraining_cost",
-    "VARIANT_COLOURS",
-    "PROFILE_EPOCHS",
-    "profile_figure",
-    "dropout_figure",
-    "clear_cache",
-]
+from ..data import digits_split, label_subset
+from ..diagnostics import weight_gradient_norms_training
+from ..models.mlp import ResidualMLP, batchnorm_mlp, dropout_mlp, mlp, count_parameters
 
 #: The deep-net variants, in the order the chapter shows them.
 VARIANTS = ("sigmoid", "sigmoid + Glorot", "tanh + Glorot", "ReLU + He", "batch norm", "residual")
+
+
 #: The weight standard deviation of the baseline ("a small Gaussian").
 SMALL_INIT = 0.1
+
+
 #: Settings of the deep nets. ``lr`` is the learning rate per variant.
 SETUP: dict[str, Any] = {
     "depth": 8,
@@ -111,6 +84,8 @@ SETUP: dict[str, Any] = {
     "seeds": (0, 1),
     "diagnostic_samples": 500,
 }
+
+
 #: Settings of the wide nets: two hidden ReLU layers, He initialisation.
 WIDE_SETUP: dict[str, Any] = {
     "width": 128,
@@ -119,160 +94,6 @@ WIDE_SETUP: dict[str, Any] = {
     "momentum": 0.9,
     "lr": 0.02,
 }
-
-_ACTIVATION_MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
-
-
-# ------------------------------------------------------------------ dropout
-
-
-def inverted_dropout(h: torch.Tensor, p: float, generator: torch.Generator | None = None
-                     ) -> torch.Tensor:
-    r"""Inverted dropout: drop each unit with probability ``p``, scale the survivors.
-
-    .. math:: \tilde h = \frac{m \odot h}{1 - p},\qquad m_j \sim \text{Bernoulli}(1 - p),
-
-    so that :math:`E[\tilde h] = h`: at test time the net is used as it is,
-    with no rescaling (Srivastava et al. 2014 scale the weights at test time
-    instead; the two are equivalent in expectation).
-
-    Parameters
-    ----------
-    h : tensor of activations (any shape).
-    p : float in [0, 1), the probability of dropping a unit.
-    generator : torch.Generator, optional; seeds the masks.
-    """
-    if not isinstance(h, torch.Tensor):
-        raise TypeError(f"h must be a torch.Tensor; got {type(h).__name__}")
-    p = check_probability(p, "p")
-    if p == 0.0:
-        return h
-    keep = torch.rand(h.shape, generator=generator) >= p
-    return h * keep / (1.0 - p)
-
-
-class InvertedDropout(nn.Module):
-    """:func:`inverted_dropout` as a layer, active in training mode only, with
-    its own seeded generator (so that runs are reproducible without touching
-    torch's global random state)."""
-
-    def __init__(self, p: float, seed: int = 0) -> None:
-        super().__init__()
-        self.p = check_probability(p, "p")
-        self.generator = torch.Generator().manual_seed(check_seed(seed))
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return h
-        return inverted_dropout(h, self.p, self.generator)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-def _check_sizes(sizes: Any) -> list[int]:
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a sequence of layer widths; got {sizes!r}")
-    if len(sizes) < 3:
-        raise ValueError(f"sizes needs an input, at least one hidden and an output width; "
-                         f"got {list(sizes)}")
-    return [check_positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
-
-
-def dropout_mlp(sizes: Sequence[int], p: float, *, activation: str = "relu",
-                init: str | float = "he", seed: int = 0) -> nn.Sequential:
-    """:func:`gradbook.nets.mlp` with an :class:`InvertedDropout` layer after
-    every hidden activation (``p = 0`` gives the plain net, the same weights).
-
-    Returns ``Linear, act, Dropout, ..., Linear``.
-    """
-    sizes = _check_sizes(sizes)
-    p = check_probability(p, "p")
-    seed = check_seed(seed)
-    base = mlp(sizes, activation, init, seed=seed)
-    layers: list[nn.Module] = []
-    for i, module in enumerate(base):
-        layers.append(module)
-        if isinstance(module, tuple(_ACTIVATION_MODULES.values())):
-            layers.append(InvertedDropout(p, seed=seed * 1000 + i))
-    return nn.Sequential(*layers)
-
-
-# --------------------------------------------------------- the deep variants
-
-
-def batchnorm_mlp(sizes: Sequence[int], activation: str = "sigmoid",
-                  init: str | float = SMALL_INIT, seed: int = 0) -> nn.Sequential:
-    r""":func:`gradbook.nets.mlp` with batch normalisation (Ioffe & Szegedy
-    2015) between every hidden linear layer and its activation:
-
-    .. math:: a^l = f\Big(\gamma^l \odot \frac{z^l - \mu_B(z^l)}
-              {\sqrt{\operatorname{var}_B(z^l) + \epsilon}} + \beta^l\Big),
-              \qquad z^l = W^l a^{l-1} + b^l,
-
-    with the mean and variance over the mini-batch in training and running
-    averages at test time. (The linear layers' biases :math:`b^l` then get no
-    gradient: the normalisation removes them; measure the weights' gradients.)
-    """
-    sizes = _check_sizes(sizes)
-    base = mlp(sizes, activation, init, seed=check_seed(seed))
-    layers: list[nn.Module] = []
-    for module in base:
-        if isinstance(module, tuple(_ACTIVATION_MODULES.values())):
-            layers.append(nn.BatchNorm1d(layers[-1].out_features))
-        layers.append(module)
-    return nn.Sequential(*layers)
-
-
-class ResidualMLP(nn.Module):
-    r"""A fully connected net with identity skips (He et al. 2016):
-
-    .. math:: h^1 = f(W^1 x + b^1),\qquad
-              h^l = h^{l-1} + f(W^l h^{l-1} + b^l)\ (l = 2, \dots, L),\qquad
-              \text{logits} = W^{L+1} h^L + b^{L+1}.
-
-    Backpropagation through a block adds the identity to the layer's
-    Jacobian, :math:`\partial h^l / \partial h^{l-1} = I + \operatorname{diag}
-    f'(z^l)\,W^l`, so the error signal reaches the first layer undiminished
-    even when every :math:`f'(z^l) W^l` is small.
-
-    Parameters
-    ----------
-    n_in, width, depth, n_out : input width, hidden width, number of hidden
-        layers (at least 1), number of classes.
-    activation : "sigmoid", "tanh" or "relu".
-    init : as in :func:`gradbook.nets.mlp` (a float is the weights' std).
-    seed : seeds the initial weights.
-    """
-
-    def __init__(self, n_in: int, width: int, depth: int, n_out: int, *,
-                 activation: str = "sigmoid", init: str | float = SMALL_INIT,
-                 seed: int = 0) -> None:
-        super().__init__()
-        n_in = check_positive_int(n_in, "n_in")
-        width = check_positive_int(width, "width")
-        depth = check_positive_int(depth, "depth")
-        n_out = check_positive_int(n_out, "n_out")
-        check_choice(activation, "activation", ACTIVATIONS)
-        if not isinstance(init, str):
-            check_positive_float(init, "init (a weight standard deviation)")
-        gen = torch.Generator().manual_seed(check_seed(seed))
-        self.linears = nn.ModuleList()
-        self.activations = nn.ModuleList()
-        for n in [n_in] + [width] * depth:
-            out = n_out if len(self.linears) == depth else width
-            layer = torch.nn.utils.skip_init(nn.Linear, n, out)
-            init_layer(layer, init, gen)
-            self.linears.append(layer)
-            if len(self.linears) <= depth:
-                self.activations.append(_ACTIVATION_MODULES[activation]())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        *hidden, output = self.linears
-        h = self.activations[0](hidden[0](x))
-        for layer, act in zip(hidden[1:], self.activations[1:]):
-            h = h + act(layer(h))
-        return output(h)
 
 
 def deep_net(variant: str, depth: int | None = None, width: int | None = None,
@@ -298,58 +119,13 @@ def deep_net(variant: str, depth: int | None = None, width: int | None = None,
     return ResidualMLP(64, width, depth, 10, activation="sigmoid", init=SMALL_INIT, seed=seed)
 
 
-def parameter_count(model: nn.Module) -> int:
-    """The number of trainable numbers (weights, biases, batch-norm scales)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
-
-
-@contextmanager
-def _frozen_batch_statistics(model: nn.Module) -> Iterator[None]:
-    """Let a measurement run the model in training mode (batch statistics)
-    without moving the batch-norm layers' running averages."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in norms]
-    try:
-        for m in norms:
-            m.momentum = 0.0
-        yield
-    finally:
-        for m, value in zip(norms, saved):
-            m.momentum = value
-
-
-def gradient_profile(model: nn.Module, X, y) -> list[float]:
-    r""":math:`\|\partial C / \partial W^l\|` for every hidden layer, input side first.
-
-    The Frobenius norm of the gradient of the mean softmax cross-entropy over
-    ``(X, y)`` with respect to each hidden linear layer's weight matrix
-    (:func:`gradbook.diagnostics.weight_gradient_norms`). Batch-norm layers
-    normalise with the statistics of ``X`` (training mode), as during
-    training, and their running averages are left untouched; the model's
-    parameters and gradients are unchanged.
-    """
-    from .diagnostics import weight_gradient_norms
-
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    was_training = model.training
-    model.train()
-    try:
-        with _frozen_batch_statistics(model):
-            return weight_gradient_norms(model, X, y)
-    finally:
-        model.train(was_training)
-
-
 # ------------------------------------------------------------------ runs
 
 
 @dataclass
 class FixRun:
     """One deep-net run: the :class:`gradbook.train.History`, the gradient
-    profile (:func:`gradient_profile`) at each epoch of ``profile_epochs``
+    profile (:func:`weight_gradient_norms_training`) at each epoch of ``profile_epochs``
     (one row per epoch; epoch 0 is the initial net), and the number of
     parameters."""
 
@@ -380,7 +156,7 @@ def _profile_epochs(epochs: int) -> tuple[int, ...]:
 
 @functools.lru_cache(maxsize=None)
 def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: float) -> FixRun:
-    from .train import train
+    from ..train import train
 
     X_train, X_test, y_train, y_test = digits_split()
     n = SETUP["diagnostic_samples"]
@@ -391,12 +167,12 @@ def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: f
 
     def measure(epoch: int, model: nn.Module) -> None:
         if epoch in wanted:
-            profiles.append(gradient_profile(model, Xd, yd))
+            profiles.append(weight_gradient_norms_training(model, Xd, yd))
 
     history = train(net, X_train, y_train, epochs=epochs, lr=lr,
                     batch_size=SETUP["batch_size"], momentum=SETUP["momentum"], seed=seed,
                     X_test=X_test, y_test=y_test, callback=measure)
-    return FixRun(history, wanted, np.asarray(profiles), parameter_count(net))
+    return FixRun(history, wanted, np.asarray(profiles), count_parameters(net))
 
 
 def fix_run(variant: str, depth: int | None = None, seed: int = 0, *,
@@ -463,7 +239,7 @@ class WideRun:
 @functools.lru_cache(maxsize=None)
 def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, seed: int,
               random_labels: bool, updates: int) -> WideRun:
-    from .train import train
+    from ..train import train
 
     X_train, X_test, y_train, y_test = digits_split()
     index = label_subset(y_train, n_labels, seed)
@@ -477,7 +253,7 @@ def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, se
     history = train(net, X, y, epochs=math.ceil(updates / steps), lr=WIDE_SETUP["lr"],
                     batch_size=batch, momentum=WIDE_SETUP["momentum"],
                     weight_decay=weight_decay, seed=seed, X_test=X_test, y_test=y_test)
-    return WideRun(history, parameter_count(net), steps)
+    return WideRun(history, count_parameters(net), steps)
 
 
 def wide_run(n_labels: int, *, dropout: float = 0.0, weight_decay: float = 0.0,
@@ -577,7 +353,7 @@ def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
     One row per (method, seed) with ``pretrain seconds``, ``finetune
     seconds``, ``total seconds`` and ``test accuracy``.
     """
-    from .pretrain import METHODS, finetune
+    from .ch03_pretraining import METHODS, finetune
 
     rows = []
     for method in methods:
@@ -602,17 +378,19 @@ def clear_cache() -> None:
 #: Colour (a :data:`gradbook.plots.PALETTE` name) of each variant.
 VARIANT_COLOURS = {"sigmoid": "blue", "sigmoid + Glorot": "sky", "tanh + Glorot": "orange",
                    "ReLU + He": "green", "batch norm": "purple", "residual": "vermillion"}
+
+
 #: The epochs the profile figure draws.
 PROFILE_EPOCHS = (0, 1, 4, 12)
 
 
-def profile_figure(depth: int, variant: str):
+def fix_profile_figure(depth: int, variant: str):
     """Interactive figure: the gradient profile of ``variant`` with ``depth``
     hidden layers (seed 0) at initialisation and after 1, 4 and 12 epochs,
     and its test accuracy through training beside every other variant's."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE, layer_log_axis
+    from ..plots import PALETTE, layer_log_axis
 
     check_choice(variant, "variant", VARIANTS)
     depth = check_positive_int(depth, "depth")
@@ -653,7 +431,7 @@ def dropout_figure(dropout: float, labels: int, weight_decay: float = 0.0,
     ``rates`` (the slider's dropout rates)."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE
+    from ..plots import PALETTE
 
     run = wide_run(labels, dropout=dropout, weight_decay=weight_decay)
     base = wide_run(labels)

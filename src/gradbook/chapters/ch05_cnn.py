@@ -1,0 +1,396 @@
+r"""Chapter 5's experiments: convolutional nets and weight sharing on the digits.
+
+The nets are :mod:`gradbook.models.cnn`'s; this module trains them with the
+chapter's settings (capacity, labels, a pixel shuffle, gradients layer by
+layer) and draws the chapter's figures.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .._validate import check_choice, check_positive_float, check_positive_int, check_seed, check_seeds
+from ..data import digits_split, label_subset, permute_pixels, pixel_permutation
+from ..diagnostics import layer_gradient_table
+from ..models.cnn import SIDE, count_parameters, deep_cnn, deep_mlp, small_cnn
+from ..models.mlp import ACTIVATIONS, mlp, permute_first_layer
+from ..train import evaluate, train
+
+# The chapter's training settings for the digit classifiers: SGD with
+# momentum 0.9, about STEPS mini-batches of BATCH whatever the number of labels.
+STEPS, LR, BATCH = 400, 0.05, 32
+
+
+LABELS = (50, 200, 1438)
+
+
+# ---------------------------------------------------------------- experiments
+
+
+@functools.lru_cache(maxsize=None)
+def _run(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, steps: int,
+         lr: float, batch_size: int):
+    """One memoised training run on the digits split: the capacity table, the
+    label sweep and the figures share their runs (read the History; do not
+    modify it). ``arch`` is "cnn" (``size`` = channels of :func:`small_cnn`) or
+    "mlp" (``size`` = hidden units of one ReLU layer). The training set is the
+    first ``n_labels`` of a seeded, class-stratified order; training lasts
+    about ``steps`` mini-batches whatever the number of labels."""
+    X_train, X_test, y_train, y_test = digits_split()
+    if shuffled:
+        perm = pixel_permutation(0)
+        X_train, X_test = permute_pixels(X_train, perm), permute_pixels(X_test, perm)
+    idx = label_subset(y_train, n_labels, seed)
+    if arch == "cnn":
+        net = small_cnn(size, "relu", seed=seed)
+    else:
+        net = mlp([SIDE * SIDE, size, 10], activation="relu", init="he", seed=seed)
+        if arch == "mlp-twin":  # the same initial net, relabelled for shuffled pixels
+            net = permute_first_layer(net, pixel_permutation(0))
+    epochs = max(1, math.ceil(steps * batch_size / n_labels))
+    history = train(net, X_train[idx], y_train[idx], epochs=epochs, lr=lr,
+                    batch_size=batch_size, momentum=0.9, seed=seed, X_test=X_test,
+                    y_test=y_test, record_every=max(1, epochs // 10))
+    return history, net
+
+
+def capacity_comparison(
+    cnn_channels: Sequence[int] = (8,),
+    mlp_widths: Sequence[int] = (8, 16, 32, 64),
+    *,
+    seeds: Sequence[int] = (0, 1),
+    steps: int = STEPS,
+    lr: float = LR,
+    batch_size: int = BATCH,
+) -> pd.DataFrame:
+    """Claim C10 (CNN half): parameters against test accuracy for a family of
+    small CNNs (:func:`small_cnn` with each number of channels) and of
+    one-hidden-layer ReLU MLPs (each width), all trained on every training
+    digit with the same SGD (momentum 0.9).
+
+    One row per (net, size, seed): ``net``, ``size``, ``seed``,
+    ``parameters``, ``test accuracy``, ``seconds``.
+    """
+    steps = check_positive_int(steps, "steps")
+    rows = []
+    for arch, sizes in (("cnn", cnn_channels), ("mlp", mlp_widths)):
+        for size in sizes:
+            size = check_positive_int(size, f"{arch} size")
+            for s in check_seeds(seeds):
+                history, net = _run(arch, size, 1438, False, s, steps, float(lr), batch_size)
+                rows.append({"net": arch.upper(), "size": size, "seed": s,
+                             "parameters": count_parameters(net),
+                             "test accuracy": history.test_acc[-1], "seconds": history.seconds})
+    return pd.DataFrame(rows)
+
+
+def label_sweep(
+    n_labels: Sequence[int] = LABELS,
+    *,
+    seeds: Sequence[int] = (0, 1),
+    cnn_channels: int = 8,
+    mlp_width: int = 32,
+    steps: int = STEPS,
+    lr: float = LR,
+    batch_size: int = BATCH,
+) -> pd.DataFrame:
+    """Claim C16: test accuracy against the number of labels, for the CNN and
+    the MLP trained from scratch by backprop, on the images as they are and
+    with one fixed random permutation of the 64 pixels (the same for train and
+    test, :func:`pixel_permutation` with seed 0).
+
+    One row per (net, pixels, labels, seed) with ``test accuracy`` and
+    ``train accuracy``.
+    """
+    steps = check_positive_int(steps, "steps")
+    rows = []
+    for n in n_labels:
+        n = check_positive_int(n, "n_labels[i]", minimum=10)
+        if n > 1438:
+            raise ValueError(f"n_labels can be at most 1438 (the training set); got {n}")
+        for arch, size in (("cnn", cnn_channels), ("mlp", mlp_width)):
+            for shuffled in (False, True):
+                for s in check_seeds(seeds):
+                    history, _ = _run(arch, size, n, shuffled, s, steps, float(lr), batch_size)
+                    rows.append({"net": arch.upper(), "pixels": "shuffled" if shuffled else "original",
+                                 "labels": n, "seed": s, "test accuracy": history.test_acc[-1],
+                                 "train accuracy": history.train_acc[-1]})
+    return pd.DataFrame(rows)
+
+
+def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: int = 1438,
+                      seed: int = 0, steps: int = STEPS, lr: float = LR,
+                      batch_size: int = BATCH) -> dict[str, Any]:
+    """The shuffled-pixel test done exactly, for the MLP.
+
+    The runs of :func:`label_sweep` for ``n_labels`` and ``seed`` (CNN and
+    MLP, original and shuffled pixels; one fixed permutation,
+    :func:`pixel_permutation` with seed 0, for train and test), plus one more:
+    the MLP's *twin*, the original MLP's initial weights relabelled by
+    :func:`permute_first_layer`, trained on the shuffled pixels with the
+    same mini-batches. In exact arithmetic the twin's run is the original
+    run; in float32 they differ only by the order in which the first layer
+    adds its 64 products. The CNN has no such twin.
+
+    Returns a dict with the five histories (``cnn``, ``cnn_shuffled``,
+    ``mlp``, ``mlp_shuffled``, ``mlp_twin``) and ``max_loss_gap``, the largest
+    difference between the per-step losses of ``mlp`` and ``mlp_twin``.
+    """
+    n_labels = check_positive_int(n_labels, "n_labels", minimum=10)
+    seed = check_seed(seed)
+    args = (n_labels, seed, check_positive_int(steps, "steps"), float(lr),
+            check_positive_int(batch_size, "batch_size"))
+    out: dict[str, Any] = {
+        "cnn": _run("cnn", cnn_channels, n_labels, False, seed, *args[2:])[0],
+        "cnn_shuffled": _run("cnn", cnn_channels, n_labels, True, seed, *args[2:])[0],
+        "mlp": _run("mlp", mlp_width, n_labels, False, seed, *args[2:])[0],
+        "mlp_shuffled": _run("mlp", mlp_width, n_labels, True, seed, *args[2:])[0],
+        "mlp_twin": _run("mlp-twin", mlp_width, n_labels, True, seed, *args[2:])[0],
+    }
+    out["max_loss_gap"] = float(np.max(np.abs(np.subtract(out["mlp"].step_loss,
+                                                          out["mlp_twin"].step_loss))))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _profile(arch: str, depth: int, activation: str, seed: int, n_samples: int,
+             channels: int, width: int) -> pd.DataFrame:
+    X_train, _, y_train, _ = digits_split()
+    if arch == "cnn":
+        net = deep_cnn(depth, channels, activation, seed=seed)
+    else:
+        net = deep_mlp(depth, width, activation, seed=seed)
+    return layer_gradient_table(net, X_train[:n_samples], y_train[:n_samples])
+
+
+def sharing_profile(depth: int, activation: str = "sigmoid", *, seeds: Sequence[int] = (0, 1, 2),
+                     n_samples: int = 250, channels: int = 4, width: int = 64) -> pd.DataFrame:
+    """Claim C17 at initialisation: :func:`layer_gradient_table` of the deep CNN
+    (:func:`deep_cnn`, ``channels`` per layer) and of the equally deep MLP
+    (:func:`deep_mlp`, ``width`` per layer), averaged over ``seeds``, on the
+    first ``n_samples`` training digits.
+
+    One row per (net, layer) with the mean ``delta rms`` and ``weight grad
+    rms`` and ``terms per weight``; memoised per seed.
+    """
+    depth = check_positive_int(depth, "depth")
+    check_choice(activation, "activation", ACTIVATIONS)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    channels = check_positive_int(channels, "channels")
+    width = check_positive_int(width, "width")
+    frames = []
+    for arch in ("cnn", "mlp"):
+        for s in check_seeds(seeds):
+            f = _profile(arch, depth, activation, s, n_samples, channels, width).copy()
+            f["net"], f["seed"] = arch.upper(), s
+            frames.append(f)
+    allf = pd.concat(frames, ignore_index=True)
+    return (allf.groupby(["net", "layer"], as_index=False)
+            [["delta rms", "weight grad rms", "terms per weight"]].mean())
+
+
+def training_profiles(depth: int = 6, activation: str = "sigmoid", *, epochs: int = 5,
+                      lr: float = 0.05, batch_size: int = 32, seed: int = 0,
+                      n_samples: int = 250, channels: int = 4, width: int = 64) -> pd.DataFrame:
+    """Claim C17 early in training: train the deep CNN and the deep MLP of
+    :func:`sharing_profile` for ``epochs`` epochs (SGD, momentum 0.9) and
+    measure :func:`layer_gradient_table` after every epoch.
+
+    One row per (net, epoch, layer) with ``delta rms``, ``weight grad rms``
+    and the net's ``test accuracy`` at that epoch.
+    """
+    return _training_profiles(check_positive_int(depth, "depth"),
+                              check_choice(activation, "activation", ACTIVATIONS),
+                              check_positive_int(epochs, "epochs"),
+                              check_positive_float(lr, "lr"),
+                              check_positive_int(batch_size, "batch_size"),
+                              check_seed(seed), check_positive_int(n_samples, "n_samples"),
+                              check_positive_int(channels, "channels"),
+                              check_positive_int(width, "width")).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _training_profiles(depth, activation, epochs, lr, batch_size, seed, n_samples, channels, width):
+    X_train, X_test, y_train, y_test = digits_split()
+    Xd, yd = X_train[:n_samples], y_train[:n_samples]
+    rows = []
+    for arch in ("cnn", "mlp"):
+        net = (deep_cnn(depth, channels, activation, seed=seed) if arch == "cnn"
+               else deep_mlp(depth, width, activation, seed=seed))
+        for epoch in range(epochs + 1):
+            if epoch > 0:
+                train(net, X_train, y_train, epochs=1, lr=lr, batch_size=batch_size,
+                      momentum=0.9, seed=seed * 1000 + epoch)
+            acc = evaluate(net, X_test, y_test)[1]
+            f = layer_gradient_table(net, Xd, yd)
+            f["net"], f["epoch"], f["test accuracy"] = arch.upper(), epoch, acc
+            rows.append(f)
+    return pd.concat(rows, ignore_index=True)
+
+
+def first_last_ratio(profile: pd.DataFrame, net: str, column: str = "delta rms") -> float:
+    """Last hidden layer's value over the first's, for one net of a
+    :func:`sharing_profile` (or one epoch of :func:`training_profiles`):
+    how many times less the first layer gets."""
+    if not isinstance(profile, pd.DataFrame) or not {"net", "layer", column} <= set(profile.columns):
+        raise ValueError(f"profile must be a DataFrame with columns net, layer and {column!r}")
+    part = profile[profile.net == net].sort_values("layer")[column].to_numpy()
+    if len(part) == 0:
+        raise ValueError(f"profile has no rows for net {net!r}; nets: {sorted(set(profile.net))}")
+    return float(part[-1] / part[0])
+
+
+def ratios_by_epoch(profiles: pd.DataFrame, column: str = "delta rms") -> pd.DataFrame:
+    """Summarise :func:`training_profiles`: one row per (net, epoch) with the
+    last/first ratio of ``column`` and the test accuracy."""
+    if not isinstance(profiles, pd.DataFrame) or "epoch" not in profiles.columns:
+        raise ValueError("profiles must be the DataFrame of training_profiles (with an epoch column)")
+    rows = []
+    for (net, epoch), group in profiles.groupby(["net", "epoch"]):
+        rows.append({"net": net, "epoch": int(epoch), "ratio": first_last_ratio(group, net, column),
+                     "test accuracy": float(group["test accuracy"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------- figures
+
+#: The chapter's colour for each kind of net: ``plots.PALETTE``'s vermillion and
+#: blue, spelt out so that importing this module does not import the plotting stack.
+NET_COLOURS = {"CNN": "#D55E00", "MLP": "#0072B2"}
+
+
+def sharing_profile_figure(depth: int, activation: str):
+    """Interactive figure: per-layer error signal (left) and per-weight
+    gradient (right) at initialisation, CNN and MLP of the same depth, on a
+    log axis, with the first/last ratio of each in the legend."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import layer_log_axis
+
+    prof = sharing_profile(depth, activation)
+    fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.5), sharex=True)
+    for ax, column, title in zip(axes, ("delta rms", "weight grad rms"),
+                                 (r"error signal $\delta^l$ (rms per unit)",
+                                  r"weight gradient $\partial C/\partial W^l$ (rms per weight)")):
+        for net, group in prof.groupby("net"):
+            values = group[column].to_numpy()
+            ratio = values[-1] / values[0]
+            ax.plot(group["layer"], values, "o-", color=NET_COLOURS[net], lw=2,
+                    label=f"{net}: last/first = {ratio:.3g}")
+        layer_log_axis(ax, 8, range(-9, 2, 2), (1e-9, 1e1))
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"{activation}, {depth} hidden layers, at initialisation", fontsize=11,
+                 fontweight="bold")
+    fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.83, wspace=0.22)
+    return fig
+
+
+def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = LABELS,
+                  seeds: Sequence[int] = (0, 1), steps: int = STEPS):
+    """Interactive figure: test accuracy during training for the CNN and the
+    MLP trained on ``labels`` digits, ``pixels`` "original" or "shuffled"
+    (left), and the final accuracy against the number of labels with the
+    current choice marked (right). Replots the memoised runs of
+    :func:`label_sweep` (called with ``n_labels``, ``seeds`` and ``steps``)."""
+    import matplotlib.pyplot as plt
+
+    check_choice(pixels, "pixels", ("original", "shuffled"))
+    if labels not in n_labels:
+        raise ValueError(f"labels must be one of n_labels {tuple(n_labels)}; got {labels!r}")
+    seeds = check_seeds(seeds)
+    sweep = label_sweep(n_labels, seeds=seeds, steps=steps)
+    fig, (ax_c, ax_s) = plt.subplots(1, 2, figsize=(9.2, 3.5))
+    for arch, size in (("cnn", 8), ("mlp", 32)):
+        colour = NET_COLOURS[arch.upper()]
+        for s in seeds:
+            h, _ = _run(arch, size, labels, pixels == "shuffled", s, steps, LR, BATCH)
+            done = np.array(h.epoch) * math.ceil(labels / BATCH)
+            ax_c.plot(done, h.test_acc, "-", color=colour, lw=2, alpha=0.9 if s == seeds[0] else 0.5,
+                      label=arch.upper() if s == seeds[0] else None)
+        for shuffle, style in (("original", "o-"), ("shuffled", "s--")):
+            part = sweep[(sweep.net == arch.upper()) & (sweep.pixels == shuffle)]
+            mean = part.groupby("labels")["test accuracy"].mean()
+            ax_s.plot(mean.index, mean.values, style, color=colour, lw=1.8,
+                      alpha=1.0 if shuffle == pixels else 0.35,
+                      label=f"{arch.upper()}, {shuffle}")
+    chosen = sweep[(sweep.labels == labels) & (sweep.pixels == pixels)]
+    for net, group in chosen.groupby("net"):
+        ax_s.plot([labels], [group["test accuracy"].mean()], "o", ms=12, mfc="none",
+                  mec=NET_COLOURS[net], mew=2)
+    ax_c.set(xlabel="SGD steps", ylabel="test accuracy", ylim=(0, 1.02),
+             title=f"{labels} labels, {pixels} pixels")
+    ax_c.legend(fontsize=8, loc="lower right")
+    ax_s.set_xscale("log")
+    ax_s.set_xticks(list(n_labels))
+    ax_s.set_xticklabels([str(n) for n in n_labels])
+    ax_s.minorticks_off()
+    ax_s.set(xlabel="labelled training digits", ylabel="final test accuracy", ylim=(0.7, 1.0),
+             title=f"all runs (mean of {len(seeds)} seeds)")
+    ax_s.legend(fontsize=7, loc="lower right", ncol=2)
+    fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.9, wspace=0.25)
+    return fig
+
+
+def feature_maps(index: int, pixels: str = "original", *, steps: int = STEPS) -> dict[str, Any]:
+    """The trained :func:`small_cnn` (8 channels, all labels, seed 0) applied
+    to test digit ``index``: its input image (as the net sees it), the first
+    layer's 8 filters and feature maps (after ReLU), the second layer's 16
+    feature maps, and the predicted class."""
+    index = check_positive_int(index, "index", minimum=0)
+    check_choice(pixels, "pixels", ("original", "shuffled"))
+    _, X_test, _, y_test = digits_split()
+    if index >= len(X_test):
+        raise ValueError(f"index must be below {len(X_test)} (test digits); got {index}")
+    _, net = _run("cnn", 8, 1438, pixels == "shuffled", 0, check_positive_int(steps, "steps"), LR, BATCH)
+    x = X_test[index:index + 1]
+    if pixels == "shuffled":
+        x = permute_pixels(x, pixel_permutation(0))
+    with torch.no_grad():
+        image = net[0](x)
+        maps1 = net[2](net[1](image))
+        maps2 = net[5](net[4](net[3](maps1)))
+        label = int(net(x).argmax(1))
+    return {"image": image[0, 0].numpy(), "filters": net[1].weight[:, 0].detach().numpy(),
+            "maps1": maps1[0].numpy(), "maps2": maps2[0].numpy(), "predicted": label,
+            "label": int(y_test[index])}
+
+
+def feature_maps_figure(digit: int, pixels: str, *, steps: int = STEPS):
+    """Interactive figure: the first test image of ``digit`` as the CNN sees
+    it, the first layer's eight 3x3 filters, and the feature maps of both
+    layers (each filter and map scaled to its own range)."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import tile_images
+
+    digit = check_positive_int(digit, "digit", minimum=0)
+    if digit > 9:
+        raise ValueError(f"digit must lie in 0..9; got {digit}")
+    _, _, _, y_test = digits_split()
+    index = int(torch.nonzero(y_test == digit)[0])
+    maps = feature_maps(index, pixels, steps=steps)
+    fig = plt.figure(figsize=(9.2, 3.3))
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.0, 1.6, 1.6], left=0.02, right=0.99,
+                            top=0.86, bottom=0.03, wspace=0.12, hspace=0.45)
+    panels = [
+        (fig.add_subplot(grid[:, 0]), maps["image"], "gray_r",
+         f"input ({pixels})\nlabel {maps['label']}, predicted {maps['predicted']}"),
+        (fig.add_subplot(grid[0, 1]), tile_images(maps["filters"].reshape(8, -1), (3, 3), 4),
+         "RdBu_r", "layer-1 filters (3x3)"),
+        (fig.add_subplot(grid[1, 1]), tile_images(maps["maps1"].reshape(8, -1), (8, 8), 4),
+         "magma", "layer-1 maps (8x8)"),
+        (fig.add_subplot(grid[:, 2]), tile_images(maps["maps2"].reshape(16, -1), (4, 4), 4),
+         "magma", "layer-2 maps (4x4)"),
+    ]
+    for ax, image, cmap, title in panels:
+        ax.imshow(image, cmap=cmap, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    return fig
