@@ -78,7 +78,7 @@ from sklearn.datasets import load_digits
 from sklearn.neural_network import BernoulliRBM as SkBernoulliRBM
 from threadpoolctl import threadpool_limits
 
-from gradbook.rbm import BernoulliRBM
+from gradbook.models.rbm import BernoulliRBM
 
 
 def digits_data() -> tuple[np.ndarray, np.ndarray]:

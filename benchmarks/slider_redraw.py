@@ -17,7 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from gradbook import vanishing  # noqa: E402
+from gradbook.chapters import ch01_vanishing_gradients as ch01
 from gradbook.plots import set_theme  # noqa: E402
 from gradbook.train import set_threads  # noqa: E402
 from gradbook.widgets import explore  # noqa: E402
@@ -29,7 +29,7 @@ GRID = {"depth": [2, 4, 6, 8], "activation": ["sigmoid", "tanh", "relu"],
 def main() -> None:
     set_theme()
     set_threads(1)
-    explorer = explore(vanishing.profile_figure, GRID)
+    explorer = explore(ch01.delta_profile_figure, GRID)
     box = explorer.widget()
     depth, activation, scale = box.sliders
     fresh, cached = [], []

@@ -58,6 +58,6 @@ def digits():
 @pytest.fixture(scope="session")
 def digits_split():
     """The chapters' split of the digits: ``X_train, X_test, y_train, y_test``."""
-    from gradbook.vanishing import digits_split as split
+    from gradbook.data import digits_split as split
 
     return split()

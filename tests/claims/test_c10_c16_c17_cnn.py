@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import pytest
 
-from gradbook import cnn
+from gradbook.chapters import ch05_cnn as ch05
+from gradbook.models import cnn
 
 
 def _ratio(prof, net, column):
@@ -43,7 +44,7 @@ def test_c10_lenet5_has_the_papers_60000_parameters_and_sharing_saves_most():
 
 
 def test_c10_on_8x8_digits_the_cnn_saves_no_parameters():
-    cap = cnn.capacity_comparison()
+    cap = ch05.capacity_comparison()
     acc = cap.groupby(["net", "size"])["test accuracy"].mean()
     params = cap.groupby(["net", "size"])["parameters"].first()
     # the smallest MLP (610 parameters) is within 3 points of the CNN (1,898)
@@ -58,14 +59,14 @@ def test_c10_on_8x8_digits_the_cnn_saves_no_parameters():
 
 
 def test_c16_cnn_trains_from_scratch_by_backprop():
-    sweep = cnn.label_sweep()
+    sweep = ch05.label_sweep()
     mean = sweep.groupby(["net", "pixels", "labels"])["test accuracy"].mean()
     assert mean["CNN", "original", 1438] > 0.96  # measured 0.978, no pretraining
     assert mean["CNN", "original", 50] > 0.75  # measured 0.852 with 50 labels
 
 
 def test_c16_pixel_shuffle_costs_the_cnn_not_the_mlp():
-    sweep = cnn.label_sweep()
+    sweep = ch05.label_sweep()
     mean = sweep.groupby(["net", "pixels"])["test accuracy"].mean()
     cnn_drop = mean["CNN", "original"] - mean["CNN", "shuffled"]
     mlp_drop = mean["MLP", "original"] - mean["MLP", "shuffled"]
@@ -75,7 +76,7 @@ def test_c16_pixel_shuffle_costs_the_cnn_not_the_mlp():
 
 
 def test_c16_for_the_mlp_the_shuffle_is_a_relabelling():
-    check = cnn.permutation_check()
+    check = ch05.permutation_check()
     assert check["max_loss_gap"] < 1e-5  # measured 2.4e-7 (float32 summation order)
     assert check["mlp_twin"].test_acc == check["mlp"].test_acc
 
@@ -84,7 +85,7 @@ def test_c16_for_the_mlp_the_shuffle_is_a_relabelling():
 
 
 def test_c17_weight_sharing_does_not_stop_the_sigmoid_gradient_vanishing():
-    prof = cnn.gradient_profile(6, "sigmoid")
+    prof = ch05.sharing_profile(6, "sigmoid")
     cnn_delta, mlp_delta = _ratio(prof, "CNN", "delta rms"), _ratio(prof, "MLP", "delta rms")
     assert cnn_delta > 300 and mlp_delta > 300  # measured 3607 and 3302
     assert cnn_delta > mlp_delta / 3  # the CNN is no better than the MLP
@@ -93,7 +94,7 @@ def test_c17_weight_sharing_does_not_stop_the_sigmoid_gradient_vanishing():
 
 
 def test_c17_sharing_sums_over_positions_so_each_weight_gets_more():
-    prof = cnn.gradient_profile(6, "sigmoid").set_index(["net", "layer"])
+    prof = ch05.sharing_profile(6, "sigmoid").set_index(["net", "layer"])
     for layer in range(2, 7):  # layer 1 of the CNN reads the 1-channel image
         assert prof.loc[("CNN", layer), "terms per weight"] == 64 * prof.loc[("MLP", layer), "terms per weight"]
         gain = prof.loc[("CNN", layer), "weight grad rms"] / prof.loc[("MLP", layer), "weight grad rms"]
@@ -101,24 +102,24 @@ def test_c17_sharing_sums_over_positions_so_each_weight_gets_more():
 
 
 def test_c17_relu_keeps_both_profiles_flat():
-    prof = cnn.gradient_profile(6, "relu")
+    prof = ch05.sharing_profile(6, "relu")
     for net in ("CNN", "MLP"):
         assert 0.3 < _ratio(prof, net, "delta rms") < 3  # measured 1.25 and 1.07
 
 
 def test_c17_the_gap_survives_early_training():
-    tp = cnn.training_profiles(6, "sigmoid", epochs=5)
+    tp = ch05.training_profiles(6, "sigmoid", epochs=5)
     last = tp[tp.epoch == 5]
     for net in ("CNN", "MLP"):
         part = last[last.net == net]["delta rms"].to_numpy()
         assert part[-1] / part[0] > 300  # measured 3409 (CNN) and 3006 (MLP)
         assert last[last.net == net]["test accuracy"].iloc[0] < 0.2  # both stuck near chance
-    relu = cnn.training_profiles(6, "relu", epochs=5)
+    relu = ch05.training_profiles(6, "relu", epochs=5)
     assert relu[(relu.epoch == 5)].groupby("net")["test accuracy"].first().min() > 0.6
 
 
 @pytest.mark.parametrize("depth", [4, 8])
 def test_c17_cnn_and_mlp_vanish_at_the_same_rate(depth):
-    prof = cnn.gradient_profile(depth, "sigmoid")
+    prof = ch05.sharing_profile(depth, "sigmoid")
     ratio = _ratio(prof, "CNN", "delta rms") / _ratio(prof, "MLP", "delta rms")
     assert 1 / 3 < ratio < 3  # measured 1.18 (depth 4) and 1.36 (depth 8)

@@ -13,17 +13,21 @@ import math
 import pytest
 import torch
 
-from gradbook import rnn
+from gradbook.chapters import ch06_exploding_gradients as ch06
+from gradbook.models import rnn
+from gradbook.data import adding_problem
+from gradbook.diagnostics import gradient_through_time
+from gradbook.train import train_rnn
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_linear_gradient_vanishes_below_radius_one_and_explodes_above(seed):
     T = 50
-    x, y = rnn.adding_problem(16, T, seed=seed)
+    x, y = adding_problem(16, T, seed=seed)
     by_lag = {}
     for radius in (0.5, 1.5):
         model = rnn.VanillaRNN(2, 32, 1, "linear", init="gaussian", radius=radius, seed=seed)
-        norms = rnn.gradient_through_time(model, x, y)
+        norms = gradient_through_time(model, x, y)
         by_lag[radius] = (norms / norms[-1]).flip(0)  # entry k: lag k, relative to lag 0
     falls, grows = torch.diff(by_lag[0.5]), torch.diff(by_lag[1.5])
     assert torch.all(falls < 0) and by_lag[0.5][T] < 1e-10
@@ -34,11 +38,11 @@ def test_clipping_keeps_training_finite_where_plain_sgd_diverges():
     # a tanh RNN with spectral radius 2 on the adding problem (T = 50): the
     # gradient through time reaches thousands, and one plain SGD step with
     # lr = 0.3 throws the weights so far that the loss explodes
-    data = rnn.adding_problem(256, 50, seed=1)
+    data = adding_problem(256, 50, seed=1)
 
     def run(clip):
         model = rnn.VanillaRNN(2, 16, 1, "tanh", radius=2.0, seed=0)
-        return rnn.train_rnn(model, data, steps=40, lr=0.3, batch_size=32, clip=clip, seed=0)
+        return train_rnn(model, data, steps=40, lr=0.3, batch_size=32, clip=clip, seed=0)
 
     plain, clipped = run(None), run(("norm", 1.0))
     assert plain.diverged and plain.diverged_at < 40
@@ -51,17 +55,17 @@ def test_clipping_keeps_training_finite_where_plain_sgd_diverges():
 def test_tanh_slopes_take_back_the_growth():
     # chapter 6, experiment 1: at radius 1.5 the linear net's gradient grows by
     # 1.5 per step, the tanh net's still shrinks; tanh grows only at larger radii
-    linear = rnn.growth_rate(rnn.lag_profile(1.5, "linear", 100))
+    linear = ch06.growth_rate(ch06.lag_profile(1.5, "linear", 100))
     assert linear == pytest.approx(1.5, rel=0.01)
-    assert rnn.growth_rate(rnn.lag_profile(1.5, "tanh", 100)) < 1.0
-    assert rnn.growth_rate(rnn.lag_profile(3.0, "tanh", 100)) > 1.1
-    assert rnn.growth_rate(rnn.lag_profile(0.5, "tanh", 100)) < 0.5  # below the linear rate
+    assert ch06.growth_rate(ch06.lag_profile(1.5, "tanh", 100)) < 1.0
+    assert ch06.growth_rate(ch06.lag_profile(3.0, "tanh", 100)) > 1.1
+    assert ch06.growth_rate(ch06.lag_profile(0.5, "tanh", 100)) < 0.5  # below the linear rate
 
 
 def test_descent_is_thrown_off_the_cliff_unless_clipped():
     # chapter 6's static cliff figure: lr 0.1 from the chapter's start
-    free = rnn.cliff_trajectory(*rnn.CLIFF_START, lr=0.1, steps=100, length=rnn.CLIFF_LENGTH)
-    clipped = rnn.cliff_trajectory(*rnn.CLIFF_START, lr=0.1, steps=100, length=rnn.CLIFF_LENGTH, clip=1.0)
+    free = ch06.cliff_trajectory(*ch06.CLIFF_START, lr=0.1, steps=100, length=ch06.CLIFF_LENGTH)
+    clipped = ch06.cliff_trajectory(*ch06.CLIFF_START, lr=0.1, steps=100, length=ch06.CLIFF_LENGTH, clip=1.0)
     assert free.grad_norms.max() > 100 and abs(free.params).max() > 12
     assert abs(clipped.params).max() < 10
     assert clipped.losses[-1] < free.losses[-1] - 0.3
@@ -69,10 +73,10 @@ def test_descent_is_thrown_off_the_cliff_unless_clipped():
 
 def test_clipping_lets_a_large_learning_rate_bridge_longer_lags():
     # chapter 6, experiments 2 and 3 (seed 0, 400 steps, 32 units)
-    plain = rnn.adding_run("rnn", 10, lr=0.1, steps=400)
+    plain = ch06.adding_run("rnn", 10, lr=0.1, steps=400)
     assert plain.result.diverged and plain.test_mse is None
     assert max(plain.result.grad_norms) > 1e3
     for length in (10, 20):
-        assert rnn.adding_run("rnn", length, lr=0.1, steps=400, clip=("norm", 0.1)).learned
-    small = {length: rnn.adding_run("rnn", length, lr=0.01, steps=400) for length in (10, 20)}
+        assert ch06.adding_run("rnn", length, lr=0.1, steps=400, clip=("norm", 0.1)).learned
+    small = {length: ch06.adding_run("rnn", length, lr=0.01, steps=400) for length in (10, 20)}
     assert small[10].learned and not small[20].learned  # a small step is enough only for short lags

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pytest
 
-from gradbook import vanishing
+from gradbook.chapters import ch01_vanishing_gradients as ch01
 
 # --------------------------------------------------------------------------- C1
 
@@ -29,7 +29,7 @@ from gradbook import vanishing
 def sigmoid_profiles():
     """||delta^l|| at initialisation, 5 seeds, 2 to 4 sigmoid hidden layers of 30
     (Nielsen's initialisation and cost, 1,000 training digits)."""
-    return {depth: vanishing.gradient_profile(depth, "sigmoid", "nielsen") for depth in (2, 3, 4)}
+    return {depth: ch01.initial_delta_norms(depth, "sigmoid", "nielsen") for depth in (2, 3, 4)}
 
 
 def _ratio(profile: np.ndarray) -> float:
@@ -55,7 +55,7 @@ def test_c1_ratio_grows_with_depth(sigmoid_profiles):
 
 
 def test_c1_relu_with_he_init_stays_flat():
-    profile = vanishing.gradient_profile(4, "relu", "he")
+    profile = ch01.initial_delta_norms(4, "relu", "he")
     ratio = _ratio(profile)
     # measured: 2.0 (the sigmoid net's is 120)
     assert 1 / 10 <= ratio <= 10, ratio
@@ -67,7 +67,7 @@ def test_c1_relu_with_he_init_stays_flat():
 @pytest.fixture(scope="module")
 def sweep():
     """1 and 4 hidden sigmoid layers, 2 seeds, 15 epochs at lr 1.0, batch 32."""
-    table = vanishing.depth_sweep(depths=(1, 4), seeds=(0, 1), epochs=15, lr=1.0)
+    table = ch01.depth_sweep(depths=(1, 4), seeds=(0, 1), epochs=15, lr=1.0)
     return table.groupby("depth").mean(numeric_only=True)
 
 
@@ -105,7 +105,7 @@ def plateau():
     """The chapter's four-layer run (60 epochs), with the Hessian measured on
     the plateau only (epochs 10 and 20) to keep the test light; the curvature
     measurement does not change the training."""
-    history, curvature = vanishing.plateau_run(depth=4, epochs=60, hessian_epochs=(10, 20))
+    history, curvature = ch01.plateau_run(depth=4, epochs=60, hessian_epochs=(10, 20))
     return history, curvature
 
 

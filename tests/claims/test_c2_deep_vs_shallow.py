@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradbook import vanishing
+from gradbook.chapters import ch01_vanishing_gradients as ch01
 
 SEEDS = (0, 1, 2)
 EPOCHS = 30
@@ -28,7 +28,7 @@ EPOCHS = 30
 
 @pytest.fixture(scope="module")
 def comparison():
-    results, changes = vanishing.freeze_comparison(depth=3, seeds=SEEDS, epochs=EPOCHS)
+    results, changes = ch01.freeze_comparison(depth=3, seeds=SEEDS, epochs=EPOCHS)
     summary = results.groupby("variant")[["test accuracy", "epoch to 50%"]].mean()
     return results, changes, summary
 

@@ -19,15 +19,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gradbook import rbm_experiments as rx
-from gradbook.rbm import BernoulliRBM
+from gradbook.chapters import ch02_rbm as ch02
+from gradbook.models.rbm import BernoulliRBM
 
 # --------------------------------------------------------------------------- C3
 
 
 @pytest.mark.parametrize("n_visible, n_hidden, seed", [(4, 3, 0), (5, 4, 1), (3, 6, 2)])
 def test_c3_conditionals_factorise_only_without_links_inside_a_layer(n_visible, n_hidden, seed):
-    table = rx.factorisation_check(n_visible, n_hidden, seed=seed, coupling=2.0)
+    table = ch02.factorisation_check(n_visible, n_hidden, seed=seed, coupling=2.0)
     errors = table["max abs difference"].to_numpy()
     # measured (4, 3, 0): 1.1e-16, 1.1e-16; with a hidden-hidden link 0.41
     assert errors[0] < 1e-12 and errors[1] < 1e-12
@@ -40,7 +40,7 @@ def test_c3_conditionals_factorise_only_without_links_inside_a_layer(n_visible, 
 @pytest.fixture(scope="module")
 def bas_runs():
     """The chapter's experiment 1: 8 hidden units, learning rate 0.3, 3 seeds."""
-    return rx.bas_comparison(("CD-1", "CD-10", "PCD-1"), learning_rate=0.3, n_hidden=8,
+    return ch02.bas_comparison(("CD-1", "CD-10", "PCD-1"), learning_rate=0.3, n_hidden=8,
                              seeds=(0, 1, 2))
 
 
@@ -72,33 +72,33 @@ def test_c6_pcd_likelihood_collapses_while_it_reconstructs(bas_runs):
 
 
 def test_c6_cd1_is_a_biased_estimate_of_the_gradient():
-    trained = rx.bas_model("CD-1", learning_rate=0.3, n_hidden=8, seed=0)
-    bias = rx.cd_bias(trained, ks=(1, 10, 1000)).set_index("k")
+    trained = ch02.bas_model("CD-1", learning_rate=0.3, n_hidden=8, seed=0)
+    bias = ch02.cd_bias(trained, ks=(1, 10, 1000)).set_index("k")
     # measured: k=1 cosine 0.44, 0.07 of the gradient's length; k=10 0.95; k=1000 1.00
     assert bias.loc[1, "cosine"] < 0.7
     assert bias.loc[1, "relative size"] < 0.2
     assert bias.loc[10, "cosine"] > bias.loc[1, "cosine"] + 0.2
     assert bias.loc[1000, "cosine"] > 0.99
-    start = BernoulliRBM(8, n_iter=0, random_state=0, progress=False).fit(rx.BAS_PATTERNS)
+    start = BernoulliRBM(8, n_iter=0, random_state=0, progress=False).fit(ch02.BAS_PATTERNS)
     # measured: 1.000 at initialisation (tiny weights: one Gibbs step mixes)
-    assert rx.cd_bias(start, ks=(1,))["cosine"].iloc[0] > 0.99
+    assert ch02.cd_bias(start, ks=(1,))["cosine"].iloc[0] > 0.99
 
 
 def test_c6_lower_reconstruction_error_with_a_far_lower_likelihood():
     # The chapter's most misleading pair of its 36-run grid.
-    summary = rx.bas_grid_summary(("PCD-1",), (1.0,), (16,)).assign(run="a")
-    other = rx.bas_grid_summary(("CD-3",), (1.0,), (4,)).assign(run="b")
+    summary = ch02.bas_grid_summary(("PCD-1",), (1.0,), (16,)).assign(run="a")
+    other = ch02.bas_grid_summary(("CD-3",), (1.0,), (4,)).assign(run="b")
     a, b = summary.iloc[0], other.iloc[0]
     # measured: reconstruction error 0.0069 vs 0.052; log-likelihood -14.9 vs -4.07
     assert a["final reconstruction error"] < b["final reconstruction error"]
     assert b["final log-likelihood"] - a["final log-likelihood"] > 5
-    pair = rx.misleading_pair(pd.concat([summary, other], ignore_index=True))
+    pair = ch02.misleading_pair(pd.concat([summary, other], ignore_index=True))
     assert pair["run_a"] == "a" and pair["run_b"] == "b"
 
 
 def test_c6_free_energy_gap_opens_with_few_training_digits():
-    few = rx.free_energy_monitor(200, epochs=150, learning_rate=0.1, every=50)
-    many = rx.free_energy_monitor(1438, epochs=21, learning_rate=0.1, every=21)
+    few = ch02.free_energy_monitor(200, epochs=150, learning_rate=0.1, every=50)
+    many = ch02.free_energy_monitor(1438, epochs=21, learning_rate=0.1, every=21)
     # measured: gap 3.4 nats with 200 digits, 0.02 with all 1,438 after as many updates
     assert few["gap"].iloc[-1] > 2.0
     assert abs(many["gap"].iloc[-1]) < 0.3
@@ -108,23 +108,23 @@ def test_c6_free_energy_gap_opens_with_few_training_digits():
 
 
 def test_c4_rbm_features_beat_raw_pixels_as_in_scikit_learns_example():
-    table = rx.rbm_vs_pixels("example").set_index("features")
+    table = ch02.rbm_vs_pixels("example").set_index("features")
     rbm, pixels = table.loc["RBM features"], table.loc["raw pixels"]
     # measured: 0.936 vs 0.781 accuracy (the example: 0.93 vs 0.78)
     assert rbm["accuracy"] > 0.9 and pixels["accuracy"] < 0.82
-    assert abs(rbm["weighted F1"] - rx.SKLEARN_PUBLISHED["RBM features"]) < 0.02
-    assert abs(pixels["weighted F1"] - rx.SKLEARN_PUBLISHED["raw pixels"]) < 0.02
+    assert abs(rbm["weighted F1"] - ch02.SKLEARN_PUBLISHED["RBM features"]) < 0.02
+    assert abs(pixels["weighted F1"] - ch02.SKLEARN_PUBLISHED["raw pixels"]) < 0.02
 
 
 def test_c4_the_gap_survives_a_split_by_digit():
-    assert rx.shared_digit_fraction() > 0.99  # the example's split leaks: measured 1.0
-    table = rx.rbm_vs_pixels("leak-free").set_index("features")
+    assert ch02.shared_digit_fraction() > 0.99  # the example's split leaks: measured 1.0
+    table = ch02.rbm_vs_pixels("leak-free").set_index("features")
     # measured: 0.936 vs 0.789
     assert table.loc["RBM features", "accuracy"] - table.loc["raw pixels", "accuracy"] > 0.1
 
 
 def test_c4_the_examples_solver_tolerance_no_longer_trains():
-    table = rx.example_solver_check().set_index("tol")
+    table = ch02.example_solver_check().set_index("tol")
     # measured (scikit-learn 1.9.1): tol=1 runs 0 Newton iterations, accuracy 0.097
     assert table.loc[1.0, "newton iterations"] == 0
     assert table.loc[1.0, "accuracy"] < 0.15

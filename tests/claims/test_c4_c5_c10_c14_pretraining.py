@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import pytest
 
-from gradbook import pretrain
+from gradbook.chapters import ch03_pretraining as ch03
 
 BUDGETS = (50, 300, 1438)
 
 
 @pytest.fixture(scope="module")
 def grid():
-    return pretrain.budget_grid(budgets=BUDGETS)
+    return ch03.budget_grid(budgets=BUDGETS)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def gains(means):
 
 
 def test_the_grid_is_complete(grid):
-    assert len(grid) == len(pretrain.METHODS) * len(BUDGETS) * len(pretrain.SETUP["seeds"])
+    assert len(grid) == len(ch03.METHODS) * len(BUDGETS) * len(ch03.SETUP["seeds"])
     assert grid["test accuracy"].between(0.5, 1.0).all()
 
 
@@ -100,7 +100,7 @@ def test_c10_pretraining_lowers_the_spread_over_seeds(grid):
 
 @pytest.fixture(scope="module")
 def start():
-    table = pretrain.start_gradients()
+    table = ch03.start_gradients()
     ratio = table.pivot_table(index="method", columns="layer", values="gradient norm")
     saturated = table[table.layer == 1].groupby("method")["saturated"].mean()
     return ratio[2] / ratio[1], saturated
@@ -121,17 +121,17 @@ def test_c10_pretraining_does_not_fix_the_gradient_profile(start):
 
 
 def test_c14_relu_from_scratch_catches_up_only_with_all_labels(grid, means):
-    best = means[list(pretrain.PRETRAINED)].max(axis=1)
+    best = means[list(ch03.PRETRAINED)].max(axis=1)
     # measured: 0.016 behind with 50 labels, 0.008 with 300, level (-0.001) with all
     assert best[50] - means.loc[50, "ReLU"] > 0.01
     assert best[1438] - means.loc[1438, "ReLU"] < 0.005
-    assert pretrain.catch_up_budget(grid, "ReLU", tolerance=0.005) == 1438
+    assert ch03.catch_up_budget(grid, "ReLU", tolerance=0.005) == 1438
 
 
 def test_c14_pretraining_has_a_cost_before_any_label_is_used(grid):
-    pretrained = grid[grid.method.isin(pretrain.PRETRAINED)]
+    pretrained = grid[grid.method.isin(ch03.PRETRAINED)]
     assert (pretrained["pretrain seconds"] > 0).all()
-    scratch = grid[~grid.method.isin(pretrain.PRETRAINED)]
+    scratch = grid[~grid.method.isin(ch03.PRETRAINED)]
     assert (scratch["pretrain seconds"] == 0).all()
 
 
@@ -142,7 +142,7 @@ def test_c14_denoising_adds_nothing_over_the_plain_autoencoder(means):
 
 
 def test_c14_heavy_corruption_hurts():
-    sweep = pretrain.corruption_sweep(levels=(0.0, 0.3, 0.6))
+    sweep = ch03.corruption_sweep(levels=(0.0, 0.3, 0.6))
     acc = sweep.groupby("corruption")["test accuracy"].mean()
     # measured with 100 labels: 0.935 (none), 0.932 (30 %), 0.913 (60 %)
     assert acc[0.3] <= acc[0.0] + 0.005
@@ -153,7 +153,7 @@ def test_c14_heavy_corruption_hurts():
 
 
 def test_c5_the_dbn_second_layer_is_not_more_linearly_separable():
-    probes = pretrain.layer_probes(seeds=(0,))
+    probes = ch03.layer_probes(seeds=(0,))
     acc = probes.pivot_table(index=["representation", "layer"], columns="labels",
                              values="probe accuracy")
     for labels in (100, 1438):
@@ -170,7 +170,7 @@ def test_c5_the_dbn_second_layer_is_not_more_linearly_separable():
 
 @pytest.mark.parametrize("method", ["DBN", "SAE", "DAE", "CAE"])
 def test_c7_every_greedy_stage_improves_its_own_objective(method):
-    stack = pretrain.pretrained(method, 0)
+    stack = ch03.pretrained(method, 0)
     assert stack.n_layers_ == 2
     for history in stack.history_:
         if method == "DBN":  # pseudo-likelihood, higher is better; measured -44 to -17
@@ -183,7 +183,7 @@ def test_c7_every_greedy_stage_improves_its_own_objective(method):
 
 
 def test_c15_dbn_samples_look_like_digits():
-    quality = pretrain.sample_quality(pretrain.pretrained("DBN", 0))
+    quality = ch03.sample_quality(ch03.pretrained("DBN", 0))
     near = quality["nearest training image"]
     # measured: 1.08 after 1,000 steps, 1.07 for test digits, 1.52 for the
     # independent-pixel model, 1.47 after a single step

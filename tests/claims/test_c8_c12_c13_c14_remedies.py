@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import pytest
 
-from gradbook import remedies
+from gradbook.chapters import ch04_relu_dropout as ch04
 
 FIXES = ("tanh + Glorot", "ReLU + He", "batch norm", "residual")
 
 
 @pytest.fixture(scope="module")
 def fixes():
-    table = remedies.fix_comparison()
+    table = ch04.fix_comparison()
     return table.groupby("variant").mean(numeric_only=True)
 
 
@@ -68,7 +68,7 @@ def test_c13_relu_keeps_the_gradient_level_early_in_training(fixes):
 
 @pytest.fixture(scope="module")
 def regularisers():
-    table = remedies.regularisation_comparison()
+    table = ch04.regularisation_comparison()
     return table.groupby("regulariser").mean(numeric_only=True)
 
 
@@ -85,7 +85,7 @@ def test_c13_dropout_narrows_the_gap(regularisers):
 
 
 def test_c8_gap_shrinks_with_more_labels():
-    grid = remedies.dropout_grid(rates=(0.0,))
+    grid = ch04.dropout_grid(rates=(0.0,))
     gap = grid.set_index("labels")["gap"]
     # measured: 0.114 (50), 0.072 (150), 0.028 (500), 0.007 (1438)
     assert gap[50] > gap[150] > gap[500] > gap[1438]
@@ -93,7 +93,7 @@ def test_c8_gap_shrinks_with_more_labels():
 
 
 def test_c8_gap_does_not_grow_with_parameters():
-    sweep = remedies.width_sweep().set_index("width")
+    sweep = ch04.width_sweep().set_index("width")
     # measured (150 labels): width 32 (3,466 parameters) gap 0.075;
     # width 512 (301,066 parameters) gap 0.072
     assert sweep.loc[512, "parameters"] > 50 * sweep.loc[32, "parameters"]
@@ -101,13 +101,13 @@ def test_c8_gap_does_not_grow_with_parameters():
 
 
 def test_c8_wide_net_memorises_random_labels():
-    run = remedies.random_label_run()
+    run = ch04.random_label_run()
     # measured: train accuracy 1.000, test 0.095
     assert run.history.train_acc[-1] > 0.99
     assert run.history.test_acc[-1] < 0.2
     # ... while the same net on the same images with their true labels generalises
     # (measured: test accuracy 0.939)
-    truth = remedies.wide_run(300, width=256, updates=1000)
+    truth = ch04.wide_run(300, width=256, updates=1000)
     assert truth.parameters == run.parameters
     assert truth.history.test_acc[-1] > 0.9
 
@@ -116,7 +116,7 @@ def test_c8_wide_net_memorises_random_labels():
 
 
 def test_c14_relu_from_scratch_matches_pretraining_with_all_labels_and_costs_less():
-    cost = remedies.pretraining_cost().set_index("method")
+    cost = ch04.pretraining_cost().set_index("method")
     # measured: ReLU 0.975; DBN 0.975, SAE 0.981, DAE 0.981 (seed 0)
     best = cost.loc[["DBN", "SAE", "DAE"], "test accuracy"].max()
     assert cost.loc["ReLU", "test accuracy"] > best - 0.015

@@ -12,10 +12,14 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from gradbook import cnn
+from gradbook.chapters import ch05_cnn as ch05
+from gradbook.models import cnn
+from gradbook.data import permute_pixels, pixel_permutation
+from gradbook.diagnostics import layer_gradient_table
+from gradbook.models.mlp import count_parameters, permute_first_layer
 from gradbook.diagnostics import weight_gradient_norms
 from gradbook.data import label_subset
-from gradbook.nets import mlp
+from gradbook.models.mlp import mlp
 from gradbook.train import History, evaluate, train
 
 # ------------------------------------------------------------------ counting
@@ -42,18 +46,18 @@ def test_conv_output_size_errors():
 @pytest.mark.parametrize("c_in,c_out,k,bias", [(1, 6, 5, True), (6, 16, 5, True), (3, 4, 3, False)])
 def test_conv_parameter_count_matches_torch(c_in, c_out, k, bias):
     layer = nn.Conv2d(c_in, c_out, k, bias=bias)
-    assert cnn.conv_parameter_count(c_in, c_out, k, bias) == cnn.count_parameters(layer)
+    assert cnn.conv_parameter_count(c_in, c_out, k, bias) == count_parameters(layer)
 
 
 def test_counting_errors_and_buffers():
     with pytest.raises(TypeError, match="bias must be True or False"):
         cnn.conv_parameter_count(1, 1, 3, bias=1)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module; got list"):
-        cnn.count_parameters([1, 2])
+        count_parameters([1, 2])
     # the RBF output's codes are a buffer, not a parameter
-    assert cnn.count_parameters(cnn.RBFOutput(84, 10)) == 0
+    assert count_parameters(cnn.RBFOutput(84, 10)) == 0
     frozen = nn.Linear(3, 2).requires_grad_(False)
-    assert cnn.count_parameters(frozen) == 0
+    assert count_parameters(frozen) == 0
 
 
 # ------------------------------------------------------------- the maths
@@ -113,8 +117,8 @@ def test_shared_kernel_gradient_errors():
 
 def test_small_cnn_shape_parameters_and_determinism():
     net = cnn.small_cnn(8, seed=3)
-    assert cnn.count_parameters(net) == 1898
-    assert cnn.count_parameters(net) == (cnn.conv_parameter_count(1, 8, 3)
+    assert count_parameters(net) == 1898
+    assert count_parameters(net) == (cnn.conv_parameter_count(1, 8, 3)
                                          + cnn.conv_parameter_count(8, 16, 3) + 16 * 4 * 10 + 10)
     X = torch.rand(5, 64)
     assert net(X).shape == (5, 10)
@@ -167,7 +171,7 @@ def test_lenet5_paper_counts():
     assert table.loc["total", "parameters"] == 60000
     assert table.loc["total", "connections"] == 340908
     assert table.loc["C1", "connections"] == 122304 and table.loc["C3", "connections"] == 151600
-    assert cnn.count_parameters(cnn.lenet5("paper")) == 60000
+    assert count_parameters(cnn.lenet5("paper")) == 60000
 
 
 def test_lenet5_torch_variant():
@@ -201,7 +205,7 @@ def test_lenet5_parts():
     g = torch.autograd.grad(out[:, 0].sum(), x)[0]
     assert g[:, 3:].abs().max() == 0 and g[:, :3].abs().max() > 0
     sub = cnn.Subsampling(6)
-    assert cnn.count_parameters(sub) == 12
+    assert count_parameters(sub) == 12
     torch.testing.assert_close(sub(torch.ones(1, 6, 4, 4)), torch.full((1, 6, 2, 2), 4.0))
     assert cnn.ScaledTanh()(torch.tensor([1.0])).item() == pytest.approx(1.0, abs=2e-4)
     with pytest.raises(ValueError, match=r"table\[0\] must list distinct input maps in 0..5"):
@@ -253,30 +257,30 @@ def test_train_and_evaluate_errors_for_a_cnn(digits_split):
 
 
 def test_pixel_permutation_and_permute_pixels():
-    perm = cnn.pixel_permutation(0)
+    perm = pixel_permutation(0)
     assert torch.equal(torch.sort(perm).values, torch.arange(64))
-    assert torch.equal(perm, cnn.pixel_permutation(0)) and not torch.equal(perm, cnn.pixel_permutation(1))
+    assert torch.equal(perm, pixel_permutation(0)) and not torch.equal(perm, pixel_permutation(1))
     X = torch.arange(128.0).reshape(2, 64)
-    assert torch.equal(cnn.permute_pixels(X, perm)[1], X[1, perm])
+    assert torch.equal(permute_pixels(X, perm)[1], X[1, perm])
     with pytest.raises(ValueError, match="perm must be a permutation of 0..63"):
-        cnn.permute_pixels(X, torch.zeros(64, dtype=torch.long))
+        permute_pixels(X, torch.zeros(64, dtype=torch.long))
     with pytest.raises(TypeError, match="perm must be a 1-D torch tensor"):
-        cnn.permute_pixels(X, list(range(64)))
+        permute_pixels(X, list(range(64)))
 
 
 def test_permute_first_layer_is_a_relabelling():
     net = mlp([64, 16, 10], activation="relu", init="he", seed=0)
-    perm = cnn.pixel_permutation(5)
-    twin = cnn.permute_first_layer(net, perm)
+    perm = pixel_permutation(5)
+    twin = permute_first_layer(net, perm)
     X = torch.rand(7, 64)
-    torch.testing.assert_close(twin(cnn.permute_pixels(X, perm)), net(X), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(twin(permute_pixels(X, perm)), net(X), rtol=1e-6, atol=1e-6)
     assert twin is not net and not torch.equal(twin[0].weight, net[0].weight)
     with pytest.raises(TypeError, match="first weighted layer is nn.Linear"):
-        cnn.permute_first_layer(cnn.small_cnn(2), perm)
+        permute_first_layer(cnn.small_cnn(2), perm)
 
 
 def test_permutation_check_tiny():
-    out = cnn.permutation_check(n_labels=40, steps=6)
+    out = ch05.permutation_check(n_labels=40, steps=6)
     assert set(out) == {"cnn", "cnn_shuffled", "mlp", "mlp_shuffled", "mlp_twin", "max_loss_gap"}
     assert out["max_loss_gap"] < 1e-5
     assert out["mlp"].test_acc[-1] == pytest.approx(out["mlp_twin"].test_acc[-1], abs=1e-6)
@@ -288,7 +292,7 @@ def test_permutation_check_tiny():
 def test_layer_gradients_mlp_matches_diagnostics(digits_split):
     X_tr, _, y_tr, _ = digits_split
     net = mlp([64, 20, 20, 10], seed=0)
-    frame = cnn.layer_gradients(net, X_tr[:100], y_tr[:100])
+    frame = layer_gradient_table(net, X_tr[:100], y_tr[:100])
     assert list(frame["layer"]) == [1, 2] and set(frame["kind"]) == {"linear"}
     np.testing.assert_allclose(frame["weight grad norm"],
                                weight_gradient_norms(net, X_tr[:100], y_tr[:100]), rtol=1e-5)
@@ -298,7 +302,7 @@ def test_layer_gradients_mlp_matches_diagnostics(digits_split):
 def test_layer_gradients_cnn_against_autograd(digits_split):
     X_tr, _, y_tr, _ = digits_split
     net = cnn.deep_cnn(3, channels=2, seed=1)
-    frame = cnn.layer_gradients(net, X_tr[:50], y_tr[:50])
+    frame = layer_gradient_table(net, X_tr[:50], y_tr[:50])
     assert (frame["terms per weight"] == 50 * 64).all() and set(frame["kind"]) == {"conv"}
     loss = F.cross_entropy(net(X_tr[:50]), y_tr[:50])
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
@@ -319,43 +323,43 @@ def test_layer_gradients_cnn_against_autograd(digits_split):
 def test_layer_gradients_errors(digits_split):
     X_tr, _, y_tr, _ = digits_split
     with pytest.raises(ValueError, match="model has no hidden layer"):
-        cnn.layer_gradients(nn.Sequential(nn.Linear(64, 10)), X_tr[:5], y_tr[:5])
+        layer_gradient_table(nn.Sequential(nn.Linear(64, 10)), X_tr[:5], y_tr[:5])
     with pytest.raises(ValueError, match="y has 4 labels but X has 5 samples"):
-        cnn.layer_gradients(cnn.deep_cnn(2), X_tr[:5], y_tr[:4])
+        layer_gradient_table(cnn.deep_cnn(2), X_tr[:5], y_tr[:4])
 
 
 def test_gradient_profile_columns_and_memo():
-    prof = cnn.gradient_profile(2, "relu", seeds=(0,), n_samples=40, channels=2, width=8)
+    prof = ch05.sharing_profile(2, "relu", seeds=(0,), n_samples=40, channels=2, width=8)
     assert list(prof.columns) == ["net", "layer", "delta rms", "weight grad rms", "terms per weight"]
     assert len(prof) == 4 and set(prof["net"]) == {"CNN", "MLP"}
-    again = cnn.gradient_profile(2, "relu", seeds=(0,), n_samples=40, channels=2, width=8)
+    again = ch05.sharing_profile(2, "relu", seeds=(0,), n_samples=40, channels=2, width=8)
     pd.testing.assert_frame_equal(prof, again)
     with pytest.raises(ValueError, match="seeds must hold at least one seed"):
-        cnn.gradient_profile(2, seeds=())
+        ch05.sharing_profile(2, seeds=())
 
 
 def test_training_profiles_tiny():
-    tp = cnn.training_profiles(2, "relu", epochs=1, n_samples=30, channels=2, width=8)
+    tp = ch05.training_profiles(2, "relu", epochs=1, n_samples=30, channels=2, width=8)
     assert set(tp["epoch"]) == {0, 1} and len(tp) == 2 * 2 * 2
     assert {"delta rms", "weight grad rms", "test accuracy", "net"} <= set(tp.columns)
     with pytest.raises(ValueError, match="activation must be one of"):
-        cnn.training_profiles(2, "gelu")
+        ch05.training_profiles(2, "gelu")
 
 
 # ---------------------------------------------------------------- experiments
 
 
 def test_label_sweep_and_capacity_tiny():
-    sweep = cnn.label_sweep((20, 40), seeds=(0,), steps=4)
+    sweep = ch05.label_sweep((20, 40), seeds=(0,), steps=4)
     assert len(sweep) == 2 * 2 * 2
     assert set(sweep["pixels"]) == {"original", "shuffled"} and set(sweep["labels"]) == {20, 40}
     assert sweep["test accuracy"].between(0, 1).all()
-    cap = cnn.capacity_comparison((2,), (8,), seeds=(0,), steps=4)
-    assert list(cap["parameters"]) == [cnn.count_parameters(cnn.small_cnn(2)), 610]
+    cap = ch05.capacity_comparison((2,), (8,), seeds=(0,), steps=4)
+    assert list(cap["parameters"]) == [count_parameters(cnn.small_cnn(2)), 610]
     with pytest.raises(ValueError, match="n_labels can be at most 1438"):
-        cnn.label_sweep((2000,), steps=4)
+        ch05.label_sweep((2000,), steps=4)
     with pytest.raises(ValueError, match=r"n_labels\[i\] must be an integer >= 10"):
-        cnn.label_sweep((5,), steps=4)
+        ch05.label_sweep((5,), steps=4)
 
 
 def test_label_subset_is_balanced_and_nested(digits_split):
@@ -369,32 +373,32 @@ def test_label_subset_is_balanced_and_nested(digits_split):
 
 
 def test_figures_return_figures():
-    assert isinstance(cnn.profile_figure(2, "relu"), Figure)
-    fig = cnn.labels_figure(20, "shuffled", n_labels=(20, 40), seeds=(0,), steps=4)
+    assert isinstance(ch05.sharing_profile_figure(2, "relu"), Figure)
+    fig = ch05.labels_figure(20, "shuffled", n_labels=(20, 40), seeds=(0,), steps=4)
     assert isinstance(fig, Figure)
-    assert isinstance(cnn.feature_maps_figure(3, "original", steps=4), Figure)
+    assert isinstance(ch05.feature_maps_figure(3, "original", steps=4), Figure)
     with pytest.raises(ValueError, match="labels must be one of n_labels"):
-        cnn.labels_figure(30, "original", n_labels=(20, 40), seeds=(0,), steps=4)
+        ch05.labels_figure(30, "original", n_labels=(20, 40), seeds=(0,), steps=4)
     with pytest.raises(ValueError, match="pixels must be one of 'original', 'shuffled'"):
-        cnn.labels_figure(20, "scrambled", n_labels=(20,), seeds=(0,), steps=4)
+        ch05.labels_figure(20, "scrambled", n_labels=(20,), seeds=(0,), steps=4)
     with pytest.raises(ValueError, match="digit must lie in 0..9"):
-        cnn.feature_maps_figure(12, "original", steps=4)
+        ch05.feature_maps_figure(12, "original", steps=4)
 
 
 def test_feature_maps_content():
-    maps = cnn.feature_maps(0, "shuffled", steps=4)
+    maps = ch05.feature_maps(0, "shuffled", steps=4)
     assert maps["image"].shape == (8, 8) and maps["filters"].shape == (8, 3, 3)
     assert maps["maps1"].shape == (8, 8, 8) and maps["maps2"].shape == (16, 4, 4)
     assert 0 <= maps["predicted"] <= 9
     with pytest.raises(ValueError, match="index must be below 359"):
-        cnn.feature_maps(400)
+        ch05.feature_maps(400)
 
 
 def test_count_connections():
     assert cnn.count_connections(cnn.lenet5("paper"), torch.zeros(1, 1, 32, 32)) == 340908
     # small_cnn: 8 maps x 64 positions x 10, 16 maps x 16 positions x 73, 10 x 65
     assert cnn.count_connections(cnn.small_cnn(8), torch.zeros(1, 64)) == 5120 + 18688 + 650
-    assert cnn.count_connections(mlp([64, 30, 10]), torch.zeros(1, 64)) == cnn.count_parameters(
+    assert cnn.count_connections(mlp([64, 30, 10]), torch.zeros(1, 64)) == count_parameters(
         mlp([64, 30, 10]))
     with pytest.raises(TypeError, match="x must be a torch.Tensor; got list"):
         cnn.count_connections(cnn.small_cnn(2), [0.0] * 64)
@@ -403,22 +407,22 @@ def test_count_connections():
 def test_first_last_ratio_and_ratios_by_epoch():
     prof = pd.DataFrame({"net": ["CNN"] * 3 + ["MLP"] * 2, "layer": [3, 1, 2, 1, 2],
                          "delta rms": [8.0, 2.0, 4.0, 1.0, 5.0]})
-    assert cnn.first_last_ratio(prof, "CNN") == 4.0  # sorted by layer: 2 ... 8
-    assert cnn.first_last_ratio(prof, "MLP") == 5.0
+    assert ch05.first_last_ratio(prof, "CNN") == 4.0  # sorted by layer: 2 ... 8
+    assert ch05.first_last_ratio(prof, "MLP") == 5.0
     with pytest.raises(ValueError, match="profile has no rows for net 'RNN'"):
-        cnn.first_last_ratio(prof, "RNN")
+        ch05.first_last_ratio(prof, "RNN")
     with pytest.raises(ValueError, match="profile must be a DataFrame with columns net, layer"):
-        cnn.first_last_ratio(prof, "CNN", "weight grad rms")
-    tp = cnn.training_profiles(2, "relu", epochs=1, n_samples=30, channels=2, width=8)
-    summary = cnn.ratios_by_epoch(tp)
+        ch05.first_last_ratio(prof, "CNN", "weight grad rms")
+    tp = ch05.training_profiles(2, "relu", epochs=1, n_samples=30, channels=2, width=8)
+    summary = ch05.ratios_by_epoch(tp)
     assert list(summary.columns) == ["net", "epoch", "ratio", "test accuracy"] and len(summary) == 4
     first = tp[(tp.net == "CNN") & (tp.epoch == 0)]
     assert summary.iloc[0]["ratio"] == pytest.approx(first["delta rms"].iloc[-1] / first["delta rms"].iloc[0])
     with pytest.raises(ValueError, match="profiles must be the DataFrame of training_profiles"):
-        cnn.ratios_by_epoch(prof)
+        ch05.ratios_by_epoch(prof)
 
 
 def test_net_colours_are_the_book_palette():
     from gradbook.plots import PALETTE
 
-    assert cnn.NET_COLOURS == {"CNN": PALETTE["vermillion"], "MLP": PALETTE["blue"]}
+    assert ch05.NET_COLOURS == {"CNN": PALETTE["vermillion"], "MLP": PALETTE["blue"]}

@@ -19,7 +19,7 @@ from gradbook.diagnostics import (
     weight_gradient_norms,
 )
 from gradbook.losses import loss_value
-from gradbook.nets import linear_layers, mlp
+from gradbook.models.mlp import linear_layers, mlp
 
 # ------------------------------------------------------------------ references
 

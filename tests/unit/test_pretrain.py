@@ -16,9 +16,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from gradbook import pretrain
-from gradbook.nets import linear_layers
-from gradbook.pretrain import DBN, StackedAutoencoder, greedy_layerwise, mask_noise
+from gradbook.chapters import ch03_pretraining as ch03
+from gradbook.data import digits_split, label_subset
+from gradbook.models.stacks import _autoencoder_gradients, autoencoder_objective
+from gradbook.models.mlp import linear_layers
+from gradbook.models.stacks import DBN, StackedAutoencoder, greedy_layerwise, mask_noise
 from gradbook.train import train
 
 
@@ -123,7 +125,7 @@ def test_to_mlp_reproduces_the_stack_exactly(name, request, X_small):
         hidden = net[:-1](X_small)
     assert torch.equal(hidden, torch.as_tensor(stack.transform(X_small)))
     # the output layer is the random one mlp() draws with the same seed and init
-    from gradbook.nets import mlp
+    from gradbook.models.mlp import mlp
 
     baseline = mlp([64, 16, 12, 10], "sigmoid", "xavier", seed=4)
     assert torch.equal(layers[-1].weight, linear_layers(baseline)[-1].weight)
@@ -319,10 +321,10 @@ def test_autoencoder_gradients_match_autograd(tied, contraction):
     c, b = torch.randn(5, **kw), torch.randn(6, **kw)
     params = [t.clone().requires_grad_() for t in (W, c, D, b)]
     decoder = params[0] if tied else params[2]
-    value = pretrain.autoencoder_objective(X, X_in, params[0], params[1], decoder, params[3],
+    value = autoencoder_objective(X, X_in, params[0], params[1], decoder, params[3],
                                            contraction)
     expected = torch.autograd.grad(value, params, allow_unused=True)
-    gW, gc, gD, gb = pretrain._autoencoder_gradients(
+    gW, gc, gD, gb = _autoencoder_gradients(
         X, X_in, W, c, W if tied else D, b, contraction, tied)
     torch.testing.assert_close(gW, expected[0])
     torch.testing.assert_close(gc, expected[1])
@@ -339,8 +341,8 @@ def test_contractive_penalty_is_the_squared_jacobian_norm():
     W, c = torch.randn(4, 5, generator=gen, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
     D, b = torch.zeros(4, 5, dtype=torch.float64), torch.zeros(5, dtype=torch.float64)
     J = torch.autograd.functional.jacobian(lambda v: torch.sigmoid(v @ W.T + c), x).reshape(4, 5)
-    plain = pretrain.autoencoder_objective(x, x, W, c, D, b, 0.0)
-    with_penalty = pretrain.autoencoder_objective(x, x, W, c, D, b, 2.0)
+    plain = autoencoder_objective(x, x, W, c, D, b, 0.0)
+    with_penalty = autoencoder_objective(x, x, W, c, D, b, 2.0)
     torch.testing.assert_close(with_penalty - plain, 2.0 * (J ** 2).sum())
 
 
@@ -349,21 +351,21 @@ def test_contractive_penalty_is_the_squared_jacobian_norm():
 
 def test_label_subset_is_balanced_unique_and_seeded(digits):
     y = digits[1]
-    index = pretrain.label_subset(y, 53, seed=2)
+    index = label_subset(y, 53, seed=2)
     assert len(index) == 53 and len(torch.unique(index)) == 53
     counts = torch.bincount(y[index], minlength=10)
     assert counts.max() - counts.min() <= 1
-    assert torch.equal(index, pretrain.label_subset(y, 53, seed=2))
-    assert not torch.equal(index, pretrain.label_subset(y, 53, seed=3))
-    assert torch.equal(torch.sort(pretrain.label_subset(y, len(y))).values, torch.arange(len(y)))
+    assert torch.equal(index, label_subset(y, 53, seed=2))
+    assert not torch.equal(index, label_subset(y, 53, seed=3))
+    assert torch.equal(torch.sort(label_subset(y, len(y))).values, torch.arange(len(y)))
     # a smaller budget is a prefix of a larger one with the same seed
-    assert torch.equal(pretrain.label_subset(y, 20, seed=2), index[:20])
+    assert torch.equal(label_subset(y, 20, seed=2), index[:20])
 
 
 @pytest.mark.parametrize("n, exc", [(0, ValueError), (10_000, ValueError), (2.5, TypeError)])
 def test_label_subset_bad_budget(digits, n, exc):
     with pytest.raises(exc, match="n_labels"):
-        pretrain.label_subset(digits[1], n)
+        label_subset(digits[1], n)
 
 
 # --------------------------------------------------------------- catch_up_budget
@@ -377,15 +379,15 @@ def _grid(rows):
 def test_catch_up_budget():
     grid = _grid([("ReLU", 10, 0.7), ("DAE", 10, 0.8), ("ReLU", 20, 0.86), ("DAE", 20, 0.9),
                   ("ReLU", 30, 0.898), ("DAE", 30, 0.9), ("ReLU", 40, 0.95), ("DAE", 40, 0.94)])
-    assert pretrain.catch_up_budget(grid, against=("DAE",)) == 30
-    assert pretrain.catch_up_budget(grid, against=("DAE",), tolerance=0.05) == 20
-    assert pretrain.catch_up_budget(grid, against=("DAE",), tolerance=0.0) == 40
+    assert ch03.catch_up_budget(grid, against=("DAE",)) == 30
+    assert ch03.catch_up_budget(grid, against=("DAE",), tolerance=0.05) == 20
+    assert ch03.catch_up_budget(grid, against=("DAE",), tolerance=0.0) == 40
     never = _grid([("ReLU", 10, 0.5), ("DAE", 10, 0.8)])
-    assert pretrain.catch_up_budget(never, against=("DAE",)) is None
+    assert ch03.catch_up_budget(never, against=("DAE",)) is None
     with pytest.raises(ValueError, match="not in the grid"):
-        pretrain.catch_up_budget(grid)  # DBN and SAE are missing
+        ch03.catch_up_budget(grid)  # DBN and SAE are missing
     with pytest.raises(ValueError, match="lacks"):
-        pretrain.catch_up_budget(pd.DataFrame({"x": [1]}))
+        ch03.catch_up_budget(pd.DataFrame({"x": [1]}))
 
 
 # ------------------------------------------------------------------------ tile
@@ -393,14 +395,14 @@ def test_catch_up_budget():
 
 def test_tile():
     images = np.arange(3 * 4, dtype=float).reshape(3, 4)
-    out = pretrain.tile(images, shape=(2, 2), n_cols=2, pad=1)
+    out = ch03.tile(images, shape=(2, 2), n_cols=2, pad=1)
     assert out.shape == (5, 5)
     assert np.isnan(out[2]).all() and np.isnan(out[3:, 3:]).all()
     np.testing.assert_allclose(out[:2, :2], [[0, 1 / 3], [2 / 3, 1]])
-    raw = pretrain.tile(images, shape=(2, 2), n_cols=3, normalise=False)
+    raw = ch03.tile(images, shape=(2, 2), n_cols=3, normalise=False)
     np.testing.assert_array_equal(raw[:2, 3:5], [[4, 5], [6, 7]])
     with pytest.raises(ValueError, match="shape"):
-        pretrain.tile(np.zeros((2, 5)))
+        ch03.tile(np.zeros((2, 5)))
 
 
 # ----------------------------------------------- the experiments, tiny settings
@@ -409,79 +411,79 @@ def test_tile():
 @pytest.fixture
 def tiny(monkeypatch):
     """Chapter 3's runners with a tiny setup, restored (and caches cleared) after."""
-    setup = dict(pretrain.SETUP)
+    setup = dict(ch03.SETUP)
     setup.update(hidden=(8, 6), seeds=(0, 1), epochs=1, updates=3,
                  dbn={"learning_rate": 0.05, "n_iter": 1, "batch_size": 50},
                  autoencoder={"learning_rate": 0.1, "n_iter": 1, "batch_size": 50})
-    monkeypatch.setattr(pretrain, "SETUP", setup)
-    monkeypatch.setattr(pretrain, "BUDGETS", (20, 40))
-    monkeypatch.setattr(pretrain, "CORRUPTIONS", (0.0, 0.5))
-    pretrain.clear_cache()
+    monkeypatch.setattr(ch03, "SETUP", setup)
+    monkeypatch.setattr(ch03, "BUDGETS", (20, 40))
+    monkeypatch.setattr(ch03, "CORRUPTIONS", (0.0, 0.5))
+    ch03.clear_cache()
     yield
-    pretrain.clear_cache()
+    ch03.clear_cache()
 
 
 def test_budget_grid_and_finetune(tiny):
-    grid = pretrain.budget_grid()
-    assert len(grid) == len(pretrain.METHODS) * 2 * 2
+    grid = ch03.budget_grid()
+    assert len(grid) == len(ch03.METHODS) * 2 * 2
     assert set(grid.columns) >= {"method", "labels", "seed", "test accuracy", "train accuracy",
                                  "pretrain seconds", "finetune seconds", "total seconds"}
     assert grid["test accuracy"].between(0, 1).all()
     random = grid[grid.method.isin(["random", "ReLU", "untrained AE"])]
     assert (random["pretrain seconds"] == 0).all()
     assert (grid.loc[grid.method == "DBN", "pretrain seconds"] > 0).all()
-    run = pretrain.finetune("SAE", 20, 1)
-    assert run is pretrain.finetune("SAE", 20, 1)  # memoised
+    run = ch03.finetune("SAE", 20, 1)
+    assert run is ch03.finetune("SAE", 20, 1)  # memoised
     assert run.steps_per_epoch == 1 and run.epochs == 3  # at least 3 updates
-    assert pretrain.finetune("DAE", 20, 1, corruption=0.0) is run  # the same stack and run
-    big = pretrain.finetune("SAE", 40, 1)
+    assert ch03.finetune("DAE", 20, 1, corruption=0.0) is run  # the same stack and run
+    big = ch03.finetune("SAE", 40, 1)
     assert big.history.epoch[-1] == 3
 
 
 def test_initial_net_methods(tiny):
-    X = pretrain.digits_split()[0][:5]
-    for method in pretrain.METHODS:
-        net = pretrain.initial_net(method, 0)
+    X = digits_split()[0][:5]
+    for method in ch03.METHODS:
+        net = ch03.initial_net(method, 0)
         assert [layer.out_features for layer in linear_layers(net)] == [8, 6, 10]
         assert net(X).shape == (5, 10)
-    assert isinstance(pretrain.initial_net("ReLU", 0)[1], torch.nn.ReLU)
-    deeper = pretrain.initial_net("DBN", 0, hidden=(5, 5, 5))
+    assert isinstance(ch03.initial_net("ReLU", 0)[1], torch.nn.ReLU)
+    deeper = ch03.initial_net("DBN", 0, hidden=(5, 5, 5))
     assert len(linear_layers(deeper)) == 4
     with pytest.raises(ValueError, match="method"):
-        pretrain.initial_net("PCA", 0)
+        ch03.initial_net("PCA", 0)
 
 
 def test_pretrained_arguments(tiny):
-    assert pretrain.pretrained("CAE", 0).contraction == pretrain.SETUP["contraction"]
-    assert pretrain.pretrained("DAE", 0).corruption == pretrain.SETUP["corruption"]
-    assert pretrain.pretrained("DAE", 0, corruption=0.0) is pretrain.pretrained("SAE", 0)
-    assert pretrain.pretrained("untrained AE", 0).history_[0]["epoch"] == [0]
+    assert ch03.pretrained("CAE", 0).contraction == ch03.SETUP["contraction"]
+    assert ch03.pretrained("DAE", 0).corruption == ch03.SETUP["corruption"]
+    assert ch03.pretrained("DAE", 0, corruption=0.0) is ch03.pretrained("SAE", 0)
+    assert ch03.pretrained("untrained AE", 0).history_[0]["epoch"] == [0]
     with pytest.raises(ValueError, match="corruption applies"):
-        pretrain.pretrained("SAE", 0, corruption=0.2)
+        ch03.pretrained("SAE", 0, corruption=0.2)
     with pytest.raises(ValueError, match="method"):
-        pretrain.pretrained("random", 0)
+        ch03.pretrained("random", 0)
     with pytest.raises(ValueError, match="corruption applies"):
-        pretrain.finetune("DBN", 20, 0, corruption=0.1)
+        ch03.finetune("DBN", 20, 0, corruption=0.1)
     with pytest.raises(ValueError, match="seeds"):
-        pretrain.budget_grid(seeds=())
+        ch03.budget_grid(seeds=())
 
 
 def test_start_gradients_probes_and_sweep(tiny):
-    start = pretrain.start_gradients(methods=("random", "DBN"), seeds=(0,))
+    start = ch03.start_gradients(methods=("random", "DBN"), seeds=(0,))
     assert list(start.columns) == ["method", "seed", "layer", "gradient norm", "saturated"]
     assert start["saturated"].between(0, 1).all()
     assert len(start) == 4 and (start["gradient norm"] > 0).all()
-    probes = pretrain.layer_probes(("random", "SAE"), budgets=(30,), seeds=(0,))
+    probes = ch03.layer_probes(("random", "SAE"), budgets=(30,), seeds=(0,))
     assert len(probes) == 1 + 2 * 2
     assert set(probes["layer"]) == {0, 1, 2} and probes["probe accuracy"].between(0, 1).all()
-    sweep = pretrain.corruption_sweep(n_labels=20)
+    sweep = ch03.corruption_sweep(n_labels=20)
     assert list(sweep["corruption"]) == [0.0, 0.0, 0.5, 0.5]
 
 
 def test_figures(tiny):
-    fig = pretrain.budget_figure(20, "DBN")
+    fig = ch03.budget_figure(20, "DBN")
     assert isinstance(fig, Figure) and len(fig.axes) == 2
-    fig = pretrain.corruption_figure(0.5, n_labels=20)
+    fig = ch03.corruption_figure(0.5, n_labels=20)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     with pytest.raises(ValueError, match="method"):
-        pretrain.budget_figure(20, "PCA")
+        ch03.budget_figure(20, "PCA")

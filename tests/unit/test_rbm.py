@@ -22,7 +22,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
-from gradbook.rbm import MAX_ENUMERATED_UNITS, BernoulliRBM, bars_and_stripes
+from gradbook.models.rbm import MAX_ENUMERATED_UNITS, BernoulliRBM
+from gradbook.data import bars_and_stripes
 
 QUIET = {"progress": False}
 
@@ -561,7 +562,7 @@ def test_one_large_batch_update_is_exact_to_float32_rounding():
     to within one float32 unit of A. (Adding the product into A with
     alpha = lr / rows, as before, was off by about 10 units: float32 rounding
     at every block of rows.)"""
-    from gradbook.rbm import _ContrastiveDivergence
+    from gradbook.models.rbm import _ContrastiveDivergence
 
     rows, lr = 80_000, 1e-3
     X = (np.random.default_rng(0).random((rows, 40)) < 0.3).astype(np.float32)
@@ -592,7 +593,7 @@ def binary_digits_rbm():
 
 
 def test_ais_schedule_runs_from_zero_to_one():
-    from gradbook.rbm import _ais_schedule
+    from gradbook.models.rbm import _ais_schedule
 
     for n_betas in (3, 100, 14_500):
         betas = _ais_schedule(n_betas)

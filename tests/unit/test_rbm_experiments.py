@@ -15,8 +15,8 @@ import torch
 from matplotlib.figure import Figure
 from scipy.special import logsumexp
 
-from gradbook import rbm_experiments as rx
-from gradbook.rbm import BernoulliRBM
+from gradbook.chapters import ch02_rbm as ch02
+from gradbook.models.rbm import BernoulliRBM
 
 
 def all_states(n: int) -> np.ndarray:
@@ -29,31 +29,31 @@ def all_states(n: int) -> np.ndarray:
 @pytest.mark.parametrize("method, expected", [("CD-1", (1, False)), ("CD-10", (10, False)),
                                               ("PCD-1", (1, True)), ("PCD-25", (25, True))])
 def test_parse_method(method, expected):
-    assert rx.parse_method(method) == expected
+    assert ch02.parse_method(method) == expected
 
 
 @pytest.mark.parametrize("method", ["CD", "CD-0", "cd-1", "PCD1", "CD-1.5", 1, None])
 def test_parse_method_rejects(method):
     with pytest.raises(ValueError, match="method"):
-        rx.parse_method(method)
+        ch02.parse_method(method)
 
 
 def test_random_rbm_is_seeded_and_shaped():
-    a, b = rx.random_rbm(5, 3, seed=1), rx.random_rbm(5, 3, seed=1)
+    a, b = ch02.random_rbm(5, 3, seed=1), ch02.random_rbm(5, 3, seed=1)
     assert a.components_.shape == (3, 5) and a.intercept_visible_.shape == (5,)
     assert np.array_equal(a.components_, b.components_)
-    assert not np.array_equal(a.components_, rx.random_rbm(5, 3, seed=2).components_)
+    assert not np.array_equal(a.components_, ch02.random_rbm(5, 3, seed=2).components_)
     assert np.abs(a.components_).max() > 1  # strong couplings, scale 1.5
     with pytest.raises(ValueError, match="n_hidden"):
-        rx.random_rbm(5, 0)
+        ch02.random_rbm(5, 0)
 
 
 def test_energy_sums_to_the_free_energy():
-    rbm = rx.random_rbm(4, 3, seed=0)
+    rbm = ch02.random_rbm(4, 3, seed=0)
     W, b, c = (np.asarray(x, dtype=np.float64) for x in
                (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
     V, H = all_states(4), all_states(3)
-    E = np.array([[rx.energy(v[None], h[None], W, b, c)[0] for h in H] for v in V])
+    E = np.array([[ch02.energy(v[None], h[None], W, b, c)[0] for h in H] for v in V])
     manual = np.array([[-(v @ b) - (h @ c) - h @ W @ v for h in H] for v in V])
     np.testing.assert_allclose(E, manual, atol=1e-12)
     # F(v) = -log sum_h exp(-E(v, h))
@@ -63,13 +63,13 @@ def test_energy_sums_to_the_free_energy():
 def test_energy_rejects_mismatched_shapes():
     W, b, c = np.zeros((3, 4)), np.zeros(4), np.zeros(3)
     with pytest.raises(ValueError, match="same number of rows"):
-        rx.energy(np.zeros((2, 4)), np.zeros((3, 3)), W, b, c)
+        ch02.energy(np.zeros((2, 4)), np.zeros((3, 3)), W, b, c)
     with pytest.raises(ValueError, match="W must be"):
-        rx.energy(np.zeros((2, 4)), np.zeros((2, 3)), W.T, b, c)
+        ch02.energy(np.zeros((2, 4)), np.zeros((2, 3)), W.T, b, c)
 
 
 def test_factorisation_check_table():
-    table = rx.factorisation_check(3, 2, seed=1)
+    table = ch02.factorisation_check(3, 2, seed=1)
     assert list(table.columns) == ["model", "conditional", "probabilities compared",
                                    "max abs difference"]
     assert table["conditional"].tolist() == ["P(h | v)", "P(v | h)", "P(h | v)"]
@@ -77,26 +77,26 @@ def test_factorisation_check_table():
     assert (table["max abs difference"].iloc[:2] < 1e-12).all()
     assert table["max abs difference"].iloc[2] > 1e-3
     # without a coupling, the "coupled" machine is an RBM again
-    assert rx.factorisation_check(3, 2, seed=1, coupling=0.0)["max abs difference"].max() < 1e-12
+    assert ch02.factorisation_check(3, 2, seed=1, coupling=0.0)["max abs difference"].max() < 1e-12
 
 
 @pytest.mark.parametrize("kwargs", [dict(n_hidden=1), dict(n_visible=10, n_hidden=6),
                                     dict(n_visible=0)])
 def test_factorisation_check_bad_sizes(kwargs):
     with pytest.raises(ValueError):
-        rx.factorisation_check(**kwargs)
+        ch02.factorisation_check(**kwargs)
 
 
 def test_reconstruct_is_one_mean_field_pass():
-    rbm = rx.random_rbm(6, 4, seed=3)
+    rbm = ch02.random_rbm(6, 4, seed=3)
     X = all_states(6)[::5]
     W, b = rbm.components_.astype(np.float64), rbm.intercept_visible_.astype(np.float64)
     expected = 1 / (1 + np.exp(-(b + rbm.transform(X).astype(np.float64) @ W)))
-    np.testing.assert_allclose(rx.reconstruct(rbm, X), expected, atol=1e-6)
-    error = rx.reconstruction_error(rbm, X)
+    np.testing.assert_allclose(ch02.reconstruct(rbm, X), expected, atol=1e-6)
+    error = ch02.reconstruction_error(rbm, X)
     assert error == pytest.approx(np.mean((X - expected) ** 2), abs=1e-6)
     with pytest.raises(ValueError):
-        rx.reconstruct(rbm, X * 2)  # not in [0, 1]
+        ch02.reconstruct(rbm, X * 2)  # not in [0, 1]
 
 
 # ------------------------------------------------------------------- CD-1 case
@@ -105,7 +105,7 @@ def test_reconstruct_is_one_mean_field_pass():
 @pytest.mark.parametrize("kwargs", [dict(), dict(n_visible=5, n_hidden=7, n_rows=3, seed=4,
                                                   learning_rate=0.5)])
 def test_cd1_case_is_redone_by_hand(kwargs):
-    case = rx.cd1_case(**kwargs)
+    case = ch02.cd1_case(**kwargs)
     v, W, b, c, lr = case["v"], case["W"], case["b"], case["c"], case["learning_rate"]
     assert set(torch.unique(v).tolist()) <= {0.0, 1.0}
     assert case["u_hid"].shape == (v.shape[0], W.shape[0])
@@ -122,48 +122,48 @@ def test_cd1_case_is_redone_by_hand(kwargs):
 
 
 def test_cd1_case_is_seeded():
-    a, b = rx.cd1_case(seed=2), rx.cd1_case(seed=2)
+    a, b = ch02.cd1_case(seed=2), ch02.cd1_case(seed=2)
     assert all(torch.equal(a[k], b[k]) for k in ("v", "u_hid", "W_new"))
-    assert not torch.equal(a["W_new"], rx.cd1_case(seed=3)["W_new"])
+    assert not torch.equal(a["W_new"], ch02.cd1_case(seed=3)["W_new"])
 
 
 # --------------------------------------------------------------- bars and stripes
 
 
 def test_bas_training_set_is_exactly_uniform():
-    X = rx.bas_training_set(3, seed=0)
+    X = ch02.bas_training_set(3, seed=0)
     assert X.shape == (42, 9) and X.dtype == np.float32
     _, counts = np.unique(X, axis=0, return_counts=True)
     assert counts.tolist() == [3] * 14
-    assert np.array_equal(X, rx.bas_training_set(3, seed=0))
-    assert not np.array_equal(X, rx.bas_training_set(3, seed=1))
+    assert np.array_equal(X, ch02.bas_training_set(3, seed=0))
+    assert not np.array_equal(X, ch02.bas_training_set(3, seed=1))
 
 
 def test_bas_learning_curve_columns_and_exact_values():
-    curve = rx.bas_learning_curve("CD-1", 0.2, 3, epochs=3, repeats=2, seed=5)
+    curve = ch02.bas_learning_curve("CD-1", 0.2, 3, epochs=3, repeats=2, seed=5)
     assert list(curve.columns) == ["epoch", "log_likelihood", "kl", "reconstruction_error"]
     assert curve["epoch"].tolist() == [0, 1, 2, 3]
     np.testing.assert_allclose(curve["kl"], -curve["log_likelihood"] - math.log(14))
     assert (curve["kl"] > 0).all()  # KL(data || model) >= 0, and no RBM is perfect
-    start = BernoulliRBM(3, n_iter=0, random_state=5, progress=False).fit(rx.BAS_PATTERNS)
+    start = BernoulliRBM(3, n_iter=0, random_state=5, progress=False).fit(ch02.BAS_PATTERNS)
     assert curve["log_likelihood"].iloc[0] == pytest.approx(
-        start.log_likelihood(rx.BAS_PATTERNS).mean(), abs=1e-9)
-    model = rx.bas_model("CD-1", 0.2, 3, epochs=3, repeats=2, seed=5)
+        start.log_likelihood(ch02.BAS_PATTERNS).mean(), abs=1e-9)
+    model = ch02.bas_model("CD-1", 0.2, 3, epochs=3, repeats=2, seed=5)
     assert curve["log_likelihood"].iloc[-1] == pytest.approx(
-        model.log_likelihood(rx.BAS_PATTERNS).mean(), abs=1e-9)
+        model.log_likelihood(ch02.BAS_PATTERNS).mean(), abs=1e-9)
     assert curve["reconstruction_error"].iloc[-1] == pytest.approx(
-        rx.reconstruction_error(model, rx.BAS_PATTERNS))
+        ch02.reconstruction_error(model, ch02.BAS_PATTERNS))
 
 
 def test_bas_model_rejects_unknown_options():
     with pytest.raises(TypeError, match="unexpected options"):
-        rx.bas_model("CD-1", 0.2, 3, epoch=2)
+        ch02.bas_model("CD-1", 0.2, 3, epoch=2)
 
 
 def test_bas_learning_curve_is_memoised_but_returns_copies():
-    a = rx.bas_learning_curve("PCD-1", 0.2, 3, epochs=2, repeats=2)
+    a = ch02.bas_learning_curve("PCD-1", 0.2, 3, epochs=2, repeats=2)
     a.loc[:, "log_likelihood"] = 0.0
-    b = rx.bas_learning_curve("PCD-1", 0.2, 3, epochs=2, repeats=2)
+    b = ch02.bas_learning_curve("PCD-1", 0.2, 3, epochs=2, repeats=2)
     assert (b["log_likelihood"] < 0).all()
 
 
@@ -173,21 +173,21 @@ def test_bas_learning_curve_is_memoised_but_returns_copies():
 ])
 def test_bas_learning_curve_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        rx.bas_learning_curve(**kwargs)
+        ch02.bas_learning_curve(**kwargs)
 
 
 def test_bas_comparison_and_grid_summary():
-    both = rx.bas_comparison(("CD-1", "CD-2"), 0.2, 3, seeds=(0, 1), epochs=2)
+    both = ch02.bas_comparison(("CD-1", "CD-2"), 0.2, 3, seeds=(0, 1), epochs=2)
     assert set(both["method"]) == {"CD-1", "CD-2"} and set(both["seed"]) == {0, 1}
     assert len(both) == 2 * 2 * 3
-    summary = rx.bas_grid_summary(("CD-1",), (0.2,), (2, 3), epochs=2)
+    summary = ch02.bas_grid_summary(("CD-1",), (0.2,), (2, 3), epochs=2)
     assert list(summary.columns) == ["method", "learning rate", "hidden units",
                                      "final log-likelihood", "best log-likelihood",
                                      "best epoch", "final reconstruction error"]
     assert len(summary) == 2
     assert (summary["best log-likelihood"] >= summary["final log-likelihood"]).all()
     with pytest.raises(ValueError, match="at least one"):
-        rx.bas_comparison((), 0.2, 3)
+        ch02.bas_comparison((), 0.2, 3)
 
 
 # ------------------------------------------------------------------- CD bias
@@ -201,11 +201,11 @@ def _mean_log_likelihood(rbm, params, data):
 
 
 def test_cd_bias_gradient_matches_finite_differences():
-    rbm = rx.random_rbm(4, 3, seed=0, scale=0.8)
+    rbm = ch02.random_rbm(4, 3, seed=0, scale=0.8)
     data = all_states(4)[[1, 6, 9, 15]]
     base = [np.asarray(x, dtype=np.float64) for x in
             (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_)]
-    table = rx.cd_bias(rbm, data, ks=(1,))
+    table = ch02.cd_bias(rbm, data, ks=(1,))
     # the gradient in the order W (row by row), b, c, by central differences
     numeric, eps = [], 1e-2
     for which, array in enumerate(base):
@@ -222,9 +222,9 @@ def test_cd_bias_gradient_matches_finite_differences():
 def test_cd_bias_expected_update_matches_many_cd1_updates():
     # One CD-1 update of BernoulliRBM on a huge batch (one partial_fit, from the
     # same parameters) is the expected update, up to sampling noise.
-    rbm = rx.random_rbm(4, 3, seed=2, scale=1.0)
+    rbm = ch02.random_rbm(4, 3, seed=2, scale=1.0)
     data = all_states(4)[[0, 3, 5, 12]]
-    expected = rx.cd_bias(rbm, data, ks=(1,))
+    expected = ch02.cd_bias(rbm, data, ks=(1,))
     lr = 0.1
     before = [np.asarray(x, dtype=np.float64).copy() for x in
               (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_)]
@@ -237,8 +237,8 @@ def test_cd_bias_expected_update_matches_many_cd1_updates():
 
 
 def test_cd_bias_limits():
-    rbm = rx.random_rbm(5, 3, seed=1)
-    table = rx.cd_bias(rbm, all_states(5)[:7], ks=(1000, 1, 10))
+    rbm = ch02.random_rbm(5, 3, seed=1)
+    table = ch02.cd_bias(rbm, all_states(5)[:7], ks=(1000, 1, 10))
     assert table["k"].tolist() == [1, 10, 1000]
     assert table["cosine"].iloc[-1] == pytest.approx(1.0, abs=1e-6)
     assert table["relative size"].iloc[-1] == pytest.approx(1.0, abs=1e-3)
@@ -247,25 +247,25 @@ def test_cd_bias_limits():
 
 
 def test_cd_bias_default_data_is_bars_and_stripes():
-    rbm = rx.random_rbm(9, 3, seed=0, scale=0.3)
-    pd.testing.assert_frame_equal(rx.cd_bias(rbm, ks=(2,)),
-                                  rx.cd_bias(rbm, rx.BAS_PATTERNS, ks=(2,)))
+    rbm = ch02.random_rbm(9, 3, seed=0, scale=0.3)
+    pd.testing.assert_frame_equal(ch02.cd_bias(rbm, ks=(2,)),
+                                  ch02.cd_bias(rbm, ch02.BAS_PATTERNS, ks=(2,)))
 
 
 def test_cd_bias_bad_inputs():
     with pytest.raises(ValueError, match="at most 12"):
-        rx.cd_bias(rx.random_rbm(13, 2))
+        ch02.cd_bias(ch02.random_rbm(13, 2))
     with pytest.raises(ValueError, match="18 in all"):
-        rx.cd_bias(rx.random_rbm(10, 10))
-    rbm = rx.random_rbm(4, 2)
+        ch02.cd_bias(ch02.random_rbm(10, 10))
+    rbm = ch02.random_rbm(4, 2)
     with pytest.raises(ValueError, match="binary rows"):
-        rx.cd_bias(rbm, np.full((2, 4), 0.5))
+        ch02.cd_bias(rbm, np.full((2, 4), 0.5))
     with pytest.raises(ValueError, match="binary rows"):
-        rx.cd_bias(rbm, np.zeros((2, 5)))
+        ch02.cd_bias(rbm, np.zeros((2, 5)))
     with pytest.raises(ValueError, match="ks"):
-        rx.cd_bias(rbm, np.zeros((2, 4)), ks=(0,))
+        ch02.cd_bias(rbm, np.zeros((2, 4)), ks=(0,))
     with pytest.raises(ValueError, match="ks"):
-        rx.cd_bias(rbm, np.zeros((2, 4)), ks=())
+        ch02.cd_bias(rbm, np.zeros((2, 4)), ks=())
 
 
 # ---------------------------------------------------------------------- digits
@@ -289,7 +289,7 @@ def _sklearn_example_data():
 
 
 def test_example_split_is_scikit_learns():
-    ours = rx.digits_split("example")
+    ours = ch02.example_split("example")
     theirs = _sklearn_example_data()
     assert [a.shape for a in ours] == [(7188, 64), (1797, 64), (7188,), (1797,)]
     assert ours[0].dtype == np.float32 and ours[2].dtype == np.int64
@@ -298,7 +298,7 @@ def test_example_split_is_scikit_learns():
 
 
 def test_leak_free_split_keeps_digits_apart():
-    X_train, X_test, y_train, y_test = rx.digits_split("leak-free")
+    X_train, X_test, y_train, y_test = ch02.example_split("leak-free")
     assert X_train.shape == (7185, 64) and X_test.shape == (1800, 64)
     assert X_train.min() >= 0 and X_train.max() <= 1 and X_test.min() >= 0 and X_test.max() <= 1
     from sklearn.model_selection import train_test_split
@@ -317,43 +317,43 @@ def test_leak_free_split_keeps_digits_apart():
 
 
 def test_splits_return_copies_and_check_kind():
-    a = rx.digits_split()
+    a = ch02.example_split()
     a[0][:] = 0
-    assert rx.digits_split()[0].max() == 1
+    assert ch02.example_split()[0].max() == 1
     with pytest.raises(ValueError, match="kind"):
-        rx.digits_split("random")
+        ch02.example_split("random")
     with pytest.raises(ValueError, match="kind"):
-        rx.rbm_vs_pixels("random")
+        ch02.rbm_vs_pixels("random")
     with pytest.raises(ValueError, match="kind"):
-        rx.example_rbm("random")
+        ch02.example_rbm("random")
 
 
 def test_shared_digit_fraction():
-    assert rx.shared_digit_fraction() == pytest.approx(1.0)
+    assert ch02.shared_digit_fraction() == pytest.approx(1.0)
 
 
 def test_example_solver_check_columns():
-    table = rx.example_solver_check()
+    table = ch02.example_solver_check()
     assert list(table.columns) == ["tol", "newton iterations", "accuracy", "weighted F1"]
     assert table["tol"].tolist() == [1.0, 1e-4]
     assert table["newton iterations"].iloc[1] > table["newton iterations"].iloc[0]
 
 
 def test_free_energy_monitor_columns():
-    table = rx.free_energy_monitor(20, n_hidden=5, epochs=4, every=2)
+    table = ch02.free_energy_monitor(20, n_hidden=5, epochs=4, every=2)
     assert table["epoch"].tolist() == [0, 2, 4]
     assert table["updates"].tolist() == [0, 4, 8]  # 20 rows: 2 batches of 10 per epoch
     np.testing.assert_allclose(table["gap"],
                                table["free energy, held out"] - table["free energy, train"])
     assert (table.filter(like="reconstruction error") >= 0).all().all()
     with pytest.raises(ValueError, match="n_train"):
-        rx.free_energy_monitor(5000)
+        ch02.free_energy_monitor(5000)
 
 
 def test_free_energy_at_start_matches_the_initial_model():
     from gradbook.data import load_digits, train_test_split
 
-    table = rx.free_energy_monitor(30, n_hidden=4, epochs=1, every=1, seed=3)
+    table = ch02.free_energy_monitor(30, n_hidden=4, epochs=1, every=1, seed=3)
     X, y = load_digits()
     X_train, X_test, _, _ = train_test_split(X, y, test_size=0.2, seed=0)
     start = BernoulliRBM(4, n_iter=0, random_state=3, progress=False).fit(X_train[:30].numpy())
@@ -364,24 +364,24 @@ def test_free_energy_at_start_matches_the_initial_model():
 
 
 def test_gibbs_samples_are_seeded_probabilities():
-    a = rx.gibbs_samples(3, n_samples=5)
+    a = ch02.gibbs_samples(3, n_samples=5)
     assert a.shape == (5, 64) and (a >= 0).all() and (a <= 1).all()
     a[:] = -1
-    b = rx.gibbs_samples(3, n_samples=5)
+    b = ch02.gibbs_samples(3, n_samples=5)
     assert (b >= 0).all()
-    np.testing.assert_array_equal(b, rx.example_rbm().sample(5, 3, seed=0, probabilities=True))
+    np.testing.assert_array_equal(b, ch02.example_rbm().sample(5, 3, seed=0, probabilities=True))
     with pytest.raises(ValueError, match="n_steps"):
-        rx.gibbs_samples(0)
+        ch02.gibbs_samples(0)
 
 
 # --------------------------------------------------------------------- figures
 
 
 def test_figures_return_figures():
-    assert isinstance(rx.bipartite_figure(3, 2), Figure)
-    assert isinstance(rx.learning_curve_figure("CD-1", 0.2, 2, epochs=2), Figure)
-    assert isinstance(rx.samples_figure(2), Figure)
-    grid = rx.digit_grid_figure(np.random.default_rng(0).normal(size=(7, 64)), n_cols=3,
+    assert isinstance(ch02.bipartite_figure(3, 2), Figure)
+    assert isinstance(ch02.learning_curve_figure("CD-1", 0.2, 2, epochs=2), Figure)
+    assert isinstance(ch02.samples_figure(2), Figure)
+    grid = ch02.digit_grid_figure(np.random.default_rng(0).normal(size=(7, 64)), n_cols=3,
                                 signed=True, title="t")
     assert isinstance(grid, Figure) and len(grid.axes) == 1
     mosaic = grid.axes[0].images[0].get_array()
@@ -391,37 +391,37 @@ def test_figures_return_figures():
 
 def test_digit_grid_figure_rejects_bad_shapes():
     with pytest.raises(ValueError, match="shape"):
-        rx.digit_grid_figure(np.zeros((3, 63)))
+        ch02.digit_grid_figure(np.zeros((3, 63)))
     with pytest.raises(ValueError, match="shape"):
-        rx.digit_grid_figure(np.zeros((0, 64)))
+        ch02.digit_grid_figure(np.zeros((0, 64)))
 
 
 def test_misleading_pair():
     summary = pd.DataFrame({"method": ["a", "b", "c"],
                             "final reconstruction error": [0.01, 0.2, 0.001],
                             "final log-likelihood": [-3.0, -4.0, -9.0]})
-    pair = rx.misleading_pair(summary)
+    pair = ch02.misleading_pair(summary)
     assert pair["method_a"] == "c" and pair["method_b"] == "a"
     assert pair["log-likelihood gap"] == pytest.approx(6.0)
     honest = summary.assign(**{"final log-likelihood": [-3.0, -4.0, -2.0]})
-    assert rx.misleading_pair(honest).empty
+    assert ch02.misleading_pair(honest).empty
     with pytest.raises(ValueError, match="columns"):
-        rx.misleading_pair(summary.drop(columns="final log-likelihood"))
+        ch02.misleading_pair(summary.drop(columns="final log-likelihood"))
 
 
 # ------------------------------------------------- AIS on the binary digits
 
 
 def test_binary_digits_are_binary_and_split_like_the_book():
-    X_train, X_test = rx.binary_digits()
+    X_train, X_test = ch02.binary_digits()
     assert X_train.shape == (1438, 64) and X_test.shape == (359, 64)
     assert set(np.unique(X_train)) == {0.0, 1.0}
     X_train[0, 0] = 7.0  # a copy: the cached arrays stay as they were
-    assert rx.binary_digits()[0][0, 0] in (0.0, 1.0)
+    assert ch02.binary_digits()[0][0, 0] in (0.0, 1.0)
 
 
 def test_ais_check_lands_on_the_exact_value():
-    table = rx.ais_check((30, 1000), n_hidden=10, epochs=3)
+    table = ch02.ais_check((30, 1000), n_hidden=10, epochs=3)
     assert list(table["n_betas"]) == [30, 1000]
     assert table["exact"].nunique() == 1
     row = table.iloc[-1]
@@ -433,20 +433,20 @@ def test_ais_check_lands_on_the_exact_value():
 
 
 def test_ais_comparison_scores_each_method():
-    table = rx.ais_comparison(("CD-1", "PCD-1"), n_hidden=12, epochs=2, n_betas=100)
+    table = ch02.ais_comparison(("CD-1", "PCD-1"), n_hidden=12, epochs=2, n_betas=100)
     assert list(table["method"]) == ["CD-1", "PCD-1"]
     assert (table["log-likelihood, held out"] < 0).all()
     assert np.isfinite(table.drop(columns="method").to_numpy()).all()
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: rx.ais_check(()), "n_betas must hold at least one"),
-    (lambda: rx.ais_check((2,)), r"n_betas\[i\] must be an integer >= 3"),
-    (lambda: rx.ais_check(n_hidden=30), "n_hidden must be at most 20"),
-    (lambda: rx.ais_comparison(()), "methods must name at least one"),
-    (lambda: rx.ais_comparison(("CD-one",)), "method must look like 'CD-1'"),
-    (lambda: rx.ais_comparison(n_betas=2), "n_betas must be an integer >= 3"),
-    (lambda: rx.ais_comparison(learning_rate=0), "learning_rate must be a finite number > 0"),
+    (lambda: ch02.ais_check(()), "n_betas must hold at least one"),
+    (lambda: ch02.ais_check((2,)), r"n_betas\[i\] must be an integer >= 3"),
+    (lambda: ch02.ais_check(n_hidden=30), "n_hidden must be at most 20"),
+    (lambda: ch02.ais_comparison(()), "methods must name at least one"),
+    (lambda: ch02.ais_comparison(("CD-one",)), "method must look like 'CD-1'"),
+    (lambda: ch02.ais_comparison(n_betas=2), "n_betas must be an integer >= 3"),
+    (lambda: ch02.ais_comparison(learning_rate=0), "learning_rate must be a finite number > 0"),
 ])
 def test_ais_experiments_reject_bad_settings(call, message):
     with pytest.raises(ValueError, match=message):

@@ -4,31 +4,34 @@ runs, with tiny settings (the qualitative results are in tests/claims/)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from gradbook import remedies
+from gradbook.chapters import ch03_pretraining as ch03
+from gradbook.chapters import ch04_relu_dropout as ch04
+from gradbook.data import digits_split
+from gradbook.diagnostics import weight_gradient_norms_training
+from gradbook.models.mlp import InvertedDropout, ResidualMLP, batchnorm_mlp, count_parameters, dropout_mlp, inverted_dropout
 from gradbook.diagnostics import bias_gradient_norms, weight_gradient_norms
-from gradbook.nets import hidden_layers, linear_layers, mlp
+from gradbook.models.mlp import hidden_layers, linear_layers, mlp
 
 
 @pytest.fixture
 def tiny(monkeypatch):
     """Shrink SETUP and WIDE_SETUP so that every run takes milliseconds; the
     memoised runs are forgotten before and after."""
-    monkeypatch.setitem(remedies.SETUP, "depth", 3)
-    monkeypatch.setitem(remedies.SETUP, "width", 8)
-    monkeypatch.setitem(remedies.SETUP, "epochs", 2)
-    monkeypatch.setitem(remedies.SETUP, "seeds", (0,))
-    monkeypatch.setitem(remedies.SETUP, "diagnostic_samples", 100)
-    monkeypatch.setitem(remedies.WIDE_SETUP, "width", 8)
-    monkeypatch.setitem(remedies.WIDE_SETUP, "updates", 6)
-    remedies.clear_cache()
+    monkeypatch.setitem(ch04.SETUP, "depth", 3)
+    monkeypatch.setitem(ch04.SETUP, "width", 8)
+    monkeypatch.setitem(ch04.SETUP, "epochs", 2)
+    monkeypatch.setitem(ch04.SETUP, "seeds", (0,))
+    monkeypatch.setitem(ch04.SETUP, "diagnostic_samples", 100)
+    monkeypatch.setitem(ch04.WIDE_SETUP, "width", 8)
+    monkeypatch.setitem(ch04.WIDE_SETUP, "updates", 6)
+    ch04.clear_cache()
     yield
-    remedies.clear_cache()
+    ch04.clear_cache()
 
 
 # ------------------------------------------------------------------ dropout
@@ -37,7 +40,7 @@ def tiny(monkeypatch):
 def test_inverted_dropout_keeps_the_expectation():
     h = torch.ones(200_000)
     gen = torch.Generator().manual_seed(0)
-    out = remedies.inverted_dropout(h, 0.3, gen)
+    out = inverted_dropout(h, 0.3, gen)
     dropped = float((out == 0).float().mean())
     assert dropped == pytest.approx(0.3, abs=0.005)
     survivors = out[out != 0]
@@ -47,9 +50,9 @@ def test_inverted_dropout_keeps_the_expectation():
 
 def test_inverted_dropout_zero_rate_and_determinism():
     h = torch.randn(5, 7)
-    assert remedies.inverted_dropout(h, 0.0) is h
-    a = remedies.inverted_dropout(h, 0.5, torch.Generator().manual_seed(3))
-    b = remedies.inverted_dropout(h, 0.5, torch.Generator().manual_seed(3))
+    assert inverted_dropout(h, 0.0) is h
+    a = inverted_dropout(h, 0.5, torch.Generator().manual_seed(3))
+    b = inverted_dropout(h, 0.5, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     assert a.shape == h.shape
 
@@ -64,11 +67,11 @@ def test_inverted_dropout_zero_rate_and_determinism():
 )
 def test_inverted_dropout_bad_input(args, exc, message):
     with pytest.raises(exc, match=message):
-        remedies.inverted_dropout(*args)
+        inverted_dropout(*args)
 
 
 def test_inverted_dropout_layer_is_identity_in_eval_mode():
-    layer = remedies.InvertedDropout(0.5, seed=1)
+    layer = InvertedDropout(0.5, seed=1)
     h = torch.randn(4, 6)
     layer.eval()
     assert torch.equal(layer(h), h)
@@ -77,11 +80,11 @@ def test_inverted_dropout_layer_is_identity_in_eval_mode():
     assert ((out == 0) | torch.isclose(out, 2 * h)).all()
     assert "p=0.5" in repr(layer)
     with pytest.raises(ValueError, match="p must lie"):
-        remedies.InvertedDropout(1.5)
+        InvertedDropout(1.5)
 
 
 def test_dropout_mlp_structure_and_same_weights_as_mlp():
-    net = remedies.dropout_mlp([64, 20, 20, 10], 0.5, seed=2)
+    net = dropout_mlp([64, 20, 20, 10], 0.5, seed=2)
     kinds = [type(m).__name__ for m in net]
     assert kinds == ["Linear", "ReLU", "InvertedDropout", "Linear", "ReLU", "InvertedDropout",
                      "Linear"]
@@ -104,7 +107,7 @@ def test_dropout_mlp_structure_and_same_weights_as_mlp():
 )
 def test_dropout_mlp_bad_input(sizes, p, exc, message):
     with pytest.raises(exc, match=message):
-        remedies.dropout_mlp(sizes, p)
+        dropout_mlp(sizes, p)
 
 
 # --------------------------------------------------------- the deep variants
@@ -112,7 +115,7 @@ def test_dropout_mlp_bad_input(sizes, p, exc, message):
 
 def test_batchnorm_mlp_normalises_and_kills_the_bias_gradient(digits_split):
     X, _, y, _ = digits_split
-    net = remedies.batchnorm_mlp([64, 16, 16, 10], seed=0)
+    net = batchnorm_mlp([64, 16, 16, 10], seed=0)
     kinds = [type(m).__name__ for m in net]
     assert kinds == ["Linear", "BatchNorm1d", "Sigmoid", "Linear", "BatchNorm1d", "Sigmoid",
                      "Linear"]
@@ -125,7 +128,7 @@ def test_batchnorm_mlp_normalises_and_kills_the_bias_gradient(digits_split):
 
 
 def test_residual_mlp_forward_matches_the_formula():
-    net = remedies.ResidualMLP(64, 12, 3, 10, activation="tanh", init=0.3, seed=4)
+    net = ResidualMLP(64, 12, 3, 10, activation="tanh", init=0.3, seed=4)
     assert len(linear_layers(net)) == 4 and len(hidden_layers(net)) == 3
     x = torch.rand(5, 64)
     W = linear_layers(net)
@@ -136,33 +139,33 @@ def test_residual_mlp_forward_matches_the_formula():
 
 
 def test_residual_mlp_one_layer_and_bad_input():
-    net = remedies.ResidualMLP(64, 5, 1, 10)
+    net = ResidualMLP(64, 5, 1, 10)
     assert net(torch.rand(2, 64)).shape == (2, 10)
     with pytest.raises(ValueError, match="depth"):
-        remedies.ResidualMLP(64, 5, 0, 10)
+        ResidualMLP(64, 5, 0, 10)
     with pytest.raises(ValueError, match="activation"):
-        remedies.ResidualMLP(64, 5, 2, 10, activation="elu")
+        ResidualMLP(64, 5, 2, 10, activation="elu")
     with pytest.raises(ValueError, match="init"):
-        remedies.ResidualMLP(64, 5, 2, 10, init=-1.0)
+        ResidualMLP(64, 5, 2, 10, init=-1.0)
 
 
-@pytest.mark.parametrize("variant", remedies.VARIANTS)
+@pytest.mark.parametrize("variant", ch04.VARIANTS)
 def test_deep_net_variants(variant):
-    net = remedies.deep_net(variant, depth=3, width=6, seed=1)
+    net = ch04.deep_net(variant, depth=3, width=6, seed=1)
     assert len(hidden_layers(net)) == 3
     assert net(torch.rand(4, 64)).shape == (4, 10)
-    again = remedies.deep_net(variant, depth=3, width=6, seed=1)
+    again = ch04.deep_net(variant, depth=3, width=6, seed=1)
     for a, b in zip(linear_layers(net), linear_layers(again)):
         assert torch.equal(a.weight, b.weight)
 
 
 def test_deep_net_initialisations():
-    sig = remedies.deep_net("sigmoid", depth=2, width=400, seed=0)
-    assert float(linear_layers(sig)[1].weight.detach().std()) == pytest.approx(remedies.SMALL_INIT, rel=0.02)
-    he = remedies.deep_net("ReLU + He", depth=2, width=400, seed=0)
+    sig = ch04.deep_net("sigmoid", depth=2, width=400, seed=0)
+    assert float(linear_layers(sig)[1].weight.detach().std()) == pytest.approx(ch04.SMALL_INIT, rel=0.02)
+    he = ch04.deep_net("ReLU + He", depth=2, width=400, seed=0)
     assert float(linear_layers(he)[1].weight.detach().std()) == pytest.approx((2 / 400) ** 0.5, rel=0.02)
-    assert isinstance(remedies.deep_net("residual", 2, 4), remedies.ResidualMLP)
-    assert any(isinstance(m, nn.BatchNorm1d) for m in remedies.deep_net("batch norm", 2, 4).modules())
+    assert isinstance(ch04.deep_net("residual", 2, 4), ResidualMLP)
+    assert any(isinstance(m, nn.BatchNorm1d) for m in ch04.deep_net("batch norm", 2, 4).modules())
 
 
 @pytest.mark.parametrize(
@@ -172,31 +175,31 @@ def test_deep_net_initialisations():
 )
 def test_deep_net_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        remedies.deep_net(**kwargs)
+        ch04.deep_net(**kwargs)
 
 
 def test_parameter_count():
-    assert remedies.parameter_count(mlp([64, 30, 10])) == 64 * 30 + 30 + 30 * 10 + 10
+    assert count_parameters(mlp([64, 30, 10])) == 64 * 30 + 30 + 30 * 10 + 10
     # batch norm adds a scale and a shift per unit
-    assert remedies.parameter_count(remedies.batchnorm_mlp([64, 30, 10])) == 2260 + 60
+    assert count_parameters(batchnorm_mlp([64, 30, 10])) == 2260 + 60
     with pytest.raises(TypeError, match="torch.nn.Module"):
-        remedies.parameter_count("net")
+        count_parameters("net")
 
 
 def test_gradient_profile_plain_net_matches_diagnostics(digits_split):
     X, _, y, _ = digits_split
     net = mlp([64, 10, 10, 10], "tanh", "xavier", seed=0)
     net.eval()
-    got = remedies.gradient_profile(net, X[:100], y[:100])
+    got = weight_gradient_norms_training(net, X[:100], y[:100])
     np.testing.assert_allclose(got, weight_gradient_norms(net, X[:100], y[:100]), rtol=1e-6)
     assert not net.training  # the mode is restored
 
 
 def test_gradient_profile_leaves_batch_norm_running_stats_alone(digits_split):
     X, _, y, _ = digits_split
-    net = remedies.batchnorm_mlp([64, 8, 8, 10], seed=0)
+    net = batchnorm_mlp([64, 8, 8, 10], seed=0)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    norms = remedies.gradient_profile(net, X[:100], y[:100])
+    norms = weight_gradient_norms_training(net, X[:100], y[:100])
     assert len(norms) == 2 and all(n > 0 for n in norms)
     for k, v in net.state_dict().items():
         if "num_batches" not in k:
@@ -204,15 +207,15 @@ def test_gradient_profile_leaves_batch_norm_running_stats_alone(digits_split):
     assert all(m.momentum == 0.1 for m in net.modules() if isinstance(m, nn.BatchNorm1d))
     assert all(p.grad is None for p in net.parameters())
     with pytest.raises(TypeError, match="torch.nn.Module"):
-        remedies.gradient_profile(None, X, y)
+        weight_gradient_norms_training(None, X, y)
 
 
 def test_residual_skips_carry_the_gradient(digits_split):
     """Maths check: with the same small sigmoid weights, the skips keep the
     first layer's gradient within a small factor of the last's."""
     X, _, y, _ = digits_split
-    plain = remedies.gradient_profile(remedies.deep_net("sigmoid", 6, 16), X[:300], y[:300])
-    skips = remedies.gradient_profile(remedies.deep_net("residual", 6, 16), X[:300], y[:300])
+    plain = weight_gradient_norms_training(ch04.deep_net("sigmoid", 6, 16), X[:300], y[:300])
+    skips = weight_gradient_norms_training(ch04.deep_net("residual", 6, 16), X[:300], y[:300])
     assert plain[-1] / plain[0] > 100 * (skips[-1] / skips[0])
 
 
@@ -220,7 +223,7 @@ def test_residual_skips_carry_the_gradient(digits_split):
 
 
 def test_fix_run_records_and_is_memoised(tiny):
-    run = remedies.fix_run("ReLU + He")
+    run = ch04.fix_run("ReLU + He")
     assert run.profile_epochs == (0, 1, 2)
     assert run.profiles.shape == (3, 3)  # epochs 0, 1, 2; 3 hidden layers
     assert run.history.epoch == [0, 1, 2] and len(run.history.test_acc) == 3
@@ -228,25 +231,25 @@ def test_fix_run_records_and_is_memoised(tiny):
     with pytest.raises(ValueError, match="profiled epochs"):
         run.profile_at(5)
     np.testing.assert_allclose(run.ratio, run.profiles[:, -1] / run.profiles[:, 0])
-    assert run.parameters == remedies.parameter_count(remedies.deep_net("ReLU + He"))
-    assert remedies.fix_run("ReLU + He") is run
+    assert run.parameters == count_parameters(ch04.deep_net("ReLU + He"))
+    assert ch04.fix_run("ReLU + He") is run
     # the first profile is the initial net's
-    net = remedies.deep_net("ReLU + He")
-    X, _, y, _ = remedies.digits_split()
-    np.testing.assert_allclose(run.profiles[0], remedies.gradient_profile(net, X[:100], y[:100]),
+    net = ch04.deep_net("ReLU + He")
+    X, _, y, _ = digits_split()
+    np.testing.assert_allclose(run.profiles[0], weight_gradient_norms_training(net, X[:100], y[:100]),
                                rtol=1e-5)
 
 
 def test_profile_epochs_are_a_subset():
-    assert remedies._profile_epochs(12) == (0, 1, 4, 12)
-    assert remedies._profile_epochs(6) == (0, 1, 4, 6)
-    assert remedies._profile_epochs(1) == (0, 1)
+    assert ch04._profile_epochs(12) == (0, 1, 4, 12)
+    assert ch04._profile_epochs(6) == (0, 1, 4, 6)
+    assert ch04._profile_epochs(1) == (0, 1)
 
 
 def test_fix_run_is_deterministic(tiny):
-    a = remedies.fix_run("batch norm").history.train_loss
-    remedies.clear_cache()
-    b = remedies.fix_run("batch norm").history.train_loss
+    a = ch04.fix_run("batch norm").history.train_loss
+    ch04.clear_cache()
+    b = ch04.fix_run("batch norm").history.train_loss
     assert a == b
 
 
@@ -257,29 +260,29 @@ def test_fix_run_is_deterministic(tiny):
 )
 def test_fix_run_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        remedies.fix_run(**kwargs)
+        ch04.fix_run(**kwargs)
 
 
 def test_fix_comparison_columns(tiny):
-    table = remedies.fix_comparison(("sigmoid", "residual"))
+    table = ch04.fix_comparison(("sigmoid", "residual"))
     assert list(table["variant"]) == ["sigmoid", "residual"]
     for column in ("test accuracy", "train accuracy", "epoch to 50%", "ratio at init",
                    "ratio early", "first-layer grad at init", "parameters"):
         assert column in table.columns
     assert table["ratio at init"].gt(0).all()
     with pytest.raises(ValueError, match="at least one seed"):
-        remedies.fix_comparison(seeds=())
+        ch04.fix_comparison(seeds=())
 
 
 def test_wide_run_and_its_options(tiny):
-    run = remedies.wide_run(20)
+    run = ch04.wide_run(20)
     assert run.steps_per_epoch == 1 and run.history.epoch[-1] == 6
     assert run.parameters == 64 * 8 + 8 + 8 * 8 + 8 + 8 * 10 + 10
     assert run.gap == pytest.approx(run.history.train_acc[-1] - run.history.test_acc[-1])
-    assert remedies.wide_run(20) is run
-    shuffled = remedies.wide_run(20, random_labels=True)
+    assert ch04.wide_run(20) is run
+    shuffled = ch04.wide_run(20, random_labels=True)
     assert shuffled is not run
-    dropped = remedies.wide_run(20, dropout=0.5, weight_decay=0.01)
+    dropped = ch04.wide_run(20, dropout=0.5, weight_decay=0.01)
     assert dropped.history.train_loss != run.history.train_loss
 
 
@@ -296,66 +299,65 @@ def test_wide_run_and_its_options(tiny):
 )
 def test_wide_run_bad_input(kwargs, exc, message):
     with pytest.raises(exc, match=message):
-        remedies.wide_run(**kwargs)
+        ch04.wide_run(**kwargs)
 
 
 def test_dropout_grid_width_sweep_regularisation(tiny):
-    grid = remedies.dropout_grid(rates=(0.0, 0.5), labels=(20, 40))
+    grid = ch04.dropout_grid(rates=(0.0, 0.5), labels=(20, 40))
     assert len(grid) == 4 and set(grid["dropout"]) == {0.0, 0.5}
     np.testing.assert_allclose(grid["gap"], grid["train accuracy"] - grid["test accuracy"])
-    sweep = remedies.width_sweep(widths=(4, 8), n_labels=20)
+    sweep = ch04.width_sweep(widths=(4, 8), n_labels=20)
     assert list(sweep["width"]) == [4, 8]
     assert sweep["parameters"].is_monotonic_increasing
-    reg = remedies.regularisation_comparison(20, seeds=(0,))
+    reg = ch04.regularisation_comparison(20, seeds=(0,))
     assert list(reg["regulariser"]) == ["none", "dropout 0.5", "weight decay 0.01", "both"]
     with pytest.raises(ValueError, match="weight_decay"):
-        remedies.regularisation_comparison(20, weight_decay=0.0)
+        ch04.regularisation_comparison(20, weight_decay=0.0)
 
 
 def test_random_label_run(tiny):
-    run = remedies.random_label_run(30, width=8, updates=4)
+    run = ch04.random_label_run(30, width=8, updates=4)
     assert run.history.epoch[-1] == 4
 
 
 def test_pretraining_cost_columns(monkeypatch):
-    from gradbook import pretrain
 
-    monkeypatch.setitem(pretrain.SETUP, "hidden", (8, 8))
-    monkeypatch.setitem(pretrain.SETUP, "epochs", 1)
-    monkeypatch.setitem(pretrain.SETUP, "updates", 1)
-    monkeypatch.setitem(pretrain.SETUP, "autoencoder", dict(pretrain.SETUP["autoencoder"], n_iter=1))
-    pretrain.clear_cache()
+    monkeypatch.setitem(ch03.SETUP, "hidden", (8, 8))
+    monkeypatch.setitem(ch03.SETUP, "epochs", 1)
+    monkeypatch.setitem(ch03.SETUP, "updates", 1)
+    monkeypatch.setitem(ch03.SETUP, "autoencoder", dict(ch03.SETUP["autoencoder"], n_iter=1))
+    ch03.clear_cache()
     try:
-        table = remedies.pretraining_cost(("ReLU", "SAE"))
+        table = ch04.pretraining_cost(("ReLU", "SAE"))
         assert list(table["method"]) == ["ReLU", "SAE"]
         assert table.loc[0, "pretrain seconds"] == 0.0 and table.loc[1, "pretrain seconds"] > 0
         np.testing.assert_allclose(table["total seconds"],
                                    table["pretrain seconds"] + table["finetune seconds"])
         with pytest.raises(ValueError, match="method"):
-            remedies.pretraining_cost(("RBM",))
+            ch04.pretraining_cost(("RBM",))
     finally:
-        pretrain.clear_cache()
+        ch03.clear_cache()
 
 
 # ---------------------------------------------------------------- figures
 
 
 def test_profile_figure(tiny):
-    fig = remedies.profile_figure(3, "residual")
+    fig = ch04.fix_profile_figure(3, "residual")
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2
     assert "residual" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="variant"):
-        remedies.profile_figure(3, "elu")
+        ch04.fix_profile_figure(3, "elu")
 
 
 def test_dropout_figure(tiny, monkeypatch):
-    monkeypatch.setattr(remedies, "LABELS", (20, 40))
-    fig = remedies.dropout_figure(0.5, 20, rates=(0.0, 0.5))
+    monkeypatch.setattr(ch04, "LABELS", (20, 40))
+    fig = ch04.dropout_figure(0.5, 20, rates=(0.0, 0.5))
     assert isinstance(fig, Figure)
     assert "gap" in fig.axes[0].get_title()
     assert len(fig.axes[0].get_lines()) == 4  # train and test, with and without dropout
-    fig0 = remedies.dropout_figure(0.0, 40, rates=(0.0, 0.5))
+    fig0 = ch04.dropout_figure(0.0, 40, rates=(0.0, 0.5))
     assert len(fig0.axes[0].get_lines()) == 2
     with pytest.raises(ValueError, match="dropout"):
-        remedies.dropout_figure(1.0, 20)
+        ch04.dropout_figure(1.0, 20)

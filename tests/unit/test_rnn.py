@@ -11,7 +11,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradbook import rnn
+from gradbook.chapters import ch06_exploding_gradients as ch06
+from gradbook.models import rnn
+from gradbook.data import adding_problem, temporal_order
+from gradbook.diagnostics import gradient_through_time, hidden_state_gradients, jacobian_product_norms
+from gradbook.train import TrainResult, clip_by_global_norm, clip_by_value, global_norm, train_rnn
 
 
 def _states(model, x):
@@ -58,7 +62,7 @@ def test_spectral_radius_of_a_known_matrix():
     lambda s: rnn.LSTMNet(2, 8, 3, seed=s),
 ])
 def test_models_are_seeded_and_return_outputs_and_states(make):
-    x, _ = rnn.adding_problem(5, 7, seed=0)
+    x, _ = adding_problem(5, 7, seed=0)
     a, b, c = make(0), make(0), make(1)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
@@ -87,7 +91,7 @@ def test_lstm_state_is_h_and_c_and_forget_bias_is_set():
     model = rnn.LSTMNet(2, 6, 1, forget_bias=1.0, seed=0)
     assert model.state_size == 12
     assert torch.all(model.lstm.bias_ih_l0[6:12] == 1.0) and torch.all(model.lstm.bias_hh_l0[6:12] == 0.0)
-    x, _ = rnn.adding_problem(3, 9, seed=0)
+    x, _ = adding_problem(3, 9, seed=0)
     outputs, states = model(x)
     h, c = states[-1][:, :6], states[-1][:, 6:]
     assert torch.allclose(outputs[:, -1], model.readout(h))
@@ -108,8 +112,8 @@ def test_lstm_state_is_h_and_c_and_forget_bias_is_set():
 def test_linear_rnn_gradient_is_the_analytic_jacobian_product(kind):
     T = 20
     model = rnn.VanillaRNN(2, 8, 1, "linear", init=kind, radius=0.95, seed=4)
-    x, y = rnn.adding_problem(6, T, seed=1)
-    grads = rnn.hidden_state_gradients(model, x, y)
+    x, y = adding_problem(6, T, seed=1)
+    grads = hidden_state_gradients(model, x, y)
     assert grads.shape == (T + 1, 6, 8) and grads.dtype == torch.float64
     W = model.weight_hh.detach().double()
     # dL/dh_t = (W^T)^(T-t) dL/dh_T; with batch rows: g_t = g_T W^(T-t)
@@ -122,23 +126,23 @@ def test_linear_rnn_gradient_is_the_analytic_jacobian_product(kind):
 def test_orthogonal_linear_rnn_gradient_norm_is_radius_to_the_lag(radius):
     T = 30
     model = rnn.VanillaRNN(2, 16, 1, "linear", init="orthogonal", radius=radius, seed=0)
-    x, y = rnn.adding_problem(4, T, seed=2)
-    norms = rnn.gradient_through_time(model, x, y)
+    x, y = adding_problem(4, T, seed=2)
+    norms = gradient_through_time(model, x, y)
     lags = torch.arange(T, -1, -1, dtype=torch.float64)
     ratio = norms / norms[-1]
     assert torch.allclose(ratio, radius**lags, rtol=1e-4)
-    analytic = rnn.jacobian_product_norms(model.weight_hh, T, "linear")
+    analytic = jacobian_product_norms(model.weight_hh, T, "linear")
     assert torch.allclose(ratio, analytic, rtol=1e-4)
 
 
 def test_jacobian_product_norms_match_autograd_for_tanh():
     T, H = 8, 4
     model = rnn.VanillaRNN(2, H, 1, "tanh", init="gaussian", radius=1.3, seed=5)
-    x, _ = rnn.adding_problem(1, T, seed=3)
+    x, _ = adding_problem(1, T, seed=3)
     model = model.double()
     _, states = _states(model, x.double())
     hidden = torch.stack(states, 1)[0].detach()
-    analytic = rnn.jacobian_product_norms(model.weight_hh, hidden, "tanh")
+    analytic = jacobian_product_norms(model.weight_hh, hidden, "tanh")
     # rows i of dh_T/dh_t from one backward pass per component of h_T
     rows = [torch.autograd.grad(states[-1][0, i], states, retain_graph=True) for i in range(H)]
     for t in range(T + 1):
@@ -149,24 +153,24 @@ def test_jacobian_product_norms_match_autograd_for_tanh():
 def test_gradient_norm_is_bounded_by_the_jacobian_norm():
     T = 25
     model = rnn.VanillaRNN(2, 10, 1, "tanh", init="gaussian", radius=1.5, seed=1)
-    x, y = rnn.adding_problem(1, T, seed=4)
-    norms = rnn.gradient_through_time(model, x, y)
+    x, y = adding_problem(1, T, seed=4)
+    norms = gradient_through_time(model, x, y)
     hidden = torch.stack(model(x)[1], 1)[0].detach()
-    bound = rnn.jacobian_product_norms(model.weight_hh, hidden, "tanh") * norms[-1]
+    bound = jacobian_product_norms(model.weight_hh, hidden, "tanh") * norms[-1]
     assert torch.all(norms <= bound * (1 + 1e-5))
 
 
 def test_gradient_through_time_leaves_the_model_alone_and_works_for_lstm():
     model = rnn.LSTMNet(2, 5, 1, seed=0)
     before = [p.detach().clone() for p in model.parameters()]
-    x, y = rnn.adding_problem(3, 12, seed=0)
-    norms = rnn.gradient_through_time(model, x, y)
+    x, y = adding_problem(3, 12, seed=0)
+    norms = gradient_through_time(model, x, y)
     assert norms.shape == (13,) and torch.isfinite(norms).all() and norms[-1] > 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert all(p.grad is None for p in model.parameters())
     # classification loss on the temporal-order task
-    xo, yo = rnn.temporal_order(4, 9, seed=0)
-    norms = rnn.gradient_through_time(rnn.VanillaRNN(6, 5, 4, seed=0), xo, yo, loss="softmax")
+    xo, yo = temporal_order(4, 9, seed=0)
+    norms = gradient_through_time(rnn.VanillaRNN(6, 5, 4, seed=0), xo, yo, loss="softmax")
     assert norms.shape == (10,)
 
 
@@ -176,7 +180,7 @@ def test_gradient_through_time_leaves_the_model_alone_and_works_for_lstm():
 
 
 def test_adding_problem_shapes_markers_and_target():
-    x, y = rnn.adding_problem(64, 30, seed=7)
+    x, y = adding_problem(64, 30, seed=7)
     assert x.shape == (64, 30, 2) and y.shape == (64, 1)
     assert x.dtype == torch.float32 and y.dtype == torch.float32
     values, markers = x[..., 0], x[..., 1]
@@ -188,7 +192,7 @@ def test_adding_problem_shapes_markers_and_target():
 
 
 def test_adding_problem_is_seeded():
-    a, b, c = (rnn.adding_problem(10, 20, seed=s) for s in (1, 1, 2))
+    a, b, c = (adding_problem(10, 20, seed=s) for s in (1, 1, 2))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
 
@@ -196,7 +200,7 @@ def test_adding_problem_is_seeded():
 @pytest.mark.parametrize("min_lag", [1, 10, 25, 39])
 def test_adding_problem_min_lag_places_the_first_marker(min_lag):
     L = 40
-    x, _ = rnn.adding_problem(200, L, seed=0, min_lag=min_lag)
+    x, _ = adding_problem(200, L, seed=0, min_lag=min_lag)
     markers = x[..., 1]
     assert torch.all(markers.sum(1) == 2)
     first = markers.argmax(1)  # position of the first marker
@@ -206,7 +210,7 @@ def test_adding_problem_min_lag_places_the_first_marker(min_lag):
 
 
 def test_temporal_order_shapes_and_labels():
-    x, y = rnn.temporal_order(50, 12, seed=0, min_lag=6)
+    x, y = temporal_order(50, 12, seed=0, min_lag=6)
     assert x.shape == (50, 12, 6) and x.dtype == torch.float32
     assert y.shape == (50,) and y.dtype == torch.int64
     assert torch.all(x.sum(2) == 1)
@@ -218,7 +222,7 @@ def test_temporal_order_shapes_and_labels():
     assert set(y.tolist()) == {0, 1, 2, 3}
 
 
-@pytest.mark.parametrize("task", [rnn.adding_problem, rnn.temporal_order])
+@pytest.mark.parametrize("task", [adding_problem, temporal_order])
 @pytest.mark.parametrize("kwargs, match", [
     (dict(min_lag=20), "min_lag must be at most length - 1"),
     (dict(min_lag=50), "min_lag must be at most length - 1"),
@@ -231,11 +235,11 @@ def test_lag_longer_than_the_sequence_is_an_error(task, kwargs, match):
 
 def test_task_size_errors():
     with pytest.raises(ValueError, match="length"):
-        rnn.adding_problem(4, 1)
+        adding_problem(4, 1)
     with pytest.raises(ValueError, match="n"):
-        rnn.adding_problem(0, 10)
+        adding_problem(0, 10)
     with pytest.raises(ValueError, match="seed"):
-        rnn.adding_problem(4, 10, seed=-1)
+        adding_problem(4, 10, seed=-1)
 
 
 # --------------------------------------------------------------------------
@@ -250,9 +254,9 @@ _shapes = st.lists(st.lists(st.integers(1, 4), min_size=1, max_size=2), min_size
 def test_clip_by_global_norm_never_exceeds_the_threshold(shapes, scale, max_norm, seed):
     gen = torch.Generator().manual_seed(seed)
     grads = [torch.randn(*s, generator=gen, dtype=torch.float64) * scale for s in shapes]
-    clipped, norm = rnn.clip_by_global_norm(grads, max_norm)
-    assert norm == pytest.approx(rnn.global_norm(grads))
-    assert rnn.global_norm(clipped) <= max_norm * (1 + 1e-9)
+    clipped, norm = clip_by_global_norm(grads, max_norm)
+    assert norm == pytest.approx(global_norm(grads))
+    assert global_norm(clipped) <= max_norm * (1 + 1e-9)
     factor = min(1.0, max_norm / norm)  # the direction is kept
     for g, c in zip(grads, clipped):
         assert torch.allclose(c, g * factor, rtol=1e-12, atol=0)
@@ -270,7 +274,7 @@ def test_clip_by_global_norm_never_exceeds_the_threshold(shapes, scale, max_norm
 def test_clip_by_value_bounds_every_entry(shapes, scale, clip, seed):
     gen = torch.Generator().manual_seed(seed)
     grads = [torch.randn(*s, generator=gen, dtype=torch.float64) * scale for s in shapes]
-    clipped = rnn.clip_by_value(grads, clip)
+    clipped = clip_by_value(grads, clip)
     for g, c in zip(grads, clipped):
         assert torch.all(c.abs() <= clip)
         inside = g.abs() <= clip
@@ -280,11 +284,11 @@ def test_clip_by_value_bounds_every_entry(shapes, scale, clip, seed):
 
 def test_clipping_does_not_change_its_input():
     g = torch.tensor([3.0, 4.0])
-    clipped, norm = rnn.clip_by_global_norm([g], 1.0)
+    clipped, norm = clip_by_global_norm([g], 1.0)
     assert norm == pytest.approx(5.0)
     assert torch.allclose(clipped[0], torch.tensor([0.6, 0.8]))
     assert torch.equal(g, torch.tensor([3.0, 4.0]))
-    assert torch.equal(rnn.clip_by_value(g, 3.5)[0], torch.tensor([3.0, 3.5]))
+    assert torch.equal(clip_by_value(g, 3.5)[0], torch.tensor([3.0, 3.5]))
 
 
 @pytest.mark.parametrize("bad, error", [
@@ -294,16 +298,16 @@ def test_clipping_does_not_change_its_input():
 ])
 def test_clipping_rejects_bad_gradients(bad, error):
     with pytest.raises(error):
-        rnn.clip_by_global_norm(bad, 1.0)
+        clip_by_global_norm(bad, 1.0)
     with pytest.raises(error):
-        rnn.clip_by_value(bad, 1.0)
+        clip_by_value(bad, 1.0)
 
 
 def test_clipping_rejects_bad_thresholds():
     with pytest.raises(ValueError, match="max_norm"):
-        rnn.clip_by_global_norm([torch.ones(2)], -1.0)
+        clip_by_global_norm([torch.ones(2)], -1.0)
     with pytest.raises(ValueError, match="clip_value"):
-        rnn.clip_by_value([torch.ones(2)], 0.0)
+        clip_by_value([torch.ones(2)], 0.0)
 
 
 # --------------------------------------------------------------------------
@@ -314,7 +318,7 @@ def test_clipping_rejects_bad_thresholds():
 def _exploding_setup(seed=0):
     """A tanh RNN with radius 2 on the adding problem: huge gradients."""
     model = rnn.VanillaRNN(2, 8, 1, "tanh", radius=2.0, seed=seed)
-    return model, rnn.adding_problem(64, 30, seed=seed)
+    return model, adding_problem(64, 30, seed=seed)
 
 
 def test_clipped_update_never_exceeds_lr_times_threshold():
@@ -322,7 +326,7 @@ def test_clipped_update_never_exceeds_lr_times_threshold():
     lr, threshold = 0.1, 0.5
     for step in range(4):
         before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
-        result = rnn.train_rnn(model, data, steps=1, lr=lr, batch_size=16, clip=("norm", threshold), seed=step)
+        result = train_rnn(model, data, steps=1, lr=lr, batch_size=16, clip=("norm", threshold), seed=step)
         after = torch.cat([p.detach().flatten() for p in model.parameters()])
         assert result.grad_norms[0] > threshold  # clipping was needed
         assert float((after - before).norm()) <= lr * threshold * (1 + 1e-5)
@@ -331,7 +335,7 @@ def test_clipped_update_never_exceeds_lr_times_threshold():
 def test_value_clipped_update_bounds_every_entry():
     model, data = _exploding_setup()
     before = [p.detach().clone() for p in model.parameters()]
-    rnn.train_rnn(model, data, steps=1, lr=0.1, batch_size=16, clip=("value", 0.01), seed=0)
+    train_rnn(model, data, steps=1, lr=0.1, batch_size=16, clip=("value", 0.01), seed=0)
     for b, p in zip(before, model.parameters()):
         assert torch.all((p.detach() - b).abs() <= 0.1 * 0.01 + 1e-6)  # + float32 rounding
 
@@ -340,7 +344,7 @@ def test_train_rnn_records_and_is_seeded(capsys):
     runs = []
     for _ in range(2):
         model = rnn.VanillaRNN(2, 8, 1, "tanh", radius=1.0, seed=0)
-        runs.append(rnn.train_rnn(model, rnn.adding_problem(64, 10, seed=0), steps=15, lr=0.05,
+        runs.append(train_rnn(model, adding_problem(64, 10, seed=0), steps=15, lr=0.05,
                                   batch_size=16, momentum=0.9, clip=("norm", 1.0), seed=3))
     a, b = runs
     assert a == b
@@ -353,30 +357,30 @@ def test_train_rnn_records_and_is_seeded(capsys):
 
 def test_train_rnn_progress_bar_runs():
     model = rnn.LSTMNet(2, 4, 1, seed=0)
-    result = rnn.train_rnn(model, rnn.adding_problem(16, 5, seed=0), steps=2, lr=0.01,
+    result = train_rnn(model, adding_problem(16, 5, seed=0), steps=2, lr=0.01,
                            batch_size=8, progress=True)
     assert result.steps == 2
 
 
 def test_train_rnn_reports_divergence_instead_of_raising():
     model = rnn.VanillaRNN(2, 8, 1, "linear", radius=1.0, seed=0)
-    result = rnn.train_rnn(model, rnn.adding_problem(64, 30, seed=0), steps=50, lr=0.05, batch_size=16)
+    result = train_rnn(model, adding_problem(64, 30, seed=0), steps=50, lr=0.05, batch_size=16)
     assert result.diverged and result.diverged_at is not None and result.diverged_at < 50
     assert result.steps == result.diverged_at == len(result.losses)
     assert all(math.isfinite(v) for v in result.losses + result.grad_norms)
     assert str(result.diverged_at) in result.reason
     # a low bound counts as divergence too
     model = rnn.VanillaRNN(2, 8, 1, "tanh", seed=0)
-    result = rnn.train_rnn(model, rnn.adding_problem(64, 5, seed=0), steps=5, lr=0.01,
+    result = train_rnn(model, adding_problem(64, 5, seed=0), steps=5, lr=0.01,
                            batch_size=16, max_loss=1e-6)
     assert result.diverged and result.diverged_at == 0 and "max_loss" in result.reason
 
 
 def test_train_rnn_classification():
     model = rnn.VanillaRNN(6, 8, 4, seed=0)
-    data = rnn.temporal_order(64, 8, seed=0)
+    data = temporal_order(64, 8, seed=0)
     before = rnn.task_loss(model, *data, loss="softmax")
-    result = rnn.train_rnn(model, data, steps=30, lr=0.2, batch_size=32, loss="softmax", seed=0)
+    result = train_rnn(model, data, steps=30, lr=0.2, batch_size=32, loss="softmax", seed=0)
     assert not result.diverged
     assert rnn.task_loss(model, *data, loss="softmax") < before
 
@@ -389,23 +393,23 @@ def test_train_rnn_classification():
 def test_cliff_loss_grid_and_wall():
     w = np.linspace(0.0, 10.0, 11)
     b = np.linspace(-6.0, 1.0, 8)
-    L = rnn.cliff_loss(w, b)
+    L = ch06.cliff_loss(w, b)
     assert L.shape == (8, 11) and np.all(np.isfinite(L)) and np.all(L >= 0)
-    assert rnn.cliff_loss(2.0, -1.0).shape == (1, 1)
+    assert ch06.cliff_loss(2.0, -1.0).shape == (1, 1)
     # with h0 = 1/2 the wall is the line b = -w/2 (w > 4): h_T falls from the
     # upper fixed point (~1, loss ~0.09) to the lower one (~0, loss ~0.49)
-    upper = rnn.cliff_loss(8.0, -4.0 + 1e-3)[0, 0]
-    lower = rnn.cliff_loss(8.0, -4.0 - 1e-3)[0, 0]
+    upper = ch06.cliff_loss(8.0, -4.0 + 1e-3)[0, 0]
+    lower = ch06.cliff_loss(8.0, -4.0 - 1e-3)[0, 0]
     assert upper < 0.1 and lower > 0.45
 
 
 def test_gradient_descent_is_thrown_off_the_wall_unless_clipped():
     # (6, -3) lies on the wall: h_t = 1/2 for every t, and dL/d(w, b) is huge
-    free = rnn.cliff_trajectory(6.0, -3.0, lr=0.5, steps=5)
-    clipped = rnn.cliff_trajectory(6.0, -3.0, lr=0.5, steps=5, clip=1.0)
+    free = ch06.cliff_trajectory(6.0, -3.0, lr=0.5, steps=5)
+    clipped = ch06.cliff_trajectory(6.0, -3.0, lr=0.5, steps=5, clip=1.0)
     assert free.params.shape == (6, 2) and free.losses.shape == (6,) and free.grad_norms.shape == (5,)
     assert free.grad_norms[0] > 1e6  # the wall
-    plateau = rnn.cliff_trajectory(6.0, -1.0, lr=0.5, steps=1)
+    plateau = ch06.cliff_trajectory(6.0, -1.0, lr=0.5, steps=1)
     assert plateau.grad_norms[0] < 1.0  # beside it
     jumps = np.linalg.norm(np.diff(free.params, axis=0), axis=1)
     assert jumps[0] > 1e5
@@ -423,7 +427,7 @@ def test_bad_recurrent_matrices():
     with pytest.raises(ValueError, match="square"):
         rnn.spectral_radius(torch.ones(3, 4))
     with pytest.raises(ValueError, match="square"):
-        rnn.jacobian_product_norms(torch.ones(3), 5, "linear")
+        jacobian_product_norms(torch.ones(3), 5, "linear")
     with pytest.raises(ValueError, match="NaN"):
         rnn.spectral_radius([[1.0, float("nan")], [0.0, 1.0]])
     with pytest.raises(TypeError, match="real numeric"):
@@ -440,19 +444,19 @@ def test_unknown_nonlinearity():
     with pytest.raises(ValueError, match="nonlinearity"):
         rnn.VanillaRNN(2, 4, 1, "relu")
     with pytest.raises(ValueError, match="nonlinearity"):
-        rnn.jacobian_product_norms(torch.eye(3), 4, "sigmoid")
+        jacobian_product_norms(torch.eye(3), 4, "sigmoid")
     with pytest.raises(ValueError, match="activation"):
-        rnn.cliff_loss(1.0, 0.0, activation="relu")
+        ch06.cliff_loss(1.0, 0.0, activation="relu")
 
 
 def test_jacobian_product_norms_bad_hidden():
     W = torch.eye(3)
     with pytest.raises(ValueError, match="linear"):
-        rnn.jacobian_product_norms(W, 5, "tanh")
+        jacobian_product_norms(W, 5, "tanh")
     with pytest.raises(ValueError, match="3 columns"):
-        rnn.jacobian_product_norms(W, torch.zeros(6, 4), "tanh")
+        jacobian_product_norms(W, torch.zeros(6, 4), "tanh")
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
-        rnn.jacobian_product_norms(W, torch.full((6, 3), 2.0), "tanh")
+        jacobian_product_norms(W, torch.full((6, 3), 2.0), "tanh")
 
 
 @pytest.mark.parametrize("x, match", [
@@ -467,43 +471,43 @@ def test_bad_sequences(x, match):
     with pytest.raises(ValueError, match=match):
         model(x)
     with pytest.raises(ValueError, match=match):
-        rnn.gradient_through_time(model, x, torch.zeros(2, 1))
+        gradient_through_time(model, x, torch.zeros(2, 1))
 
 
 def test_bad_targets_and_training_arguments():
     model = rnn.VanillaRNN(2, 4, 1, seed=0)
-    x, y = rnn.adding_problem(8, 5, seed=0)
+    x, y = adding_problem(8, 5, seed=0)
     with pytest.raises(ValueError, match="rows"):
-        rnn.gradient_through_time(model, x, y[:3])
+        gradient_through_time(model, x, y[:3])
     with pytest.raises(ValueError, match="1 features"):
-        rnn.gradient_through_time(model, x, torch.zeros(8, 2))
+        gradient_through_time(model, x, torch.zeros(8, 2))
     with pytest.raises(ValueError, match="NaN"):
-        rnn.train_rnn(model, (x, torch.full((8, 1), float("nan"))), steps=1, lr=0.1)
+        train_rnn(model, (x, torch.full((8, 1), float("nan"))), steps=1, lr=0.1)
     with pytest.raises(ValueError, match="loss"):
-        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, loss="hinge")
+        train_rnn(model, (x, y), steps=1, lr=0.1, loss="hinge")
     with pytest.raises(ValueError, match="clip"):
-        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=("both", 1.0))
+        train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=("both", 1.0))
     with pytest.raises(ValueError, match="clip"):
-        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=1.0)
+        train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=1.0)
     with pytest.raises(ValueError, match="batch_size"):
-        rnn.train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=9)
+        train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=9)
     with pytest.raises(ValueError, match="lr"):
-        rnn.train_rnn(model, (x, y), steps=1, lr=-0.1, batch_size=4)
+        train_rnn(model, (x, y), steps=1, lr=-0.1, batch_size=4)
     with pytest.raises(ValueError, match="state0"):
         model(x, torch.zeros(3, 4))
     with pytest.raises(TypeError, match="model"):
-        rnn.gradient_through_time(torch.nn.RNN(2, 4), x, y)
+        gradient_through_time(torch.nn.RNN(2, 4), x, y)
 
 
 def test_bad_cliff_arguments():
     with pytest.raises(ValueError, match="1-D"):
-        rnn.cliff_loss(np.zeros((2, 2)), 0.0)
+        ch06.cliff_loss(np.zeros((2, 2)), 0.0)
     with pytest.raises(ValueError, match="finite"):
-        rnn.cliff_loss([1.0, np.nan], 0.0)
+        ch06.cliff_loss([1.0, np.nan], 0.0)
     with pytest.raises(ValueError, match="w0"):
-        rnn.cliff_trajectory(float("inf"), 0.0, lr=0.1, steps=3)
+        ch06.cliff_trajectory(float("inf"), 0.0, lr=0.1, steps=3)
     with pytest.raises(ValueError, match="clip"):
-        rnn.cliff_trajectory(1.0, 0.0, lr=0.1, steps=3, clip=0.0)
+        ch06.cliff_trajectory(1.0, 0.0, lr=0.1, steps=3, clip=0.0)
 
 
 # --------------------------------------------------------------------------
@@ -513,39 +517,39 @@ def test_bad_cliff_arguments():
 
 @pytest.mark.parametrize("radius", [0.5, 1.0, 1.5])
 def test_lag_profile_of_a_linear_orthogonal_net_is_radius_to_the_lag(radius):
-    profile = rnn.lag_profile(radius, "linear", 40, init="orthogonal", hidden_size=16, n_sequences=4)
+    profile = ch06.lag_profile(radius, "linear", 40, init="orthogonal", hidden_size=16, n_sequences=4)
     assert profile.shape == (41,) and profile[0] == 1.0
     np.testing.assert_allclose(profile, radius ** np.arange(41), rtol=1e-6)
-    assert rnn.growth_rate(profile) == pytest.approx(radius, rel=1e-6)
+    assert ch06.growth_rate(profile) == pytest.approx(radius, rel=1e-6)
 
 
 def test_lag_profile_is_the_flipped_gradient_through_time():
     model = rnn.VanillaRNN(2, 32, 1, "tanh", init="gaussian", radius=1.2, seed=3)
-    x, y = rnn.adding_problem(16, 30, seed=3)
-    norms = rnn.gradient_through_time(model, x, y).numpy()
-    np.testing.assert_allclose(rnn.lag_profile(1.2, "tanh", 30, seed=3), norms[::-1] / norms[-1], rtol=1e-12)
+    x, y = adding_problem(16, 30, seed=3)
+    norms = gradient_through_time(model, x, y).numpy()
+    np.testing.assert_allclose(ch06.lag_profile(1.2, "tanh", 30, seed=3), norms[::-1] / norms[-1], rtol=1e-12)
 
 
 def test_growth_rate_of_a_geometric_sequence_and_bad_profiles():
-    assert rnn.growth_rate(3.0 * 0.8 ** np.arange(10)) == pytest.approx(0.8)
-    assert rnn.growth_rate([5.0, 1.0, 2.0, 4.0], start=1) == pytest.approx(2.0)
+    assert ch06.growth_rate(3.0 * 0.8 ** np.arange(10)) == pytest.approx(0.8)
+    assert ch06.growth_rate([5.0, 1.0, 2.0, 4.0], start=1) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="1-D"):
-        rnn.growth_rate(np.ones((2, 3)))
+        ch06.growth_rate(np.ones((2, 3)))
     with pytest.raises(ValueError, match="at least 2"):
-        rnn.growth_rate([1.0, 2.0], start=1)
+        ch06.growth_rate([1.0, 2.0], start=1)
     with pytest.raises(ValueError, match="> 0"):
-        rnn.growth_rate([1.0, 0.0, 2.0])
+        ch06.growth_rate([1.0, 0.0, 2.0])
     with pytest.raises(ValueError, match="> 0"):
-        rnn.growth_rate([1.0, np.nan])
+        ch06.growth_rate([1.0, np.nan])
     with pytest.raises(ValueError, match="length"):
-        rnn.lag_profile(1.0, "linear", 1)
+        ch06.lag_profile(1.0, "linear", 1)
 
 
 @pytest.mark.parametrize("point", [(6.0, -3.0), (6.0, -2.5), (2.0, 0.5), (8.0, -4.2)])
-@pytest.mark.parametrize("activation", rnn.CLIFF_ACTIVATIONS)
+@pytest.mark.parametrize("activation", ch06.CLIFF_ACTIVATIONS)
 def test_cliff_gradient_matches_autograd(point, activation):
     w, b = point
-    loss, g_w, g_b = rnn.cliff_gradient(w, b, length=12, activation=activation)
+    loss, g_w, g_b = ch06.cliff_gradient(w, b, length=12, activation=activation)
     theta = torch.tensor([w, b], dtype=torch.float64, requires_grad=True)
     act = torch.sigmoid if activation == "sigmoid" else torch.tanh
     h = torch.tensor(0.5, dtype=torch.float64)
@@ -554,7 +558,7 @@ def test_cliff_gradient_matches_autograd(point, activation):
     value = (h - 0.7) ** 2
     (grad,) = torch.autograd.grad(value, theta)
     assert loss == pytest.approx(value.item(), rel=1e-12)
-    assert loss == pytest.approx(float(rnn.cliff_loss(w, b, length=12, activation=activation)[0, 0]), rel=1e-12)
+    assert loss == pytest.approx(float(ch06.cliff_loss(w, b, length=12, activation=activation)[0, 0]), rel=1e-12)
     np.testing.assert_allclose([g_w, g_b], grad.numpy(), rtol=1e-9, atol=1e-15)
 
 
@@ -563,38 +567,38 @@ def test_cliff_gradient_on_the_wall_grows_like_w_over_4_to_the_length():
     # dh_T/db = (1/4) ((w/4)^T - 1) / (w/4 - 1), and dL/db = 2 (1/2 - 0.7) dh_T/db
     for T in (10, 20, 30):
         expected = 2 * (0.5 - 0.7) * 0.25 * (1.75**T - 1) / 0.75
-        assert rnn.cliff_gradient(7.0, -3.5, length=T)[2] == pytest.approx(expected, rel=1e-9)
+        assert ch06.cliff_gradient(7.0, -3.5, length=T)[2] == pytest.approx(expected, rel=1e-9)
     # far out on a plateau the sigmoid is saturated and nothing overflows
-    loss, g_w, g_b = rnn.cliff_gradient(-1e6, -1e6)
+    loss, g_w, g_b = ch06.cliff_gradient(-1e6, -1e6)
     assert loss == pytest.approx(0.49) and g_w == 0.0 and g_b == 0.0
     with pytest.raises(ValueError, match="w"):
-        rnn.cliff_gradient(float("nan"), 0.0)
+        ch06.cliff_gradient(float("nan"), 0.0)
 
 
 def test_adding_run_reports_learning_and_divergence():
-    ok = rnn.adding_run("rnn", 5, lr=0.05, steps=30, clip=("norm", 1.0), n_train=64, n_test=32, hidden_size=8)
+    ok = ch06.adding_run("rnn", 5, lr=0.05, steps=30, clip=("norm", 1.0), n_train=64, n_test=32, hidden_size=8)
     assert ok.result.steps == 30 and not ok.result.diverged and ok.clip == ("norm", 1.0)
     assert ok.test_mse is not None and math.isfinite(ok.test_mse) and ok.seconds > 0
-    assert ok.learned == (ok.test_mse < rnn.ADDING_ONE_VALUE)
-    bad = rnn.adding_run("rnn", 10, lr=5.0, steps=50, n_train=64, n_test=32, hidden_size=8)
+    assert ok.learned == (ok.test_mse < ch06.ADDING_ONE_VALUE)
+    bad = ch06.adding_run("rnn", 10, lr=5.0, steps=50, n_train=64, n_test=32, hidden_size=8)
     assert bad.result.diverged and bad.test_mse is None and not bad.learned
-    lstm = rnn.adding_run("lstm", 5, lr=0.1, steps=3, n_train=64, n_test=32, hidden_size=4)
+    lstm = ch06.adding_run("lstm", 5, lr=0.1, steps=3, n_train=64, n_test=32, hidden_size=4)
     assert lstm.model == "lstm" and lstm.result.steps == 3
     with pytest.raises(ValueError, match="model"):
-        rnn.adding_run("gru", 5, lr=0.1, steps=1)
+        ch06.adding_run("gru", 5, lr=0.1, steps=1)
     with pytest.raises(ValueError, match="length"):
-        rnn.adding_run("rnn", 1, lr=0.1, steps=1)
+        ch06.adding_run("rnn", 1, lr=0.1, steps=1)
 
 
 def test_plot_run_marks_divergence():
     import matplotlib.pyplot as plt
 
-    diverged = rnn.TrainResult(steps=3, losses=[1.0, 10.0, 1e4], grad_norms=[1.0, 5.0, 1e3],
+    diverged = TrainResult(steps=3, losses=[1.0, 10.0, 1e4], grad_norms=[1.0, 5.0, 1e3],
                                diverged=True, diverged_at=3, reason="loss is nan at step 3")
-    fine = rnn.TrainResult(steps=4, losses=[1.0, 0.5, 0.4, 0.3], grad_norms=[1.0] * 4)
+    fine = TrainResult(steps=4, losses=[1.0, 0.5, 0.4, 0.3], grad_norms=[1.0] * 4)
     fig, ax = plt.subplots()
-    rnn.plot_run(ax, diverged, label="plain", color="red")
-    rnn.plot_run(ax, fine, label="clipped", color="blue", what="grad_norm")
+    ch06.plot_run(ax, diverged, label="plain", color="red")
+    ch06.plot_run(ax, fine, label="clipped", color="blue", what="grad_norm")
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["diverged at step 3"]
     marker = [line for line in ax.lines if line.get_marker() == "x"]
@@ -602,14 +606,14 @@ def test_plot_run_marks_divergence():
     # the moving average keeps the length and the first value
     assert list(ax.lines[0].get_ydata())[:2] == [1.0, 5.5] and len(ax.lines[0].get_ydata()) == 3
     with pytest.raises(ValueError, match="what"):
-        rnn.plot_run(ax, fine, label="x", color="k", what="accuracy")
+        ch06.plot_run(ax, fine, label="x", color="k", what="accuracy")
 
 
 @pytest.mark.parametrize("make", [
-    lambda: rnn.gradient_time_figure(1.5, "linear", 25),
-    lambda: rnn.gradient_time_figure(0.5, "tanh", 100),
-    lambda: rnn.cliff_figure(1.0, 0.1, steps=30),
-    lambda: rnn.cliff_figure(0.1, 3.0, steps=30),
+    lambda: ch06.gradient_time_figure(1.5, "linear", 25),
+    lambda: ch06.gradient_time_figure(0.5, "tanh", 100),
+    lambda: ch06.cliff_figure(1.0, 0.1, steps=30),
+    lambda: ch06.cliff_figure(0.1, 3.0, steps=30),
 ])
 def test_figures_return_a_figure_that_renders(make):
     from matplotlib.figure import Figure
@@ -623,14 +627,14 @@ def test_figures_return_a_figure_that_renders(make):
 
 
 def test_cliff_figure_notes_the_throw_off_the_wall():
-    fig = rnn.cliff_figure(1.0, 0.1)
+    fig = ch06.cliff_figure(1.0, 0.1)
     notes = [t.get_text() for t in fig.axes[0].texts]
     assert len(notes) == 1 and notes[0].startswith("thrown to")  # only the unclipped path leaves
     with pytest.raises(ValueError, match="clip"):
-        rnn.cliff_figure(0.0, 0.1)
+        ch06.cliff_figure(0.0, 0.1)
 
 
 def test_power_tick_labels_need_no_mathtext():
-    assert rnn._power_label(1e-4) == "10\u207b\u2074"
-    assert rnn._power_label(1.0) == "1" and rnn._power_label(1e20) == "10\u00b2\u2070"
-    assert rnn._power_label(0.0) == ""
+    assert ch06._power_label(1e-4) == "10\u207b\u2074"
+    assert ch06._power_label(1.0) == "1" and ch06._power_label(1e20) == "10\u00b2\u2070"
+    assert ch06._power_label(0.0) == ""

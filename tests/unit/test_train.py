@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gradbook.diagnostics import relative_weight_change, snapshot
-from gradbook.nets import linear_layers, mlp
+from gradbook.models.mlp import linear_layers, mlp
 from gradbook.train import History, evaluate, set_threads, show_progress, train
 
 

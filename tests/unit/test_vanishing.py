@@ -9,16 +9,11 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from gradbook import vanishing
+from gradbook.chapters import ch01_vanishing_gradients as ch01
+from gradbook.data import digits_split
 from gradbook.diagnostics import bias_gradient_norms, relative_weight_change, snapshot
-from gradbook.nets import linear_layers, mlp
+from gradbook.models.mlp import linear_layers, mlp
 from gradbook.train import History, train
-
-
-def test_digits_split_is_the_chapters_split(digits_split):
-    X_tr, X_te, y_tr, y_te = vanishing.digits_split()
-    assert X_tr.shape == (1438, 64) and X_te.shape == (359, 64)
-    assert torch.equal(X_te, digits_split[1]) and torch.equal(y_tr, digits_split[2])
 
 
 # ------------------------------------------------------------ gradient_profile
@@ -26,7 +21,7 @@ def test_digits_split_is_the_chapters_split(digits_split):
 
 def test_gradient_profile_shape_and_values(digits_split):
     X_tr, _, y_tr, _ = digits_split
-    prof = vanishing.gradient_profile(3, seeds=(0, 4), n_samples=200)
+    prof = ch01.initial_delta_norms(3, seeds=(0, 4), n_samples=200)
     assert isinstance(prof, np.ndarray) and prof.shape == (2, 3)
     assert np.all(np.isfinite(prof)) and np.all(prof > 0)
     for row, s in zip(prof, (0, 4)):
@@ -36,7 +31,7 @@ def test_gradient_profile_shape_and_values(digits_split):
 
 
 def test_gradient_profile_options():
-    prof = vanishing.gradient_profile(2, "relu", "he", width=7, seeds=(1,), n_samples=50,
+    prof = ch01.initial_delta_norms(2, "relu", "he", width=7, seeds=(1,), n_samples=50,
                                       loss="softmax")
     assert prof.shape == (1, 2)
 
@@ -54,14 +49,14 @@ def test_gradient_profile_options():
 )
 def test_gradient_profile_bad_arguments(kwargs, exc, message):
     with pytest.raises(exc, match=message):
-        vanishing.gradient_profile(**kwargs)
+        ch01.initial_delta_norms(**kwargs)
 
 
 # --------------------------------------------------------- nielsen_comparison
 
 
 def test_nielsen_comparison_table():
-    table = vanishing.nielsen_comparison(seeds=(0, 1, 2))
+    table = ch01.nielsen_comparison(seeds=(0, 1, 2))
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == [
         "hidden layers", "layer", "ours (digits)", "ours sd", "Nielsen (MNIST)",
@@ -70,19 +65,19 @@ def test_nielsen_comparison_table():
     assert len(table) == 9
     assert table["hidden layers"].tolist() == [2, 2, 3, 3, 3, 4, 4, 4, 4]
     assert table["layer"].tolist() == [1, 2, 1, 2, 3, 1, 2, 3, 4]
-    published = [v for d in (2, 3, 4) for v in vanishing.NIELSEN_EPOCH0[d]]
+    published = [v for d in (2, 3, 4) for v in ch01.NIELSEN_EPOCH0[d]]
     assert table["Nielsen (MNIST)"].tolist() == published
     assert (table["ours sd"] > 0).all()
     for depth, rows in table.groupby("hidden layers"):
-        mean = vanishing.gradient_profile(depth, seeds=(0, 1, 2)).mean(axis=0)
+        mean = ch01.initial_delta_norms(depth, seeds=(0, 1, 2)).mean(axis=0)
         np.testing.assert_allclose(rows["ours (digits)"], mean, rtol=1e-6)
         assert rows["ratio last/first, ours"].iloc[0] == pytest.approx(mean[-1] / mean[0])
-        theirs = vanishing.NIELSEN_EPOCH0[depth]
+        theirs = ch01.NIELSEN_EPOCH0[depth]
         assert rows["ratio last/first, Nielsen"].iloc[0] == pytest.approx(theirs[-1] / theirs[0])
 
 
 def test_nielsen_comparison_one_seed_has_zero_sd():
-    table = vanishing.nielsen_comparison(seeds=(0,))
+    table = ch01.nielsen_comparison(seeds=(0,))
     assert (table["ours sd"] == 0.0).all()
 
 
@@ -91,7 +86,7 @@ def test_nielsen_comparison_one_seed_has_zero_sd():
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_profile_figure(activation):
-    fig = vanishing.profile_figure(3, activation, 0.5)
+    fig = ch01.delta_profile_figure(3, activation, 0.5)
     assert isinstance(fig, Figure)
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
@@ -103,7 +98,7 @@ def test_profile_figure(activation):
 
 
 def test_training_profile_records_every_epoch():
-    h = vanishing.training_profile(2, epochs=2, n_train=100)
+    h = ch01.training_profile(2, epochs=2, n_train=100)
     assert isinstance(h, History)
     assert h.epoch == [0, 1, 2] and h.diag_epoch == [0, 1, 2]
     assert all(len(r) == 2 for r in h.bias_grad)
@@ -134,10 +129,10 @@ class RecordingTrain:
 
 
 def test_freeze_comparison_tiny(monkeypatch):
-    vanishing._run.cache_clear()  # runs are memoised: make sure these are trained here
+    ch01._run.cache_clear()  # runs are memoised: make sure these are trained here
     rec = RecordingTrain()
-    monkeypatch.setattr(vanishing, "train", rec)
-    results, changes = vanishing.freeze_comparison(depth=3, width=8, seeds=(0,), epochs=2)
+    monkeypatch.setattr(ch01, "train", rec)
+    results, changes = ch01.freeze_comparison(depth=3, width=8, seeds=(0,), epochs=2)
 
     assert list(results.columns) == ["variant", "seed", "test accuracy", "epoch to 50%"]
     assert results["variant"].tolist() == ["deep", "frozen", "shallow"]
@@ -178,24 +173,24 @@ def test_freeze_comparison_tiny(monkeypatch):
 
 def test_runs_are_shared_between_experiments(monkeypatch):
     # the freeze comparison's shallow net is the depth sweep's 1-layer net
-    vanishing._run.cache_clear()
+    ch01._run.cache_clear()
     rec = RecordingTrain()
-    monkeypatch.setattr(vanishing, "train", rec)
-    results, _ = vanishing.freeze_comparison(depth=2, seeds=(1,), epochs=1)
+    monkeypatch.setattr(ch01, "train", rec)
+    results, _ = ch01.freeze_comparison(depth=2, seeds=(1,), epochs=1)
     assert len(rec.runs) == 3
-    sweep = vanishing.depth_sweep(depths=(1,), seeds=(1,), epochs=1, early_epoch=1)
+    sweep = ch01.depth_sweep(depths=(1,), seeds=(1,), epochs=1, early_epoch=1)
     assert len(rec.runs) == 3  # nothing trained again
     shallow = results[results["variant"] == "shallow"]["test accuracy"].item()
     assert sweep["test accuracy"].item() == shallow
-    again, _ = vanishing.freeze_comparison(depth=2, seeds=(1,), epochs=1)
+    again, _ = ch01.freeze_comparison(depth=2, seeds=(1,), epochs=1)
     assert len(rec.runs) == 3
     pd.testing.assert_frame_equal(again, results)
 
 
 def test_freeze_comparison_epoch_to_50_percent(monkeypatch):
     rec = RecordingTrain()
-    monkeypatch.setattr(vanishing, "train", rec)
-    results, _ = vanishing.freeze_comparison(depth=2, width=8, seeds=(0,), epochs=2)
+    monkeypatch.setattr(ch01, "train", rec)
+    results, _ = ch01.freeze_comparison(depth=2, width=8, seeds=(0,), epochs=2)
     for run, (_, row) in zip(rec.runs, results.iterrows()):
         h = run["history"]
         reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
@@ -208,13 +203,13 @@ def test_freeze_comparison_epoch_to_50_percent(monkeypatch):
 
 def test_freeze_comparison_bad_arguments():
     with pytest.raises(ValueError, match="depth must be an integer >= 2"):
-        vanishing.freeze_comparison(depth=1)
+        ch01.freeze_comparison(depth=1)
     with pytest.raises(ValueError, match="at least one seed"):
-        vanishing.freeze_comparison(depth=2, seeds=())
+        ch01.freeze_comparison(depth=2, seeds=())
     with pytest.raises(ValueError, match="width"):
-        vanishing.freeze_comparison(depth=2, width=0)
+        ch01.freeze_comparison(depth=2, width=0)
     with pytest.raises(ValueError, match="epochs"):
-        vanishing.freeze_comparison(depth=2, epochs=0)
+        ch01.freeze_comparison(depth=2, epochs=0)
 
 
 # --------------------------------------------------------------- depth_sweep
@@ -229,7 +224,7 @@ SWEEP_COLUMNS = [
 def _first_layer_changes(depth, seed, epochs, lr=1.0, batch_size=32):
     """The first layer's relative weight change after every epoch (index =
     epoch), from the same training as depth_sweep's, recorded every epoch."""
-    X_tr, X_te, y_tr, y_te = vanishing.digits_split()
+    X_tr, X_te, y_tr, y_te = digits_split()
     net = mlp([64] + [30] * depth + [10], seed=seed)
     ref = snapshot(net)
     h = train(net, X_tr, y_tr, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
@@ -240,7 +235,7 @@ def _first_layer_changes(depth, seed, epochs, lr=1.0, batch_size=32):
 
 
 def test_depth_sweep_tiny():
-    sweep = vanishing.depth_sweep(depths=(1, 2), seeds=(0,), epochs=2, early_epoch=1)
+    sweep = ch01.depth_sweep(depths=(1, 2), seeds=(0,), epochs=2, early_epoch=1)
     assert list(sweep.columns) == SWEEP_COLUMNS
     assert sweep["depth"].tolist() == [1, 2] and sweep["seed"].tolist() == [0, 0]
     one = sweep.iloc[0]
@@ -261,7 +256,7 @@ def test_depth_sweep_tiny():
 
 def test_depth_sweep_end_change_is_at_the_last_epoch():
     # epochs not a multiple of early_epoch: "at the end" must still mean epoch 3
-    sweep = vanishing.depth_sweep(depths=(1,), seeds=(0,), epochs=3, early_epoch=2)
+    sweep = ch01.depth_sweep(depths=(1,), seeds=(0,), epochs=3, early_epoch=2)
     changes, h = _first_layer_changes(1, 0, 3)
     row = sweep.iloc[0]
     assert row["first-layer change (early)"] == changes[2]
@@ -281,14 +276,14 @@ def test_depth_sweep_end_change_is_at_the_last_epoch():
 )
 def test_depth_sweep_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        vanishing.depth_sweep(**kwargs)
+        ch01.depth_sweep(**kwargs)
 
 
 # ---------------------------------------------------------------- plateau_run
 
 
 def test_plateau_run_tiny():
-    history, curvature = vanishing.plateau_run(depth=2, epochs=2, hessian_epochs=(0, 2, 7),
+    history, curvature = ch01.plateau_run(depth=2, epochs=2, hessian_epochs=(0, 2, 7),
                                                hessian_samples=50)
     assert isinstance(history, History)
     assert history.epoch == [0, 1, 2] and history.diag_epoch == [0, 1, 2]
@@ -300,6 +295,6 @@ def test_plateau_run_tiny():
 
 def test_plateau_run_bad_arguments():
     with pytest.raises(ValueError, match="depth"):
-        vanishing.plateau_run(depth=0)
+        ch01.plateau_run(depth=0)
     with pytest.raises(ValueError, match="hessian_samples"):
-        vanishing.plateau_run(depth=2, hessian_samples=0)
+        ch01.plateau_run(depth=2, hessian_samples=0)

@@ -26,6 +26,7 @@ from .._validate import (
     check_choice,
     check_layer_sizes,
     check_module,
+    check_positive_float,
     check_positive_int,
     check_probability,
     check_seed,
@@ -64,14 +65,14 @@ ACTIVATION_MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 def check_init(init: str | float, name: str = "init") -> str | float:
-    """Return ``init`` if it is one of :data:`INITS` or a finite float > 0
+    """Return ``init`` if it is one of :data:`INITS` or a finite number > 0
     (a weight standard deviation); raise otherwise."""
     if isinstance(init, str):
         return check_choice(init, name, INITS)
-    if isinstance(init, bool) or not isinstance(init, (int, float)) or not math.isfinite(init) \
-            or not init > 0:
-        raise ValueError(f"{name} must be one of {INITS} or a finite float > 0 "
-                         f"(a weight standard deviation); got {init!r}")
+    if isinstance(init, bool) or not isinstance(init, (int, float)):
+        raise TypeError(f"{name} must be one of {INITS} or a weight standard deviation (a float); "
+                        f"got {init!r}")
+    check_positive_float(init, f"{name} (a weight standard deviation)")
     return init
 
 
