@@ -11,7 +11,7 @@ from torch import nn
 
 from gradbook.chapters import ch03_pretraining as ch03
 from gradbook.chapters import ch04_relu_dropout as ch04
-from gradbook.data import digits_split
+from gradbook import data as gb_data
 from gradbook.diagnostics import weight_gradient_norms_training
 from gradbook.models.mlp import InvertedDropout, ResidualMLP, batchnorm_mlp, count_parameters, dropout_mlp, inverted_dropout
 from gradbook.diagnostics import bias_gradient_norms, weight_gradient_norms
@@ -235,7 +235,7 @@ def test_fix_run_records_and_is_memoised(tiny):
     assert ch04.fix_run("ReLU + He") is run
     # the first profile is the initial net's
     net = ch04.deep_net("ReLU + He")
-    X, _, y, _ = digits_split()
+    X, _, y, _ = gb_data.digits_split()
     np.testing.assert_allclose(run.profiles[0], weight_gradient_norms_training(net, X[:100], y[:100]),
                                rtol=1e-5)
 

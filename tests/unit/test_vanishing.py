@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from gradbook.chapters import ch01_vanishing_gradients as ch01
-from gradbook.data import digits_split
+from gradbook import data as gb_data
 from gradbook.diagnostics import bias_gradient_norms, relative_weight_change, snapshot
 from gradbook.models.mlp import linear_layers, mlp
 from gradbook.train import History, train
@@ -224,7 +224,7 @@ SWEEP_COLUMNS = [
 def _first_layer_changes(depth, seed, epochs, lr=1.0, batch_size=32):
     """The first layer's relative weight change after every epoch (index =
     epoch), from the same training as depth_sweep's, recorded every epoch."""
-    X_tr, X_te, y_tr, y_te = digits_split()
+    X_tr, X_te, y_tr, y_te = gb_data.digits_split()
     net = mlp([64] + [30] * depth + [10], seed=seed)
     ref = snapshot(net)
     h = train(net, X_tr, y_tr, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
