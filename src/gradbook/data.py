@@ -34,6 +34,7 @@ __all__ = [
     "nudge",
     "train_test_split",
     "digits_split",
+    "digits_train_size",
     "label_subset",
     "read_idx",
     "write_idx",
@@ -149,6 +150,14 @@ def digits_split(seed: int = 0):
     seed 0). Chapters 1, 3, 4 and 5 all train on it."""
     X, y = load_digits()
     return train_test_split(X, y, test_size=0.2, seed=seed)
+
+
+@functools.lru_cache(maxsize=None)
+def digits_train_size(seed: int = 0) -> int:
+    """The number of training images of :func:`digits_split` ``(seed)``
+    (1,438 for every seed: the split is stratified, so its sizes do not depend
+    on the seed). Chapters use it for "all labels" instead of a literal."""
+    return int(digits_split(check_seed(seed))[0].shape[0])
 
 
 def label_subset(y, n_labels: int, seed: int = 0) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Claims C4, C5, C7, C10, C14 and C15 of chapter 3 (greedy layer-wise pretraining).
 
-The chapter's experiments (``gradbook.pretrain`` with its ``SETUP``: a
+The chapter's experiments (``gradbook.chapters.ch03_pretraining`` with its ``SETTINGS``: a
 64-100-100-10 net, stacks pretrained once per seed on the 1,438 training
 digits, fine-tuned with 50 to 1,438 labels, three seeds) report:
 
@@ -52,7 +52,7 @@ def gains(means):
 
 
 def test_the_grid_is_complete(grid):
-    assert len(grid) == len(ch03.METHODS) * len(BUDGETS) * len(ch03.SETUP["seeds"])
+    assert len(grid) == len(ch03.METHODS) * len(BUDGETS) * len(ch03.SETTINGS.seeds)
     assert grid["test accuracy"].between(0.5, 1.0).all()
 
 

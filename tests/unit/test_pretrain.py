@@ -6,6 +6,8 @@ results are in tests/claims/test_c4_c5_c10_c14_pretraining.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,9 +20,15 @@ from sklearn.pipeline import make_pipeline
 
 from gradbook.chapters import ch03_pretraining as ch03
 from gradbook.data import digits_split, label_subset
-from gradbook.models.stacks import _autoencoder_gradients, autoencoder_objective
 from gradbook.models.mlp import linear_layers
-from gradbook.models.stacks import DBN, StackedAutoencoder, greedy_layerwise, mask_noise
+from gradbook.models.stacks import (
+    DBN,
+    StackedAutoencoder,
+    _autoencoder_gradients,
+    autoencoder_objective,
+    greedy_layerwise,
+    mask_noise,
+)
 from gradbook.train import train
 
 
@@ -411,13 +419,12 @@ def test_tile():
 @pytest.fixture
 def tiny(monkeypatch):
     """Chapter 3's runners with a tiny setup, restored (and caches cleared) after."""
-    setup = dict(ch03.SETUP)
-    setup.update(hidden=(8, 6), seeds=(0, 1), epochs=1, updates=3,
-                 dbn={"learning_rate": 0.05, "n_iter": 1, "batch_size": 50},
-                 autoencoder={"learning_rate": 0.1, "n_iter": 1, "batch_size": 50})
-    monkeypatch.setattr(ch03, "SETUP", setup)
-    monkeypatch.setattr(ch03, "BUDGETS", (20, 40))
-    monkeypatch.setattr(ch03, "CORRUPTIONS", (0.0, 0.5))
+    settings = dataclasses.replace(
+        ch03.SETTINGS, hidden=(8, 6), seeds=(0, 1), epochs=1, updates=3,
+        dbn=ch03.DBNSettings(learning_rate=0.05, n_iter=1, batch_size=50),
+        autoencoder=ch03.AutoencoderSettings(learning_rate=0.1, n_iter=1, batch_size=50),
+        budgets=(20, 40), corruptions=(0.0, 0.5))
+    monkeypatch.setattr(ch03, "SETTINGS", settings)
     ch03.clear_cache()
     yield
     ch03.clear_cache()
@@ -454,8 +461,8 @@ def test_initial_net_methods(tiny):
 
 
 def test_pretrained_arguments(tiny):
-    assert ch03.pretrained("CAE", 0).contraction == ch03.SETUP["contraction"]
-    assert ch03.pretrained("DAE", 0).corruption == ch03.SETUP["corruption"]
+    assert ch03.pretrained("CAE", 0).contraction == ch03.SETTINGS.contraction
+    assert ch03.pretrained("DAE", 0).corruption == ch03.SETTINGS.corruption
     assert ch03.pretrained("DAE", 0, corruption=0.0) is ch03.pretrained("SAE", 0)
     assert ch03.pretrained("untrained AE", 0).history_[0]["epoch"] == [0]
     with pytest.raises(ValueError, match="corruption applies"):

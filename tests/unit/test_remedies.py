@@ -3,32 +3,39 @@ runs, with tiny settings (the qualitative results are in tests/claims/)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from gradbook import data as gb_data
 from gradbook.chapters import ch03_pretraining as ch03
 from gradbook.chapters import ch04_relu_dropout as ch04
-from gradbook import data as gb_data
-from gradbook.diagnostics import weight_gradient_norms_training
-from gradbook.models.mlp import InvertedDropout, ResidualMLP, batchnorm_mlp, count_parameters, dropout_mlp, inverted_dropout
-from gradbook.diagnostics import bias_gradient_norms, weight_gradient_norms
-from gradbook.models.mlp import hidden_layers, linear_layers, mlp
+from gradbook.diagnostics import bias_gradient_norms, weight_gradient_norms, weight_gradient_norms_training
+from gradbook.models.mlp import (
+    InvertedDropout,
+    ResidualMLP,
+    batchnorm_mlp,
+    count_parameters,
+    dropout_mlp,
+    hidden_layers,
+    inverted_dropout,
+    linear_layers,
+    mlp,
+)
 
 
 @pytest.fixture
 def tiny(monkeypatch):
-    """Shrink SETUP and WIDE_SETUP so that every run takes milliseconds; the
+    """Shrink chapter 4's SETTINGS so that every run takes milliseconds; the
     memoised runs are forgotten before and after."""
-    monkeypatch.setitem(ch04.SETUP, "depth", 3)
-    monkeypatch.setitem(ch04.SETUP, "width", 8)
-    monkeypatch.setitem(ch04.SETUP, "epochs", 2)
-    monkeypatch.setitem(ch04.SETUP, "seeds", (0,))
-    monkeypatch.setitem(ch04.SETUP, "diagnostic_samples", 100)
-    monkeypatch.setitem(ch04.WIDE_SETUP, "width", 8)
-    monkeypatch.setitem(ch04.WIDE_SETUP, "updates", 6)
+    monkeypatch.setattr(ch04, "SETTINGS", ch04.ReluDropoutSettings(
+        deep=dataclasses.replace(ch04.SETTINGS.deep, depth=3, width=8, epochs=2, seeds=(0,),
+                                 diagnostic_samples=100),
+        wide=dataclasses.replace(ch04.SETTINGS.wide, width=8, updates=6)))
     ch04.clear_cache()
     yield
     ch04.clear_cache()
@@ -161,7 +168,7 @@ def test_deep_net_variants(variant):
 
 def test_deep_net_initialisations():
     sig = ch04.deep_net("sigmoid", depth=2, width=400, seed=0)
-    assert float(linear_layers(sig)[1].weight.detach().std()) == pytest.approx(ch04.SMALL_INIT, rel=0.02)
+    assert float(linear_layers(sig)[1].weight.detach().std()) == pytest.approx(ch04.SETTINGS.deep.small_init, rel=0.02)
     he = ch04.deep_net("ReLU + He", depth=2, width=400, seed=0)
     assert float(linear_layers(he)[1].weight.detach().std()) == pytest.approx((2 / 400) ** 0.5, rel=0.02)
     assert isinstance(ch04.deep_net("residual", 2, 4), ResidualMLP)
@@ -322,10 +329,9 @@ def test_random_label_run(tiny):
 
 def test_pretraining_cost_columns(monkeypatch):
 
-    monkeypatch.setitem(ch03.SETUP, "hidden", (8, 8))
-    monkeypatch.setitem(ch03.SETUP, "epochs", 1)
-    monkeypatch.setitem(ch03.SETUP, "updates", 1)
-    monkeypatch.setitem(ch03.SETUP, "autoencoder", dict(ch03.SETUP["autoencoder"], n_iter=1))
+    monkeypatch.setattr(ch03, "SETTINGS", dataclasses.replace(
+        ch03.SETTINGS, hidden=(8, 8), epochs=1, updates=1,
+        autoencoder=dataclasses.replace(ch03.SETTINGS.autoencoder, n_iter=1)))
     ch03.clear_cache()
     try:
         table = ch04.pretraining_cost(("ReLU", "SAE"))
@@ -352,7 +358,8 @@ def test_profile_figure(tiny):
 
 
 def test_dropout_figure(tiny, monkeypatch):
-    monkeypatch.setattr(ch04, "LABELS", (20, 40))
+    monkeypatch.setattr(ch04, "SETTINGS", dataclasses.replace(
+        ch04.SETTINGS, wide=dataclasses.replace(ch04.SETTINGS.wide, label_budgets=(20, 40))))
     fig = ch04.dropout_figure(0.5, 20, rates=(0.0, 0.5))
     assert isinstance(fig, Figure)
     assert "gap" in fig.axes[0].get_title()

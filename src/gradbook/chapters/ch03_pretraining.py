@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -33,14 +33,10 @@ from .._validate import (
     check_seed,
     check_seeds,
 )
-from ..data import digits_split, label_subset
+from ..data import digits_split, digits_train_size, label_subset
 from ..models.stacks import DBN, GreedyStack, StackedAutoencoder
 
 # ------------------------------------------------------------ chapter 3's experiments
-
-#: Label budgets of the fine-tuning experiment; 1438 is every training image.
-BUDGETS = (50, 100, 300, 1438)
-
 
 #: How the net is initialised before fine-tuning:
 #:
@@ -55,25 +51,63 @@ METHODS = ("random", "untrained AE", "DBN", "SAE", "DAE", "ReLU")
 PRETRAINED = ("DBN", "SAE", "DAE")
 
 
-#: The chapter's settings, shared by every experiment below. Changing them
-#: takes effect after :func:`clear_cache`.
-SETUP: dict[str, Any] = {
-    "hidden": (100, 100),
-    "seeds": (0, 1, 2),
-    "batch_size": 64,  # fine-tuning: mini-batches of 64,
-    "epochs": 15,  # at least 15 passes over the labelled images
-    "updates": 200,  # and at least 200 updates
-    "momentum": 0.9,
-    "lr": {"sigmoid": 0.3, "relu": 0.1},
-    "dbn": {"learning_rate": 0.05, "momentum": 0.9, "n_iter": 20, "batch_size": 10},
-    "autoencoder": {"learning_rate": 0.1, "momentum": 0.9, "n_iter": 5, "batch_size": 20},
-    "corruption": 0.3,  # of the DAE
-    "contraction": 0.1,  # of the CAE
-}
+@dataclass(frozen=True)
+class DBNSettings:
+    """How each RBM of a DBN is trained (:class:`gradbook.models.stacks.DBN`'s
+    parameters, scikit-learn's names)."""
+
+    learning_rate: float = 0.05
+    momentum: float = 0.9
+    n_iter: int = 20
+    batch_size: int = 10
+
+
+@dataclass(frozen=True)
+class AutoencoderSettings:
+    """How each autoencoder layer is trained
+    (:class:`gradbook.models.stacks.StackedAutoencoder`'s parameters)."""
+
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    n_iter: int = 5
+    batch_size: int = 20
+
+
+@dataclass(frozen=True)
+class PretrainingSettings:
+    """The chapter's settings, shared by every experiment of this module.
+
+    Fine-tuning uses mini-batches of ``batch_size``, at least ``epochs``
+    passes over the labelled images and at least ``updates`` updates, SGD with
+    ``momentum``, at ``lr_sigmoid`` (``lr_relu`` for the ReLU net).
+    ``budgets`` are the label budgets (the last is every training image),
+    ``corruptions`` the DAE corruption levels of :func:`corruption_sweep`.
+    Replace :data:`SETTINGS` (``dataclasses.replace``) and call
+    :func:`clear_cache` to run the experiments with other settings.
+    """
+
+    hidden: tuple[int, ...] = (100, 100)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    batch_size: int = 64
+    epochs: int = 15
+    updates: int = 200
+    momentum: float = 0.9
+    lr_sigmoid: float = 0.3
+    lr_relu: float = 0.1
+    dbn: DBNSettings = DBNSettings()
+    autoencoder: AutoencoderSettings = AutoencoderSettings()
+    corruption: float = 0.3  # of the DAE
+    contraction: float = 0.1  # of the CAE
+    budgets: tuple[int, ...] = field(default_factory=lambda: (50, 100, 300, digits_train_size()))
+    corruptions: tuple[float, ...] = (0.0, 0.15, 0.3, 0.6)
+
+
+#: The chapter's settings (see :class:`PretrainingSettings`).
+SETTINGS = PretrainingSettings()
 
 
 def clear_cache() -> None:
-    """Forget every memoised stack and fine-tuning run (after changing :data:`SETUP`)."""
+    """Forget every memoised stack and fine-tuning run (after changing :data:`SETTINGS`)."""
     _stack.cache_clear()
     _finetune.cache_clear()
     _grid_summary.cache_clear()
@@ -84,7 +118,7 @@ def _check_method(method: str) -> str:
 
 
 def _hidden(hidden: Sequence[int] | None) -> tuple[int, ...]:
-    return tuple(SETUP["hidden"]) if hidden is None else tuple(check_layer_sizes(hidden, "hidden"))
+    return tuple(SETTINGS.hidden) if hidden is None else tuple(check_layer_sizes(hidden, "hidden"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,9 +126,9 @@ def _stack(kind: str, seed: int, corruption: float, contraction: float,
            hidden: tuple[int, ...]) -> GreedyStack:
     X_train = digits_split()[0]
     if kind == "DBN":
-        model: GreedyStack = DBN(hidden, random_state=seed, **SETUP["dbn"])
+        model: GreedyStack = DBN(hidden, random_state=seed, **asdict(SETTINGS.dbn))
     else:
-        settings = dict(SETUP["autoencoder"])
+        settings = asdict(SETTINGS.autoencoder)
         if kind == "untrained AE":
             settings["n_iter"] = 0
         model = StackedAutoencoder(hidden, corruption=corruption, contraction=contraction,
@@ -108,9 +142,9 @@ def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
     image (no labels) and then memoised: read it, do not modify it.
 
     ``method`` is "DBN", "SAE", "DAE", "CAE" (a contractive stack, penalty
-    ``SETUP["contraction"]``) or "untrained AE" (the SAE's initial weights).
+    ``SETTINGS.contraction``) or "untrained AE" (the SAE's initial weights).
     ``corruption`` overrides the DAE's corruption level (0 gives the SAE);
-    ``hidden`` overrides ``SETUP["hidden"]``.
+    ``hidden`` overrides ``SETTINGS.hidden``.
     """
     check_choice(method, "method", ("DBN", "SAE", "DAE", "CAE", "untrained AE"))
     seed = check_seed(seed)
@@ -122,11 +156,11 @@ def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
     if method == "DBN":
         return _stack("DBN", seed, 0.0, 0.0, sizes)
     if method == "CAE":
-        return _stack("AE", seed, 0.0, float(SETUP["contraction"]), sizes)
+        return _stack("AE", seed, 0.0, float(SETTINGS.contraction), sizes)
     if method == "untrained AE":
         return _stack("untrained AE", seed, 0.0, 0.0, sizes)
     if corruption is None:
-        corruption = float(SETUP["corruption"]) if method == "DAE" else 0.0
+        corruption = float(SETTINGS.corruption) if method == "DAE" else 0.0
     return _stack("AE", seed, corruption, 0.0, sizes)
 
 
@@ -171,12 +205,12 @@ def _finetune(method: str, n_labels: int, seed: int, corruption: float | None) -
     pretrain_seconds = 0.0
     if method in PRETRAINED:
         pretrain_seconds = pretrained(method, seed, corruption=corruption).fit_seconds_
-    batch_size = SETUP["batch_size"]
+    batch_size = SETTINGS.batch_size
     steps_per_epoch = math.ceil(n_labels / batch_size)
-    epochs = max(SETUP["epochs"], math.ceil(SETUP["updates"] / steps_per_epoch))
-    lr = SETUP["lr"]["relu" if method == "ReLU" else "sigmoid"]
+    epochs = max(SETTINGS.epochs, math.ceil(SETTINGS.updates / steps_per_epoch))
+    lr = (SETTINGS.lr_relu if method == "ReLU" else SETTINGS.lr_sigmoid)
     history = train(net, X_train[index], y_train[index], epochs=epochs, lr=lr,
-                    batch_size=batch_size, momentum=SETUP["momentum"], seed=seed)
+                    batch_size=batch_size, momentum=SETTINGS.momentum, seed=seed)
     _, test_accuracy = evaluate(net, X_test, y_test)
     return FinetuneRun(history, test_accuracy, float(pretrain_seconds), history.seconds,
                        epochs, steps_per_epoch)
@@ -191,7 +225,7 @@ def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | N
     are :func:`label_subset` with the same seed; training is
     :func:`gradbook.train.train` (softmax cross-entropy, SGD with momentum
     0.9, batches of 64) for at least 15 epochs and at least 200 updates
-    (:data:`SETUP`), at ``SETUP["lr"]`` for the activation. The test
+    (:data:`SETTINGS`), at ``SETTINGS.lr_sigmoid`` (``lr_relu``) for the activation. The test
     accuracy is measured on the 359 test images at the end.
     """
     _check_method(method)
@@ -203,7 +237,7 @@ def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | N
         # the same stack, so the same run, as the plain SAE and the default DAE
         if corruption == 0.0:
             method, corruption = "SAE", None
-        elif corruption == float(SETUP["corruption"]):
+        elif corruption == float(SETTINGS.corruption):
             corruption = None
     return _finetune(method, n_labels, check_seed(seed), corruption)
 
@@ -218,13 +252,13 @@ def budget_grid(budgets: Sequence[int] | None = None, methods: Sequence[str] | N
     random initialisations), ``finetune seconds`` and ``total seconds``. The
     stacks are pretrained once per seed on every training image, without
     labels, and shared by all budgets (see :func:`finetune`). ``None`` means
-    :data:`BUDGETS`, :data:`METHODS` and ``SETUP["seeds"]``.
+    ``SETTINGS.budgets``, :data:`METHODS` and ``SETTINGS.seeds``.
     """
     rows = []
     for method in METHODS if methods is None else methods:
         _check_method(method)
-        for n in BUDGETS if budgets is None else budgets:
-            for s in check_seeds(seeds, SETUP["seeds"]):
+        for n in SETTINGS.budgets if budgets is None else budgets:
+            for s in check_seeds(seeds, SETTINGS.seeds):
                 run = finetune(method, n, s)
                 rows.append({
                     "method": method, "labels": int(n), "seed": s,
@@ -276,7 +310,7 @@ def start_gradients(methods: Sequence[str] | None = None, seeds: Sequence[int] |
     rows = []
     for method in METHODS if methods is None else methods:
         _check_method(method)
-        for s in check_seeds(seeds, SETUP["seeds"]):
+        for s in check_seeds(seeds, SETTINGS.seeds):
             net = initial_net(method, s, hidden=hidden)
             norms = bias_gradient_norms(net, X_train, y_train)
             saturated = activation_stats(net, X_train)["saturated"]
@@ -313,14 +347,14 @@ def layer_probes(representations: Sequence[str] = ("random", "DBN", "SAE", "DAE"
     X_train, X_test, y_train, y_test = digits_split()
     budgets = (100, len(y_train)) if budgets is None else budgets
     rows = []
-    for s in check_seeds(seeds, SETUP["seeds"]):
+    for s in check_seeds(seeds, SETTINGS.seeds):
         features = {}
         for rep in representations:
             if rep == "random":
                 net = initial_net("random", s)
                 with torch.no_grad():
                     features[rep] = [(net[:2 * j](X_train).numpy(), net[:2 * j](X_test).numpy())
-                                     for j in range(1, len(SETUP["hidden"]) + 1)]
+                                     for j in range(1, len(SETTINGS.hidden) + 1)]
             else:
                 check_choice(rep, "representation", ("random", *PRETRAINED))
                 stack = pretrained(rep, s)
@@ -382,18 +416,17 @@ def sample_quality(stack: DBN, steps: Sequence[int] = (1, 10, 100, 1000), n_samp
 
 
 #: Corruption levels of the denoising sweep (0 is the plain autoencoder).
-CORRUPTIONS = (0.0, 0.15, 0.3, 0.6)
 
 
 def corruption_sweep(levels: Sequence[float] | None = None, n_labels: int = 100,
                      seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Test accuracy of the DAE-initialised net after fine-tuning on
     ``n_labels`` labels, against the corruption level of the pretraining
-    (default :data:`CORRUPTIONS`). One row per (corruption, seed)."""
+    (default ``SETTINGS.corruptions``). One row per (corruption, seed)."""
     rows = []
-    for level in CORRUPTIONS if levels is None else levels:
+    for level in SETTINGS.corruptions if levels is None else levels:
         level = float(check_probability(level, "corruption level"))
-        for s in check_seeds(seeds, SETUP["seeds"]):
+        for s in check_seeds(seeds, SETTINGS.seeds):
             run = finetune("DAE", n_labels, s, corruption=level)
             rows.append({"corruption": level, "seed": s, "test accuracy": run.test_accuracy})
     return pd.DataFrame(rows)
@@ -444,7 +477,7 @@ def budget_figure(labels: int, method: str):
     point = summary.loc[(method, labels)]
     ax_b.plot([labels], [point["mean"]], "o", ms=13, mfc="none", mec="black", mew=1.5)
     ax_b.set_xscale("log")
-    ax_b.set_xticks(BUDGETS, [str(b) for b in BUDGETS])
+    ax_b.set_xticks(SETTINGS.budgets, [str(b) for b in SETTINGS.budgets])
     ax_b.xaxis.set_minor_locator(plt.NullLocator())
     ax_b.set(xlabel="labelled training images", ylabel="test accuracy", ylim=(0.75, 1.0))
     # A title at a fixed height spares matplotlib a costly layout pass per frame.
@@ -452,11 +485,11 @@ def budget_figure(labels: int, method: str):
     ax_b.legend(fontsize=7.5, loc="lower right", ncol=2)
     compared = [(method, "-")] if method == "random" else [("random", ":"), (method, "-")]
     for m, style in compared:
-        for s in check_seeds(None, SETUP["seeds"]):
+        for s in check_seeds(None, SETTINGS.seeds):
             run = finetune(m, labels, s)
             updates = np.asarray(run.history.epoch) * run.steps_per_epoch
             ax_c.plot(updates, run.history.train_loss, style, color=PALETTE[METHOD_COLOURS[m]],
-                      lw=1.6, label=m if s == check_seeds(None, SETUP["seeds"])[0] else None)
+                      lw=1.6, label=m if s == check_seeds(None, SETTINGS.seeds)[0] else None)
     ax_c.set_yscale("log")
     ax_c.set_ylim(1e-3, 5)
     ax_c.set_yticks([1e-3, 1e-2, 1e-1, 1], ["0.001", "0.01", "0.1", "1"])

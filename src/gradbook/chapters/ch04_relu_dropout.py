@@ -6,11 +6,11 @@ checks share one set of runs.
 
 The deep nets (claims C12, C13)
 -------------------------------
-One deep, narrow net (``SETUP["depth"]`` hidden layers of ``SETUP["width"]``
+One deep, narrow net (``SETTINGS.deep.depth`` hidden layers of ``SETTINGS.deep.width``
 units) in six variants (:data:`VARIANTS`):
 
 - ``"sigmoid"``: the baseline, sigmoid units, weights :math:`N(0, 0.1^2)`
-  (:data:`SMALL_INIT`), zero biases: the plain net of the article's time;
+  (``SETTINGS.deep.small_init``), zero biases: the plain net of the article's time;
 - ``"sigmoid + Glorot"``: the same units, Glorot & Bengio's normalised
   initialisation :math:`N(0, 2/(n_\text{in}+n_\text{out}))` (a control: the
   initialisation alone);
@@ -21,7 +21,7 @@ units) in six variants (:data:`VARIANTS`):
 - ``"residual"``: the baseline with identity skips,
   :math:`h^l = h^{l-1} + \sigma(W^l h^{l-1} + b^l)` (:class:`gradbook.models.mlp.ResidualMLP`).
 
-Each is trained the same way (:data:`SETUP`); what we record is the test
+Each is trained the same way (``SETTINGS.deep``); what we record is the test
 accuracy and the per-layer weight-gradient norms
 :math:`\|\partial C/\partial W^l\|` through training
 (:func:`gradbook.diagnostics.weight_gradient_norms_training`).
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -61,53 +61,77 @@ from .._validate import (
     check_seed,
     check_seeds,
 )
-from ..data import digits_split, label_subset
+from ..data import digits_split, digits_train_size, label_subset
 from ..diagnostics import weight_gradient_norms_training
-from ..models.mlp import ResidualMLP, batchnorm_mlp, dropout_mlp, mlp, count_parameters
+from ..models.mlp import ResidualMLP, batchnorm_mlp, count_parameters, dropout_mlp, mlp
 
 #: The deep-net variants, in the order the chapter shows them.
 VARIANTS = ("sigmoid", "sigmoid + Glorot", "tanh + Glorot", "ReLU + He", "batch norm", "residual")
 
 
-#: The weight standard deviation of the baseline ("a small Gaussian").
-SMALL_INIT = 0.1
+@dataclass(frozen=True)
+class DeepNetSettings:
+    """The deep, narrow nets (claims C12, C13): ``depth`` hidden layers of
+    ``width`` units, trained for ``epochs`` epochs in mini-batches of
+    ``batch_size`` by SGD with ``momentum`` at ``lr``, over ``seeds``;
+    gradient profiles measured on the first ``diagnostic_samples`` training
+    images at the epochs ``profile_epochs`` (and the last). ``small_init``
+    is the weight standard deviation of the baseline ("a small Gaussian")."""
+
+    depth: int = 8
+    width: int = 32
+    epochs: int = 12
+    batch_size: int = 32
+    momentum: float = 0.9
+    lr: float = 0.02
+    seeds: tuple[int, ...] = (0, 1)
+    diagnostic_samples: int = 500
+    small_init: float = 0.1
+    profile_epochs: tuple[int, ...] = (0, 1, 4, 12)
 
 
-#: Settings of the deep nets. ``lr`` is the learning rate per variant.
-SETUP: dict[str, Any] = {
-    "depth": 8,
-    "width": 32,
-    "epochs": 12,
-    "batch_size": 32,
-    "momentum": 0.9,
-    "lr": 0.02,
-    "seeds": (0, 1),
-    "diagnostic_samples": 500,
-}
+@dataclass(frozen=True)
+class WideNetSettings:
+    """The wide nets (claims C8, C13): two hidden ReLU layers of ``width``
+    units, He initialisation, about ``updates`` updates in mini-batches of
+    ``batch_size`` (SGD with ``momentum`` at ``lr``); ``label_budgets`` are the
+    label counts of the dropout grid and its figure (the last is every
+    training image)."""
+
+    width: int = 128
+    updates: int = 400
+    batch_size: int = 32
+    momentum: float = 0.9
+    lr: float = 0.02
+    label_budgets: tuple[int, ...] = field(default_factory=lambda: (50, 150, 500, digits_train_size()))
 
 
-#: Settings of the wide nets: two hidden ReLU layers, He initialisation.
-WIDE_SETUP: dict[str, Any] = {
-    "width": 128,
-    "updates": 400,
-    "batch_size": 32,
-    "momentum": 0.9,
-    "lr": 0.02,
-}
+@dataclass(frozen=True)
+class ReluDropoutSettings:
+    """Chapter 4's settings: the deep nets and the wide nets. Replace
+    :data:`SETTINGS` (``dataclasses.replace``) and call :func:`clear_cache`
+    to run the experiments with other settings."""
+
+    deep: DeepNetSettings = DeepNetSettings()
+    wide: WideNetSettings = WideNetSettings()
+
+
+#: The chapter's settings (see :class:`ReluDropoutSettings`).
+SETTINGS = ReluDropoutSettings()
 
 
 def deep_net(variant: str, depth: int | None = None, width: int | None = None,
              seed: int = 0) -> nn.Module:
     """The chapter's deep net in one of :data:`VARIANTS` (see the module
     docstring): ``depth`` hidden layers of ``width`` units (default
-    ``SETUP``), 64 inputs, 10 outputs."""
+    ``SETTINGS.deep``), 64 inputs, 10 outputs."""
     check_choice(variant, "variant", VARIANTS)
-    depth = check_positive_int(SETUP["depth"] if depth is None else depth, "depth")
-    width = check_positive_int(SETUP["width"] if width is None else width, "width")
+    depth = check_positive_int(SETTINGS.deep.depth if depth is None else depth, "depth")
+    width = check_positive_int(SETTINGS.deep.width if width is None else width, "width")
     seed = check_seed(seed)
     sizes = [64] + [width] * depth + [10]
     if variant == "sigmoid":
-        return mlp(sizes, "sigmoid", SMALL_INIT, seed=seed)
+        return mlp(sizes, "sigmoid", SETTINGS.deep.small_init, seed=seed)
     if variant == "sigmoid + Glorot":
         return mlp(sizes, "sigmoid", "xavier", seed=seed)
     if variant == "tanh + Glorot":
@@ -115,8 +139,8 @@ def deep_net(variant: str, depth: int | None = None, width: int | None = None,
     if variant == "ReLU + He":
         return mlp(sizes, "relu", "he", seed=seed)
     if variant == "batch norm":
-        return batchnorm_mlp(sizes, "sigmoid", SMALL_INIT, seed=seed)
-    return ResidualMLP(64, width, depth, 10, activation="sigmoid", init=SMALL_INIT, seed=seed)
+        return batchnorm_mlp(sizes, "sigmoid", SETTINGS.deep.small_init, seed=seed)
+    return ResidualMLP(64, width, depth, 10, activation="sigmoid", init=SETTINGS.deep.small_init, seed=seed)
 
 
 # ------------------------------------------------------------------ runs
@@ -149,9 +173,9 @@ class FixRun:
 
 def _profile_epochs(epochs: int) -> tuple[int, ...]:
     """The epochs at which a run measures its gradient profile: those of
-    :data:`PROFILE_EPOCHS` within the run, and its last epoch (measuring
+    ``SETTINGS.deep.profile_epochs`` within the run, and its last epoch (measuring
     every epoch would cost a quarter of the training time)."""
-    return tuple(sorted({e for e in PROFILE_EPOCHS if e <= epochs} | {0, 1, epochs}))
+    return tuple(sorted({e for e in SETTINGS.deep.profile_epochs if e <= epochs} | {0, 1, epochs}))
 
 
 @functools.lru_cache(maxsize=None)
@@ -159,7 +183,7 @@ def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: f
     from ..train import train
 
     X_train, X_test, y_train, y_test = digits_split()
-    n = SETUP["diagnostic_samples"]
+    n = SETTINGS.deep.diagnostic_samples
     Xd, yd = X_train[:n], y_train[:n]
     net = deep_net(variant, depth, width, seed)
     wanted = _profile_epochs(epochs)
@@ -170,7 +194,7 @@ def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: f
             profiles.append(weight_gradient_norms_training(model, Xd, yd))
 
     history = train(net, X_train, y_train, epochs=epochs, lr=lr,
-                    batch_size=SETUP["batch_size"], momentum=SETUP["momentum"], seed=seed,
+                    batch_size=SETTINGS.deep.batch_size, momentum=SETTINGS.deep.momentum, seed=seed,
                     X_test=X_test, y_test=y_test, callback=measure)
     return FixRun(history, wanted, np.asarray(profiles), count_parameters(net))
 
@@ -180,15 +204,15 @@ def fix_run(variant: str, depth: int | None = None, seed: int = 0, *,
             ) -> FixRun:
     """Train :func:`deep_net` ``(variant, depth, width, seed)`` on the
     digits split (1,438 training, 359 test images) with SGD and momentum
-    (:data:`SETUP`), recording the gradient profile on the first 500
+    (``SETTINGS.deep``), recording the gradient profile on the first 500
     training images at initialisation, after the first and the last epoch
-    and at the epochs of :data:`PROFILE_EPOCHS`. Memoised: read the result,
+    and at the epochs of ``SETTINGS.deep.profile_epochs``. Memoised: read the result,
     do not modify it."""
     check_choice(variant, "variant", VARIANTS)
-    depth = check_positive_int(SETUP["depth"] if depth is None else depth, "depth")
-    width = check_positive_int(SETUP["width"] if width is None else width, "width")
-    epochs = check_positive_int(SETUP["epochs"] if epochs is None else epochs, "epochs")
-    lr = check_positive_float(SETUP["lr"] if lr is None else lr, "lr")
+    depth = check_positive_int(SETTINGS.deep.depth if depth is None else depth, "depth")
+    width = check_positive_int(SETTINGS.deep.width if width is None else width, "width")
+    epochs = check_positive_int(SETTINGS.deep.epochs if epochs is None else epochs, "epochs")
+    lr = check_positive_float(SETTINGS.deep.lr if lr is None else lr, "lr")
     return _fix_run(variant, depth, width, check_seed(seed), epochs, float(lr))
 
 
@@ -205,7 +229,7 @@ def fix_comparison(variants: Sequence[str] = VARIANTS, *, depth: int | None = No
     """
     rows = []
     for variant in variants:
-        for s in check_seeds(seeds, SETUP["seeds"]):
+        for s in check_seeds(seeds, SETTINGS.deep.seeds):
             run = fix_run(variant, depth, s)
             h = run.history
             reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
@@ -248,10 +272,10 @@ def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, se
         gen = torch.Generator().manual_seed(seed + 12345)
         y = y[torch.randperm(len(y), generator=gen)]
     net = dropout_mlp([64, width, width, 10], dropout, seed=seed)
-    batch = WIDE_SETUP["batch_size"]
+    batch = SETTINGS.wide.batch_size
     steps = math.ceil(n_labels / batch)
-    history = train(net, X, y, epochs=math.ceil(updates / steps), lr=WIDE_SETUP["lr"],
-                    batch_size=batch, momentum=WIDE_SETUP["momentum"],
+    history = train(net, X, y, epochs=math.ceil(updates / steps), lr=SETTINGS.wide.lr,
+                    batch_size=batch, momentum=SETTINGS.wide.momentum,
                     weight_decay=weight_decay, seed=seed, X_test=X_test, y_test=y_test)
     return WideRun(history, count_parameters(net), steps)
 
@@ -267,12 +291,13 @@ def wide_run(n_labels: int, *, dropout: float = 0.0, weight_decay: float = 0.0,
     first (the images keep no relation to their labels). Test accuracy is on
     the 359 test images. Memoised."""
     n_labels = check_positive_int(n_labels, "n_labels")
-    if n_labels > 1438:
-        raise ValueError(f"n_labels must be at most 1438 (the training images); got {n_labels}")
+    if n_labels > digits_train_size():
+        raise ValueError(f"n_labels must be at most {digits_train_size()} (the training images); "
+                         f"got {n_labels}")
     dropout = float(check_probability(dropout, "dropout"))
     weight_decay = float(check_positive_float(weight_decay, "weight_decay", allow_zero=True))
-    width = check_positive_int(WIDE_SETUP["width"] if width is None else width, "width")
-    updates = check_positive_int(WIDE_SETUP["updates"] if updates is None else updates, "updates")
+    width = check_positive_int(SETTINGS.wide.width if width is None else width, "width")
+    updates = check_positive_int(SETTINGS.wide.updates if updates is None else updates, "updates")
     if not isinstance(random_labels, bool):
         raise TypeError(f"random_labels must be True or False; got {random_labels!r}")
     return _wide_run(width, dropout, weight_decay, n_labels, check_seed(seed), random_labels,
@@ -285,19 +310,15 @@ def _wide_row(run: WideRun, **keys: Any) -> dict[str, Any]:
             "test accuracy": h.test_acc[-1], "gap": run.gap}
 
 
-#: The label counts of the dropout grid and its figure.
-LABELS = (50, 150, 500, 1438)
-
-
 def dropout_grid(rates: Sequence[float] = (0.0, 0.5),
                  labels: Sequence[int] | None = None, *,
                  weight_decay: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """Claim C13 (dropout) and C8 (labels): one row per (dropout, labels)
     with the wide net's final train and test accuracy and their gap
-    (``labels=None`` means :data:`LABELS`)."""
+    (``labels=None`` means ``SETTINGS.wide.label_budgets``)."""
     rows = []
     for p in rates:
-        for n in LABELS if labels is None else labels:
+        for n in SETTINGS.wide.label_budgets if labels is None else labels:
             run = wide_run(n, dropout=p, weight_decay=weight_decay, seed=seed)
             rows.append(_wide_row(run, dropout=float(p), labels=int(n),
                                   **{"weight decay": float(weight_decay)}))
@@ -359,7 +380,7 @@ def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
     for method in methods:
         check_choice(method, "method", METHODS)
         for s in check_seeds(seeds, (0,)):
-            run = finetune(method, 1438, s)
+            run = finetune(method, digits_train_size(), s)
             rows.append({"method": method, "seed": s, "pretrain seconds": run.pretrain_seconds,
                          "finetune seconds": run.finetune_seconds,
                          "total seconds": run.pretrain_seconds + run.finetune_seconds,
@@ -368,7 +389,7 @@ def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
 
 
 def clear_cache() -> None:
-    """Forget the memoised runs (after changing :data:`SETUP` or :data:`WIDE_SETUP`)."""
+    """Forget the memoised runs (after changing :data:`SETTINGS`)."""
     _fix_run.cache_clear()
     _wide_run.cache_clear()
 
@@ -381,7 +402,6 @@ VARIANT_COLOURS = {"sigmoid": "blue", "sigmoid + Glorot": "sky", "tanh + Glorot"
 
 
 #: The epochs the profile figure draws.
-PROFILE_EPOCHS = (0, 1, 4, 12)
 
 
 def fix_profile_figure(depth: int, variant: str):
@@ -396,9 +416,9 @@ def fix_profile_figure(depth: int, variant: str):
     depth = check_positive_int(depth, "depth")
     run = fix_run(variant, depth, 0)
     fig, (ax_p, ax_a) = plt.subplots(1, 2, figsize=(10, 3.6))
-    shades = plt.get_cmap("Greys")(np.linspace(0.35, 1.0, len(PROFILE_EPOCHS)))
+    shades = plt.get_cmap("Greys")(np.linspace(0.35, 1.0, len(SETTINGS.deep.profile_epochs)))
     layers = np.arange(1, depth + 1)
-    for epoch, shade in zip(PROFILE_EPOCHS, shades):
+    for epoch, shade in zip(SETTINGS.deep.profile_epochs, shades):
         if epoch in run.profile_epochs:
             ax_p.plot(layers, run.profile_at(epoch), "o-", color=shade, lw=1.8, ms=4,
                       label=f"epoch {epoch}")
@@ -461,7 +481,7 @@ def dropout_figure(dropout: float, labels: int, weight_decay: float = 0.0,
                   label=f"dropout {p:g}")
     ax_g.plot([labels], [run.gap], "o", ms=12, mfc="none", mec="black", mew=1.5)
     ax_g.set_xscale("log")
-    ax_g.set_xticks(LABELS, [str(n) for n in LABELS])
+    ax_g.set_xticks(SETTINGS.wide.label_budgets, [str(n) for n in SETTINGS.wide.label_budgets])
     ax_g.xaxis.set_minor_locator(plt.NullLocator())
     ax_g.set_ylim(-0.02, 0.5)
     ax_g.set_xlabel("labelled training images")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,18 +17,32 @@ import pandas as pd
 import torch
 
 from .._validate import check_choice, check_positive_float, check_positive_int, check_seed, check_seeds
-from ..data import digits_split, label_subset, permute_pixels, pixel_permutation
+from ..data import digits_split, digits_train_size, label_subset, permute_pixels, pixel_permutation
 from ..diagnostics import layer_gradient_table
 from ..models.cnn import SIDE, count_parameters, deep_cnn, deep_mlp, small_cnn
 from ..models.mlp import ACTIVATIONS, mlp, permute_first_layer
 from ..train import evaluate, train
 
-# The chapter's training settings for the digit classifiers: SGD with
-# momentum 0.9, about STEPS mini-batches of BATCH whatever the number of labels.
-STEPS, LR, BATCH = 400, 0.05, 32
+
+@dataclass(frozen=True)
+class CnnSettings:
+    """Chapter 5's training settings for the digit classifiers: SGD with
+    ``momentum``, about ``steps`` mini-batches of ``batch_size`` whatever the
+    number of labels, at ``lr``, over ``seeds``; ``label_budgets`` are the
+    label counts of the label sweep and its figure (the last is every
+    training image). The experiments' keyword defaults come from
+    :data:`SETTINGS`."""
+
+    steps: int = 400
+    lr: float = 0.05
+    batch_size: int = 32
+    momentum: float = 0.9
+    seeds: tuple[int, ...] = (0, 1)
+    label_budgets: tuple[int, ...] = field(default_factory=lambda: (50, 200, digits_train_size()))
 
 
-LABELS = (50, 200, 1438)
+#: The chapter's settings (see :class:`CnnSettings`).
+SETTINGS = CnnSettings()
 
 
 # ---------------------------------------------------------------- experiments
@@ -55,7 +70,7 @@ def _run(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, steps: 
             net = permute_first_layer(net, pixel_permutation(0))
     epochs = max(1, math.ceil(steps * batch_size / n_labels))
     history = train(net, X_train[idx], y_train[idx], epochs=epochs, lr=lr,
-                    batch_size=batch_size, momentum=0.9, seed=seed, X_test=X_test,
+                    batch_size=batch_size, momentum=SETTINGS.momentum, seed=seed, X_test=X_test,
                     y_test=y_test, record_every=max(1, epochs // 10))
     return history, net
 
@@ -64,10 +79,10 @@ def capacity_comparison(
     cnn_channels: Sequence[int] = (8,),
     mlp_widths: Sequence[int] = (8, 16, 32, 64),
     *,
-    seeds: Sequence[int] = (0, 1),
-    steps: int = STEPS,
-    lr: float = LR,
-    batch_size: int = BATCH,
+    seeds: Sequence[int] = SETTINGS.seeds,
+    steps: int = SETTINGS.steps,
+    lr: float = SETTINGS.lr,
+    batch_size: int = SETTINGS.batch_size,
 ) -> pd.DataFrame:
     """Claim C10 (CNN half): parameters against test accuracy for a family of
     small CNNs (:func:`small_cnn` with each number of channels) and of
@@ -83,7 +98,7 @@ def capacity_comparison(
         for size in sizes:
             size = check_positive_int(size, f"{arch} size")
             for s in check_seeds(seeds):
-                history, net = _run(arch, size, 1438, False, s, steps, float(lr), batch_size)
+                history, net = _run(arch, size, digits_train_size(), False, s, steps, float(lr), batch_size)
                 rows.append({"net": arch.upper(), "size": size, "seed": s,
                              "parameters": count_parameters(net),
                              "test accuracy": history.test_acc[-1], "seconds": history.seconds})
@@ -91,14 +106,14 @@ def capacity_comparison(
 
 
 def label_sweep(
-    n_labels: Sequence[int] = LABELS,
+    n_labels: Sequence[int] = SETTINGS.label_budgets,
     *,
-    seeds: Sequence[int] = (0, 1),
+    seeds: Sequence[int] = SETTINGS.seeds,
     cnn_channels: int = 8,
     mlp_width: int = 32,
-    steps: int = STEPS,
-    lr: float = LR,
-    batch_size: int = BATCH,
+    steps: int = SETTINGS.steps,
+    lr: float = SETTINGS.lr,
+    batch_size: int = SETTINGS.batch_size,
 ) -> pd.DataFrame:
     """Claim C16: test accuracy against the number of labels, for the CNN and
     the MLP trained from scratch by backprop, on the images as they are and
@@ -112,8 +127,8 @@ def label_sweep(
     rows = []
     for n in n_labels:
         n = check_positive_int(n, "n_labels[i]", minimum=10)
-        if n > 1438:
-            raise ValueError(f"n_labels can be at most 1438 (the training set); got {n}")
+        if n > digits_train_size():
+            raise ValueError(f"n_labels can be at most {digits_train_size()} (the training set); got {n}")
         for arch, size in (("cnn", cnn_channels), ("mlp", mlp_width)):
             for shuffled in (False, True):
                 for s in check_seeds(seeds):
@@ -124,9 +139,9 @@ def label_sweep(
     return pd.DataFrame(rows)
 
 
-def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: int = 1438,
-                      seed: int = 0, steps: int = STEPS, lr: float = LR,
-                      batch_size: int = BATCH) -> dict[str, Any]:
+def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: int | None = None,
+                      seed: int = 0, steps: int = SETTINGS.steps, lr: float = SETTINGS.lr,
+                      batch_size: int = SETTINGS.batch_size) -> dict[str, Any]:
     """The shuffled-pixel test done exactly, for the MLP.
 
     The runs of :func:`label_sweep` for ``n_labels`` and ``seed`` (CNN and
@@ -142,6 +157,7 @@ def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: i
     ``mlp``, ``mlp_shuffled``, ``mlp_twin``) and ``max_loss_gap``, the largest
     difference between the per-step losses of ``mlp`` and ``mlp_twin``.
     """
+    n_labels = digits_train_size() if n_labels is None else n_labels
     n_labels = check_positive_int(n_labels, "n_labels", minimum=10)
     seed = check_seed(seed)
     args = (n_labels, seed, check_positive_int(steps, "steps"), float(lr),
@@ -292,8 +308,8 @@ def sharing_profile_figure(depth: int, activation: str):
     return fig
 
 
-def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = LABELS,
-                  seeds: Sequence[int] = (0, 1), steps: int = STEPS):
+def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = SETTINGS.label_budgets,
+                  seeds: Sequence[int] = SETTINGS.seeds, steps: int = SETTINGS.steps):
     """Interactive figure: test accuracy during training for the CNN and the
     MLP trained on ``labels`` digits, ``pixels`` "original" or "shuffled"
     (left), and the final accuracy against the number of labels with the
@@ -310,8 +326,8 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = LABELS,
     for arch, size in (("cnn", 8), ("mlp", 32)):
         colour = NET_COLOURS[arch.upper()]
         for s in seeds:
-            h, _ = _run(arch, size, labels, pixels == "shuffled", s, steps, LR, BATCH)
-            done = np.array(h.epoch) * math.ceil(labels / BATCH)
+            h, _ = _run(arch, size, labels, pixels == "shuffled", s, steps, SETTINGS.lr, SETTINGS.batch_size)
+            done = np.array(h.epoch) * math.ceil(labels / SETTINGS.batch_size)
             ax_c.plot(done, h.test_acc, "-", color=colour, lw=2, alpha=0.9 if s == seeds[0] else 0.5,
                       label=arch.upper() if s == seeds[0] else None)
         for shuffle, style in (("original", "o-"), ("shuffled", "s--")):
@@ -338,7 +354,7 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = LABELS,
     return fig
 
 
-def feature_maps(index: int, pixels: str = "original", *, steps: int = STEPS) -> dict[str, Any]:
+def feature_maps(index: int, pixels: str = "original", *, steps: int = SETTINGS.steps) -> dict[str, Any]:
     """The trained :func:`small_cnn` (8 channels, all labels, seed 0) applied
     to test digit ``index``: its input image (as the net sees it), the first
     layer's 8 filters and feature maps (after ReLU), the second layer's 16
@@ -348,7 +364,7 @@ def feature_maps(index: int, pixels: str = "original", *, steps: int = STEPS) ->
     _, X_test, _, y_test = digits_split()
     if index >= len(X_test):
         raise ValueError(f"index must be below {len(X_test)} (test digits); got {index}")
-    _, net = _run("cnn", 8, 1438, pixels == "shuffled", 0, check_positive_int(steps, "steps"), LR, BATCH)
+    _, net = _run("cnn", 8, digits_train_size(), pixels == "shuffled", 0, check_positive_int(steps, "steps"), SETTINGS.lr, SETTINGS.batch_size)
     x = X_test[index:index + 1]
     if pixels == "shuffled":
         x = permute_pixels(x, pixel_permutation(0))
@@ -362,7 +378,7 @@ def feature_maps(index: int, pixels: str = "original", *, steps: int = STEPS) ->
             "label": int(y_test[index])}
 
 
-def feature_maps_figure(digit: int, pixels: str, *, steps: int = STEPS):
+def feature_maps_figure(digit: int, pixels: str, *, steps: int = SETTINGS.steps):
     """Interactive figure: the first test image of ``digit`` as the CNN sees
     it, the first layer's eight 3x3 filters, and the feature maps of both
     layers (each filter and map scaled to its own range)."""
