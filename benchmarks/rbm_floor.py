@@ -49,7 +49,7 @@ def main(threads: int, density: float) -> None:
     gen = torch.Generator().manual_seed(0)
     v = (torch.rand(BATCH, VISIBLE, generator=gen) < density).float()
     h = torch.rand(BATCH, HIDDEN + 1, generator=gen)
-    A = torch.randn(HIDDEN + 1, VISIBLE, generator=gen) * 0.01  # hidden-major, as in gradbook.rbm
+    A = torch.randn(HIDDEN + 1, VISIBLE, generator=gen) * 0.01  # hidden-major, as in gradbook.models.rbm
     A_t = A.T.contiguous()  # visible-major: rows are what a binary visible layer selects
     print(f"python {platform.python_version()}, torch {torch.__version__}; "
           f"{os.cpu_count()} CPUs, threads={threads}; binary operand density {density:.2f}; "

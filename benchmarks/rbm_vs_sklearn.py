@@ -1,4 +1,4 @@
-"""gradbook.rbm.BernoulliRBM against scikit-learn's BernoulliRBM: time and quality.
+"""gradbook.models.rbm.BernoulliRBM against scikit-learn's BernoulliRBM: time and quality.
 
 Two settings:
 

@@ -27,10 +27,10 @@ __all__ = [
     "check_choice",
     "check_module",
     "check_layer_sizes",
-    "check_finite_float",
     "as_matrix",
     "as_square_matrix",
     "as_sequences",
+    "check_finite_float",
 ]
 
 

@@ -30,8 +30,8 @@ from ._validate import as_features, as_labels, check_positive_int, check_probabi
 
 __all__ = [
     "SIDE",
-    "load_digits",
     "nudge",
+    "load_digits",
     "train_test_split",
     "digits_split",
     "digits_train_size",
@@ -39,14 +39,16 @@ __all__ = [
     "read_idx",
     "write_idx",
     "download",
-    "load_mnist",
+    "MNIST_MIRROR",
     "MNIST_FILES",
+    "default_cache_dir",
+    "load_mnist",
     "pixel_permutation",
     "check_permutation",
     "permute_pixels",
-    "bars_and_stripes",
     "adding_problem",
     "temporal_order",
+    "bars_and_stripes",
 ]
 
 #: The side of scikit-learn's digit images (8x8 pixels).

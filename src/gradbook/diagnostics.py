@@ -38,12 +38,10 @@ from ._validate import (
 )
 from .losses import LOSSES, loss_value
 from .models.mlp import hidden_layers, io_sizes, linear_layers, weighted_layers
+from ._validate import as_matrix, as_sequences, as_square_matrix
 from .models.rnn import (
     NONLINEARITIES,
     RecurrentNet,
-    as_matrix,
-    as_sequences,
-    as_square_matrix,
     as_targets,
     check_recurrent_net,
     last_step_loss,
@@ -57,6 +55,11 @@ __all__ = [
     "relative_weight_change",
     "activation_stats",
     "hessian_extremes",
+    "weight_gradient_norms_training",
+    "layer_gradient_table",
+    "hidden_state_gradients",
+    "gradient_through_time",
+    "jacobian_product_norms",
 ]
 
 
@@ -105,7 +108,7 @@ def bias_gradient_norms(model: nn.Module, X, y, loss: str = "softmax") -> list[f
 
     Parameters
     ----------
-    model : a net from :func:`gradbook.nets.mlp` (or any module whose
+    model : a net from :func:`gradbook.models.mlp.mlp` (or any module whose
         ``nn.Linear`` layers, in order, form the net).
     X : (n, n_features) inputs; y : (n,) integer labels.
     loss : "softmax" or "sigmoid" (see :mod:`gradbook.losses`).

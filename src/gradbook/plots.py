@@ -18,8 +18,17 @@ import seaborn as sns
 
 from ._validate import check_positive_int
 
-__all__ = ["PALETTE", "ACTIVATION_COLOURS", "set_theme", "layer_colours", "new_figure", "log_axis", "layer_log_axis",
-           "tile_images"]
+__all__ = [
+    "PALETTE",
+    "ORDER",
+    "ACTIVATION_COLOURS",
+    "set_theme",
+    "layer_colours",
+    "new_figure",
+    "log_axis",
+    "layer_log_axis",
+    "tile_images",
+]
 
 # Okabe, M. & Ito, K. (2008), "Color universal design": distinguishable under
 # the common forms of colour blindness.

@@ -28,7 +28,12 @@ import json
 import math
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["MAX_FRAMES", "Explorer", "explore", "render_png"]
+__all__ = [
+    "MAX_FRAMES",
+    "render_png",
+    "Explorer",
+    "explore",
+]
 
 MAX_FRAMES = 48
 

@@ -1,7 +1,7 @@
 """Claim C2 of chapter 1: a deep sigmoid net trained from random initialisation
 ends up no better than the shallow net of its last layers.
 
-The chapter's experiment (``gradbook.vanishing.freeze_comparison`` with three
+The chapter's experiment (``gradbook.chapters.ch01_vanishing_gradients.freeze_comparison`` with three
 hidden layers of 30, three seeds, 30 epochs, lr 1.0, batch 32) compares:
 
 - deep: every layer trained;

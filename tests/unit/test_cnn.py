@@ -1,4 +1,4 @@
-"""gradbook.cnn: the maths of convolution and weight sharing, the nets,
+"""gradbook.models.cnn and gradbook.chapters.ch05_cnn: the maths of convolution and weight sharing, the nets,
 LeNet-5's counts, the training loop, and chapter 5's experiments run with
 tiny settings (the qualitative results are in tests/claims/)."""
 

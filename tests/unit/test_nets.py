@@ -1,4 +1,4 @@
-"""gradbook.nets: structure of the nets, the statistics of each initialisation,
+"""gradbook.models.mlp: structure of the nets, the statistics of each initialisation,
 seeding, and the error messages."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""gradbook.pretrain: the greedy loop, the corruption, the two stacks (shapes,
+"""gradbook.models.stacks and gradbook.chapters.ch03_pretraining: the greedy loop, the corruption, the two stacks (shapes,
 each stage improving its own objective, to_mlp reproducing the stack exactly,
 bad inputs), the hand-written autoencoder gradients against autograd, and
 chapter 3's experiment runners and figures on tiny settings (the qualitative

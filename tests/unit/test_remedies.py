@@ -1,4 +1,4 @@
-"""gradbook.remedies: the nets, dropout, the gradient profile and chapter 4's
+"""gradbook.models.mlp (dropout, batch norm, residual nets) and gradbook.chapters.ch04_relu_dropout: the nets, dropout, the gradient profile and chapter 4's
 runs, with tiny settings (the qualitative results are in tests/claims/)."""
 
 from __future__ import annotations

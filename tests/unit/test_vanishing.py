@@ -1,4 +1,4 @@
-"""gradbook.vanishing: the shapes and columns of chapter 1's experiments, run
+"""gradbook.chapters.ch01_vanishing_gradients: the shapes and columns of chapter 1's experiments, run
 with tiny settings (the qualitative results are in tests/claims/)."""
 
 from __future__ import annotations

@@ -27,6 +27,17 @@ from ..diagnostics import bias_gradient_norms
 from ..models.mlp import linear_layers, mlp
 from ..train import train
 
+__all__ = [
+    "NIELSEN_EPOCH0",
+    "initial_delta_norms",
+    "nielsen_comparison",
+    "training_profile",
+    "freeze_comparison",
+    "depth_sweep",
+    "plateau_run",
+    "delta_profile_figure",
+]
+
 NIELSEN_EPOCH0 = {
     2: [0.0657, 0.309],
     3: [0.0118, 0.0600, 0.283],

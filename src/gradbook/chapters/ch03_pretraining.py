@@ -36,6 +36,30 @@ from .._validate import (
 from ..data import digits_split, digits_train_size, label_subset
 from ..models.stacks import DBN, GreedyStack, StackedAutoencoder
 
+__all__ = [
+    "METHODS",
+    "PRETRAINED",
+    "DBNSettings",
+    "AutoencoderSettings",
+    "PretrainingSettings",
+    "SETTINGS",
+    "clear_cache",
+    "pretrained",
+    "initial_net",
+    "FinetuneRun",
+    "finetune",
+    "budget_grid",
+    "catch_up_budget",
+    "start_gradients",
+    "layer_probes",
+    "sample_quality",
+    "corruption_sweep",
+    "tile",
+    "METHOD_COLOURS",
+    "budget_figure",
+    "corruption_figure",
+]
+
 # ------------------------------------------------------------ chapter 3's experiments
 
 #: How the net is initialised before fine-tuning:

@@ -65,6 +65,29 @@ from ..data import digits_split, digits_train_size, label_subset
 from ..diagnostics import weight_gradient_norms_training
 from ..models.mlp import ResidualMLP, batchnorm_mlp, count_parameters, dropout_mlp, mlp
 
+__all__ = [
+    "VARIANTS",
+    "DeepNetSettings",
+    "WideNetSettings",
+    "ReluDropoutSettings",
+    "SETTINGS",
+    "deep_net",
+    "FixRun",
+    "fix_run",
+    "fix_comparison",
+    "WideRun",
+    "wide_run",
+    "dropout_grid",
+    "regularisation_comparison",
+    "width_sweep",
+    "random_label_run",
+    "pretraining_cost",
+    "clear_cache",
+    "VARIANT_COLOURS",
+    "fix_profile_figure",
+    "dropout_figure",
+]
+
 #: The deep-net variants, in the order the chapter shows them.
 VARIANTS = ("sigmoid", "sigmoid + Glorot", "tanh + Glorot", "ReLU + He", "batch norm", "residual")
 
@@ -368,7 +391,7 @@ def random_label_run(n_labels: int = 300, *, width: int = 256, updates: int = 10
 def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
                      seeds: Sequence[int] = (0,)) -> pd.DataFrame:
     """Claim C14: wall time and test accuracy with all 1,438 labels, from
-    chapter 3's :func:`gradbook.pretrain.finetune` (a 64-100-100-10 net; the
+    chapter 3's :func:`gradbook.chapters.ch03_pretraining.finetune` (a 64-100-100-10 net; the
     pretrained stacks are fitted on the training images without labels).
 
     One row per (method, seed) with ``pretrain seconds``, ``finetune

@@ -23,6 +23,23 @@ from ..models.cnn import SIDE, count_parameters, deep_cnn, deep_mlp, small_cnn
 from ..models.mlp import ACTIVATIONS, mlp, permute_first_layer
 from ..train import evaluate, train
 
+__all__ = [
+    "CnnSettings",
+    "SETTINGS",
+    "capacity_comparison",
+    "label_sweep",
+    "permutation_check",
+    "sharing_profile",
+    "training_profiles",
+    "first_last_ratio",
+    "ratios_by_epoch",
+    "NET_COLOURS",
+    "sharing_profile_figure",
+    "labels_figure",
+    "feature_maps",
+    "feature_maps_figure",
+]
+
 
 @dataclass(frozen=True)
 class CnnSettings:

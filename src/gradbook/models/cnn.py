@@ -43,6 +43,26 @@ from .._validate import check_choice, check_positive_int, check_seed
 from ..data import SIDE
 from .mlp import ACTIVATION_MODULES, ACTIVATIONS, check_init, count_parameters, init_layer, mlp
 
+__all__ = [
+    "DEFAULT_INIT",
+    "conv_output_size",
+    "conv_parameter_count",
+    "conv2d_loops",
+    "shared_kernel_gradient",
+    "small_cnn",
+    "deep_cnn",
+    "deep_mlp",
+    "ScaledTanh",
+    "Subsampling",
+    "PartialConv2d",
+    "RBFOutput",
+    "LENET5_C3_TABLE",
+    "LENET5_PAPER",
+    "lenet5",
+    "count_connections",
+    "lenet5_table",
+]
+
 #: The initialisation used with each activation when none is given: Nielsen's
 #: N(0, 1/fan_in) weights and N(0, 1) biases for the sigmoid (as in chapter 1),
 #: Glorot's for tanh, He's for ReLU.

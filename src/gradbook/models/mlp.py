@@ -35,22 +35,22 @@ from ..data import check_permutation
 
 __all__ = [
     "ACTIVATIONS",
-    "ACTIVATION_MODULES",
     "INITS",
+    "ACTIVATION_MODULES",
     "check_init",
     "init_layer",
     "mlp",
     "linear_layers",
     "hidden_layers",
     "weighted_layers",
-    "activation_of",
     "io_sizes",
-    "count_parameters",
+    "activation_of",
     "inverted_dropout",
     "InvertedDropout",
     "dropout_mlp",
     "batchnorm_mlp",
     "ResidualMLP",
+    "count_parameters",
     "permute_first_layer",
 ]
 

@@ -19,7 +19,7 @@ the whole net is fine-tuned with labels by backpropagation
 Two kinds of layer objective
 ----------------------------
 :class:`DBN` (a deep belief net, Hinton, Osindero & Teh 2006): each layer is a
-:class:`gradbook.rbm.BernoulliRBM` trained by contrastive divergence on the
+:class:`gradbook.models.rbm.BernoulliRBM` trained by contrastive divergence on the
 hidden means :math:`P(h^{l-1} = 1 \mid h^{l-2})` of the layer below. Its
 objective is the RBM's log-likelihood (monitored by the pseudo-likelihood).
 After training the stack is also a generative model: Gibbs sampling in the
@@ -72,6 +72,15 @@ from .._validate import (
     check_probability,
     check_seed,
 )
+
+__all__ = [
+    "mask_noise",
+    "greedy_layerwise",
+    "GreedyStack",
+    "DBN",
+    "autoencoder_objective",
+    "StackedAutoencoder",
+]
 
 # ------------------------------------------------------------------ the algorithm
 
@@ -180,11 +189,11 @@ class GreedyStack(TransformerMixin, BaseEstimator):
     def to_mlp(self, n_classes: int, seed: int = 0, init: str = "xavier") -> nn.Sequential:
         """A sigmoid net initialised from the stack, ready for fine-tuning.
 
-        ``gradbook.nets.mlp([n_features, *hidden_layer_sizes_, n_classes],
+        ``gradbook.models.mlp.mlp([n_features, *hidden_layer_sizes_, n_classes],
         "sigmoid", init, seed)`` with every hidden layer's weights and biases
         replaced by the stack's encoders. Its hidden part computes exactly
         :meth:`transform`; its output layer is the random output layer of
-        the net that :func:`gradbook.nets.mlp` builds with the same ``init``
+        the net that :func:`gradbook.models.mlp.mlp` builds with the same ``init``
         and ``seed``, so that random-init baseline differs only below it.
         """
         from .mlp import linear_layers, mlp
@@ -209,7 +218,7 @@ class GreedyStack(TransformerMixin, BaseEstimator):
 class DBN(GreedyStack):
     r"""A deep belief net: Bernoulli RBMs stacked and trained greedily.
 
-    Layer 1 is a :class:`gradbook.rbm.BernoulliRBM` fitted to the data; layer
+    Layer 1 is a :class:`gradbook.models.rbm.BernoulliRBM` fitted to the data; layer
     :math:`l` is one fitted to the hidden means :math:`P(h^{l-1}=1 \mid h^{l-2})`
     of layer :math:`l-1` (:func:`greedy_layerwise`). Each layer's RBM is
     trained by CD-k (or PCD-k) with the parameters below, and the
@@ -221,7 +230,7 @@ class DBN(GreedyStack):
     hidden_layer_sizes : sequence of int, default=(100, 100)
         Hidden units per RBM, bottom first.
     learning_rate, batch_size, n_iter, k, persistent, momentum, weight_decay :
-        passed to every :class:`~gradbook.rbm.BernoulliRBM` (see there).
+        passed to every :class:`~gradbook.models.rbm.BernoulliRBM` (see there).
     random_state : int or None
         Seeds every layer (each gets its own seed drawn from this one).
     progress : bool or "auto"
@@ -323,7 +332,7 @@ class DBN(GreedyStack):
         RBMs, :math:`P(h^{l-1}=1 \mid h^l) = \sigma(W^{l\top} h^l + b^l)`. So:
 
         1. run ``gibbs_steps`` steps of Gibbs sampling in the top RBM from
-           random binary states (:meth:`gradbook.rbm.BernoulliRBM.sample`);
+           random binary states (:meth:`gradbook.models.rbm.BernoulliRBM.sample`);
         2. pass its visible sample down, sampling each layer below in turn;
         3. at the bottom return :math:`P(x = 1 \mid h^1)` (the usual picture;
            ``probabilities=False`` samples the pixels too).
