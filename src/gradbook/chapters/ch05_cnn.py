@@ -62,6 +62,13 @@ class CnnSettings:
 SETTINGS = CnnSettings()
 
 
+def _training(steps: int | None, lr: float | None, batch_size: int | None) -> tuple[int, float, int]:
+    """``(steps, lr, batch_size)``, each from :data:`SETTINGS` where None, checked."""
+    return (check_positive_int(SETTINGS.steps if steps is None else steps, "steps"),
+            float(check_positive_float(SETTINGS.lr if lr is None else lr, "lr")),
+            check_positive_int(SETTINGS.batch_size if batch_size is None else batch_size, "batch_size"))
+
+
 # ---------------------------------------------------------------- experiments
 
 
@@ -96,10 +103,10 @@ def capacity_comparison(
     cnn_channels: Sequence[int] = (8,),
     mlp_widths: Sequence[int] = (8, 16, 32, 64),
     *,
-    seeds: Sequence[int] = SETTINGS.seeds,
-    steps: int = SETTINGS.steps,
-    lr: float = SETTINGS.lr,
-    batch_size: int = SETTINGS.batch_size,
+    seeds: Sequence[int] | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
     """Claim C10 (CNN half): parameters against test accuracy for a family of
     small CNNs (:func:`small_cnn` with each number of channels) and of
@@ -109,12 +116,12 @@ def capacity_comparison(
     One row per (net, size, seed): ``net``, ``size``, ``seed``,
     ``parameters``, ``test accuracy``, ``seconds``.
     """
-    steps = check_positive_int(steps, "steps")
+    steps, lr, batch_size = _training(steps, lr, batch_size)
     rows = []
     for arch, sizes in (("cnn", cnn_channels), ("mlp", mlp_widths)):
         for size in sizes:
             size = check_positive_int(size, f"{arch} size")
-            for s in check_seeds(seeds):
+            for s in check_seeds(seeds, SETTINGS.seeds):
                 history, net = _run(arch, size, digits_train_size(), False, s, steps, float(lr), batch_size)
                 rows.append({"net": arch.upper(), "size": size, "seed": s,
                              "parameters": count_parameters(net),
@@ -123,14 +130,14 @@ def capacity_comparison(
 
 
 def label_sweep(
-    n_labels: Sequence[int] = SETTINGS.label_budgets,
+    n_labels: Sequence[int] | None = None,
     *,
-    seeds: Sequence[int] = SETTINGS.seeds,
+    seeds: Sequence[int] | None = None,
     cnn_channels: int = 8,
     mlp_width: int = 32,
-    steps: int = SETTINGS.steps,
-    lr: float = SETTINGS.lr,
-    batch_size: int = SETTINGS.batch_size,
+    steps: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
     """Claim C16: test accuracy against the number of labels, for the CNN and
     the MLP trained from scratch by backprop, on the images as they are and
@@ -140,15 +147,15 @@ def label_sweep(
     One row per (net, pixels, labels, seed) with ``test accuracy`` and
     ``train accuracy``.
     """
-    steps = check_positive_int(steps, "steps")
+    steps, lr, batch_size = _training(steps, lr, batch_size)
     rows = []
-    for n in n_labels:
+    for n in SETTINGS.label_budgets if n_labels is None else n_labels:
         n = check_positive_int(n, "n_labels[i]", minimum=10)
         if n > digits_train_size():
             raise ValueError(f"n_labels can be at most {digits_train_size()} (the training set); got {n}")
         for arch, size in (("cnn", cnn_channels), ("mlp", mlp_width)):
             for shuffled in (False, True):
-                for s in check_seeds(seeds):
+                for s in check_seeds(seeds, SETTINGS.seeds):
                     history, _ = _run(arch, size, n, shuffled, s, steps, float(lr), batch_size)
                     rows.append({"net": arch.upper(), "pixels": "shuffled" if shuffled else "original",
                                  "labels": n, "seed": s, "test accuracy": history.test_acc[-1],
@@ -157,8 +164,8 @@ def label_sweep(
 
 
 def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: int | None = None,
-                      seed: int = 0, steps: int = SETTINGS.steps, lr: float = SETTINGS.lr,
-                      batch_size: int = SETTINGS.batch_size) -> dict[str, Any]:
+                      seed: int = 0, steps: int | None = None, lr: float | None = None,
+                      batch_size: int | None = None) -> dict[str, Any]:
     """The shuffled-pixel test done exactly, for the MLP.
 
     The runs of :func:`label_sweep` for ``n_labels`` and ``seed`` (CNN and
@@ -177,8 +184,7 @@ def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: i
     n_labels = digits_train_size() if n_labels is None else n_labels
     n_labels = check_positive_int(n_labels, "n_labels", minimum=10)
     seed = check_seed(seed)
-    args = (n_labels, seed, check_positive_int(steps, "steps"), float(lr),
-            check_positive_int(batch_size, "batch_size"))
+    args = (n_labels, seed, *_training(steps, lr, batch_size))
     out: dict[str, Any] = {
         "cnn": _run("cnn", cnn_channels, n_labels, False, seed, *args[2:])[0],
         "cnn_shuffled": _run("cnn", cnn_channels, n_labels, True, seed, *args[2:])[0],
@@ -219,7 +225,7 @@ def sharing_profile(depth: int, activation: str = "sigmoid", *, seeds: Sequence[
     width = check_positive_int(width, "width")
     frames = []
     for arch in ("cnn", "mlp"):
-        for s in check_seeds(seeds):
+        for s in check_seeds(seeds, SETTINGS.seeds):
             f = _profile(arch, depth, activation, s, n_samples, channels, width).copy()
             f["net"], f["seed"] = arch.upper(), s
             frames.append(f)
@@ -325,8 +331,8 @@ def sharing_profile_figure(depth: int, activation: str):
     return fig
 
 
-def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = SETTINGS.label_budgets,
-                  seeds: Sequence[int] = SETTINGS.seeds, steps: int = SETTINGS.steps):
+def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] | None = None,
+                  seeds: Sequence[int] | None = None, steps: int | None = None):
     """Interactive figure: test accuracy during training for the CNN and the
     MLP trained on ``labels`` digits, ``pixels`` "original" or "shuffled"
     (left), and the final accuracy against the number of labels with the
@@ -335,16 +341,18 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = SETTING
     import matplotlib.pyplot as plt
 
     check_choice(pixels, "pixels", ("original", "shuffled"))
+    n_labels = SETTINGS.label_budgets if n_labels is None else tuple(n_labels)
+    steps, lr, batch_size = _training(steps, None, None)
     if labels not in n_labels:
         raise ValueError(f"labels must be one of n_labels {tuple(n_labels)}; got {labels!r}")
-    seeds = check_seeds(seeds)
+    seeds = check_seeds(seeds, SETTINGS.seeds)
     sweep = label_sweep(n_labels, seeds=seeds, steps=steps)
     fig, (ax_c, ax_s) = plt.subplots(1, 2, figsize=(9.2, 3.5))
     for arch, size in (("cnn", 8), ("mlp", 32)):
         colour = NET_COLOURS[arch.upper()]
         for s in seeds:
-            h, _ = _run(arch, size, labels, pixels == "shuffled", s, steps, SETTINGS.lr, SETTINGS.batch_size)
-            done = np.array(h.epoch) * math.ceil(labels / SETTINGS.batch_size)
+            h, _ = _run(arch, size, labels, pixels == "shuffled", s, steps, lr, batch_size)
+            done = np.array(h.epoch) * math.ceil(labels / batch_size)
             ax_c.plot(done, h.test_acc, "-", color=colour, lw=2, alpha=0.9 if s == seeds[0] else 0.5,
                       label=arch.upper() if s == seeds[0] else None)
         for shuffle, style in (("original", "o-"), ("shuffled", "s--")):
@@ -371,7 +379,7 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] = SETTING
     return fig
 
 
-def feature_maps(index: int, pixels: str = "original", *, steps: int = SETTINGS.steps) -> dict[str, Any]:
+def feature_maps(index: int, pixels: str = "original", *, steps: int | None = None) -> dict[str, Any]:
     """The trained :func:`small_cnn` (8 channels, all labels, seed 0) applied
     to test digit ``index``: its input image (as the net sees it), the first
     layer's 8 filters and feature maps (after ReLU), the second layer's 16
@@ -381,7 +389,7 @@ def feature_maps(index: int, pixels: str = "original", *, steps: int = SETTINGS.
     _, X_test, _, y_test = digits_split()
     if index >= len(X_test):
         raise ValueError(f"index must be below {len(X_test)} (test digits); got {index}")
-    _, net = _run("cnn", 8, digits_train_size(), pixels == "shuffled", 0, check_positive_int(steps, "steps"), SETTINGS.lr, SETTINGS.batch_size)
+    _, net = _run("cnn", 8, digits_train_size(), pixels == "shuffled", 0, *_training(steps, None, None))
     x = X_test[index:index + 1]
     if pixels == "shuffled":
         x = permute_pixels(x, pixel_permutation(0))
@@ -395,7 +403,7 @@ def feature_maps(index: int, pixels: str = "original", *, steps: int = SETTINGS.
             "label": int(y_test[index])}
 
 
-def feature_maps_figure(digit: int, pixels: str, *, steps: int = SETTINGS.steps):
+def feature_maps_figure(digit: int, pixels: str, *, steps: int | None = None):
     """Interactive figure: the first test image of ``digit`` as the CNN sees
     it, the first layer's eight 3x3 filters, and the feature maps of both
     layers (each filter and map scaled to its own range)."""
