@@ -18,6 +18,7 @@ import os
 import shutil
 import struct
 import tempfile
+import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -26,7 +27,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ._validate import as_features, as_labels, check_positive_int, check_probability, check_seed
+from ._validate import (
+    as_features,
+    as_labels,
+    check_positive_float,
+    check_positive_int,
+    check_probability,
+    check_seed,
+)
 
 __all__ = [
     "SIDE",
@@ -266,25 +274,34 @@ def download(
     sha256: str,
     *,
     opener: Callable[[str], object] | None = None,
+    timeout: float = 30.0,
 ) -> Path:
     """Download ``url`` to ``dest`` unless a file with the right checksum is there.
 
     The file is written to a temporary name and moved into place only after its
     SHA-256 matches ``sha256``; a mismatch raises ``ValueError`` and leaves no
-    file behind. ``opener`` (default ``urllib.request.urlopen``) lets tests
-    serve bytes without a network.
+    file behind. ``opener`` (default ``urllib.request.urlopen`` with
+    ``timeout`` seconds for the connection and each read) lets tests serve
+    bytes without a network. A network failure or a timeout raises
+    ``ConnectionError`` naming the URL.
     """
+    timeout = check_positive_float(timeout, "timeout")
     dest = Path(dest)
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
         raise ValueError(f"sha256 must be 64 hex digits; got {sha256!r}")
     if dest.is_file() and _sha256(dest) == sha256.lower():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    opener = opener or urllib.request.urlopen
+    opener = opener or functools.partial(urllib.request.urlopen, timeout=timeout)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, opener(url) as response:  # type: ignore[attr-defined]
-            shutil.copyfileobj(response, out)
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with opener(url) as response:  # type: ignore[attr-defined]
+                    shutil.copyfileobj(response, out)
+            except OSError as exc:  # URLError, timeouts, resets: the network failed
+                reason = getattr(exc, "reason", exc)
+                raise ConnectionError(f"could not download {url} (timeout {timeout:g} s): {reason}") from exc
         got = _sha256(Path(tmp))
         if got != sha256.lower():
             raise ValueError(
@@ -325,12 +342,17 @@ def load_mnist(
     base_url: str = MNIST_MIRROR,
     files: dict[str, str] | None = None,
     opener: Callable[[str], object] | None = None,
+    timeout: float = 30.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST as ``(X, y)``: X float32 (n, 784) in [0, 1], y int64 (n,).
 
     Files are cached in ``cache_dir`` and checked against their SHA-256; the
-    book's build never needs them (it uses :func:`load_digits`).
+    book's build never needs them (it uses :func:`load_digits`). Each
+    download waits at most ``timeout`` seconds for the network; offline, the
+    call fails at once with a ``ConnectionError`` that names MNIST, the URL
+    and what to use instead.
     """
+    timeout = check_positive_float(timeout, "timeout")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     files = MNIST_FILES if files is None else files
@@ -347,7 +369,14 @@ def load_mnist(
                 raise FileNotFoundError(
                     f"{target} is missing or corrupt and download_missing=False"
                 )
-            download(base_url + name, target, files[name], opener=opener)
+            try:
+                download(base_url + name, target, files[name], opener=opener, timeout=timeout)
+            except ConnectionError as exc:
+                raise ConnectionError(
+                    f"MNIST could not be downloaded: {exc}. Offline, use "
+                    "gradbook.data.load_digits() (scikit-learn's 8x8 digits, installed with the "
+                    f"book), or copy the four MNIST files ({', '.join(sorted(files))}) into {cache}."
+                ) from exc
         paths[kind] = target
     images = read_idx(paths["images-idx3-ubyte.gz"])
     labels = read_idx(paths["labels-idx1-ubyte.gz"])

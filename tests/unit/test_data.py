@@ -558,3 +558,45 @@ def test_digits_split_and_label_subset_are_shared_by_the_chapters():
     assert torch.bincount(y_tr[small], minlength=10).tolist() == [2] * 10  # balanced
     with pytest.raises(ValueError, match="n_labels must be at most len"):
         data.label_subset(y_tr, 5000)
+
+
+def test_download_network_failure_names_the_url(tmp_path):
+    import urllib.error
+
+    def offline(url):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    with pytest.raises(ConnectionError, match=r"could not download https://.*name resolution"):
+        download(URL, tmp_path / "f", "0" * 64, opener=offline)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_passes_its_timeout_to_urlopen(tmp_path, monkeypatch):
+    import urllib.request
+
+    seen = {}
+
+    def fake_urlopen(url, timeout=None):
+        seen["timeout"] = timeout
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    with pytest.raises(ConnectionError, match=r"timeout 2\.5 s"):
+        download(URL, tmp_path / "f", "0" * 64, timeout=2.5)
+    assert seen == {"timeout": 2.5}
+    for bad in (0, -1.0, float("nan"), "30"):
+        with pytest.raises((TypeError, ValueError), match="timeout"):
+            download(URL, tmp_path / "f", "0" * 64, timeout=bad)
+
+
+def test_load_mnist_offline_says_what_to_do(tmp_path, tiny_mnist):
+    _, _, files = tiny_mnist
+
+    def offline(url):
+        raise TimeoutError("timed out")
+
+    with pytest.raises(ConnectionError) as info:
+        load_mnist("train", tmp_path, base_url=BASE, files=files, opener=offline)
+    message = str(info.value)
+    assert "MNIST could not be downloaded" in message and BASE in message
+    assert "load_digits()" in message and str(tmp_path) in message
