@@ -13,7 +13,6 @@ Costly runs are memoised, so that several figures share them.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -34,6 +33,7 @@ from .._validate import (
     check_seeds,
 )
 from ..data import digits_split, digits_train_size, label_subset
+from ..memo import memoised
 from ..models.stacks import DBN, GreedyStack, StackedAutoencoder
 
 __all__ = [
@@ -145,7 +145,7 @@ def _hidden(hidden: Sequence[int] | None) -> tuple[int, ...]:
     return tuple(SETTINGS.hidden) if hidden is None else tuple(check_layer_sizes(hidden, "hidden"))
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _stack(kind: str, seed: int, corruption: float, contraction: float,
            hidden: tuple[int, ...]) -> GreedyStack:
     X_train = digits_split()[0]
@@ -163,7 +163,7 @@ def _stack(kind: str, seed: int, corruption: float, contraction: float,
 def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
                hidden: Sequence[int] | None = None) -> GreedyStack:
     """The stack of ``method`` for ``seed``, fitted once to every training
-    image (no labels) and then memoised: read it, do not modify it.
+    image (no labels) and then memoised (each call returns a fresh copy).
 
     ``method`` is "DBN", "SAE", "DAE", "CAE" (a contractive stack, penalty
     ``SETTINGS.contraction``) or "untrained AE" (the SAE's initial weights).
@@ -219,7 +219,7 @@ class FinetuneRun:
     steps_per_epoch: int
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _finetune(method: str, n_labels: int, seed: int, corruption: float | None) -> FinetuneRun:
     from ..train import evaluate, train
 
@@ -243,7 +243,7 @@ def _finetune(method: str, n_labels: int, seed: int, corruption: float | None) -
 def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | None = None
              ) -> FinetuneRun:
     """Fine-tune the chapter's net, initialised by ``method``, on ``n_labels``
-    labelled training images; memoised (read the result, do not modify it).
+    labelled training images; memoised (each call returns a fresh copy).
 
     The net is :func:`initial_net` ``(method, seed)``; the labelled images
     are :func:`label_subset` with the same seed; training is
@@ -472,7 +472,7 @@ METHOD_COLOURS = {"random": "grey", "untrained AE": "sky", "DBN": "blue", "SAE":
                   "DAE": "vermillion", "ReLU": "orange"}
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _grid_summary() -> pd.DataFrame:
     grid = budget_grid()
     return grid.groupby(["method", "labels"])["test accuracy"].agg(["mean", "min", "max"])

@@ -7,7 +7,6 @@ layer) and draws the chapter's figures.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -19,6 +18,7 @@ import torch
 from .._validate import check_choice, check_positive_float, check_positive_int, check_seed, check_seeds
 from ..data import digits_split, digits_train_size, label_subset, permute_pixels, pixel_permutation
 from ..diagnostics import layer_gradient_table
+from ..memo import memoised
 from ..models.cnn import SIDE, count_parameters, deep_cnn, deep_mlp, small_cnn
 from ..models.mlp import ACTIVATIONS, mlp, permute_first_layer
 from ..train import evaluate, train
@@ -72,12 +72,12 @@ def _training(steps: int | None, lr: float | None, batch_size: int | None) -> tu
 # ---------------------------------------------------------------- experiments
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _run(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, steps: int,
          lr: float, batch_size: int):
     """One memoised training run on the digits split: the capacity table, the
-    label sweep and the figures share their runs (read the History; do not
-    modify it). ``arch`` is "cnn" (``size`` = channels of :func:`small_cnn`) or
+    label sweep and the figures share their runs (each call returns a fresh
+    copy). ``arch`` is "cnn" (``size`` = channels of :func:`small_cnn`) or
     "mlp" (``size`` = hidden units of one ReLU layer). The training set is the
     first ``n_labels`` of a seeded, class-stratified order; training lasts
     about ``steps`` mini-batches whatever the number of labels."""
@@ -197,7 +197,7 @@ def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: i
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _profile(arch: str, depth: int, activation: str, seed: int, n_samples: int,
              channels: int, width: int) -> pd.DataFrame:
     X_train, _, y_train, _ = digits_split()
@@ -254,7 +254,7 @@ def training_profiles(depth: int = 6, activation: str = "sigmoid", *, epochs: in
                               check_positive_int(width, "width")).copy()
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _training_profiles(depth, activation, epochs, lr, batch_size, seed, n_samples, channels, width):
     X_train, X_test, y_train, y_test = digits_split()
     Xd, yd = X_train[:n_samples], y_train[:n_samples]
