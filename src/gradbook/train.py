@@ -1,6 +1,7 @@
-"""The book's one training loop: mini-batch SGD (with momentum) on a
-cross-entropy loss, with a history of losses, accuracies and, when asked, the
-per-layer diagnostics of :mod:`gradbook.diagnostics`.
+r"""The book's one training loop: mini-batch SGD (with momentum) for every
+net of the book (MLPs, CNNs, recurrent nets), with optional gradient
+clipping, a divergence stop, and a history of losses, accuracies, gradient
+norms and, when asked, the per-layer diagnostics of :mod:`gradbook.diagnostics`.
 
 Only parameters with ``requires_grad=True`` are updated, so freezing layers
 is ``layer.requires_grad_(False)`` before calling :func:`train`.
@@ -21,6 +22,7 @@ from . import diagnostics
 from ._validate import (
     as_features,
     as_labels,
+    as_sequences,
     check_choice,
     check_positive_float,
     check_positive_int,
@@ -29,9 +31,32 @@ from ._validate import (
 )
 from .losses import LOSSES, loss_value
 from .models.mlp import io_sizes
-from .models.rnn import RecurrentNet, as_sequences, as_targets, check_recurrent_net, last_step_loss
+from .models.rnn import TASK_LOSSES, RecurrentNet, as_targets
 
-__all__ = ["History", "train", "evaluate", "show_progress", "set_threads"]
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "STEP_MAX_LOSS",
+    "CLIP_KINDS",
+    "show_progress",
+    "set_threads",
+    "History",
+    "evaluate",
+    "train",
+    "check_clip",
+    "global_norm",
+    "clip_by_global_norm",
+    "clip_by_value",
+]
+
+#: Epochs of :func:`train` when neither ``epochs`` nor ``steps`` is given.
+DEFAULT_EPOCHS = 10
+
+#: The default ``max_loss`` of :func:`train` in step mode: a mini-batch loss
+#: above it counts as divergence. Epoch mode has no bound by default.
+STEP_MAX_LOSS = 1e6
+
+#: The kinds of gradient clipping: ``clip=("norm", t)`` or ``("value", t)``.
+CLIP_KINDS = ("norm", "value")
 
 
 def show_progress(progress: bool | str = "auto") -> bool:
@@ -56,13 +81,25 @@ def set_threads(n: int = 1) -> None:
 
 @dataclass
 class History:
-    """What :func:`train` recorded, one entry per recorded epoch.
+    """What :func:`train` recorded.
 
-    ``epoch[0] == 0`` is the state before training. ``bias_grad``,
-    ``weight_change`` and ``saturated`` hold one list (one value per layer)
-    for each epoch in ``diag_epoch`` when diagnostics were asked for, else
-    stay empty.
-    ``step_loss`` is the loss of every mini-batch, in order.
+    Per record (``epoch``; see ``record_every``): ``epoch[0] == 0`` is the
+    state before training; later entries count completed epochs (epoch mode)
+    or updates (step mode). ``train_loss``/``test_loss`` have one value per
+    record, ``train_acc``/``test_acc`` too except for the "mse" loss (no
+    accuracy: they stay empty). ``bias_grad``, ``weight_change`` and
+    ``saturated`` hold one list (one value per layer) for each record in
+    ``diag_epoch`` when diagnostics were asked for, else stay empty.
+
+    Per update: ``step_loss`` is the loss of every mini-batch whose update
+    was taken, in order; ``grad_norms`` the global gradient norm before
+    clipping at each of them (recorded when clipping or in step mode, else
+    empty). ``steps`` counts the updates taken.
+
+    If the run diverged, ``diverged`` is True, ``diverged_at`` the step at
+    which it stopped (``steps == diverged_at``: no update was taken there)
+    and ``reason`` says why. Every recorded value is finite.
+    ``seconds`` (the wall time) is not compared by ``==``.
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -75,18 +112,33 @@ class History:
     saturated: list[list[float]] = field(default_factory=list)
     diag_epoch: list[int] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+    grad_norms: list[float] = field(default_factory=list)
+    steps: int = 0
+    diverged: bool = False
+    diverged_at: int | None = None
+    reason: str = ""
+    seconds: float = field(default=0.0, compare=False)
+
+    def first_epoch_reaching(self, accuracy: float, split: str = "test") -> float:
+        """The first recorded epoch at which the ``split`` ("test" or "train")
+        accuracy reached ``accuracy``; NaN if it never did."""
+        accuracy = check_positive_float(accuracy, "accuracy", allow_zero=True)
+        values = {"test": self.test_acc, "train": self.train_acc}[check_choice(split, "split", ("test", "train"))]
+        reached = [e for e, a in zip(self.epoch, values) if a >= accuracy]
+        return reached[0] if reached else math.nan
 
     def to_frame(self):
-        """The per-epoch records as a pandas DataFrame (one column per layer
+        """The per-record values as a pandas DataFrame (one column per layer
         for the diagnostics: ``bias_grad_1``, ``weight_change_1``, ...)."""
         import pandas as pd
 
-        data: dict[str, Any] = {"epoch": self.epoch, "train_loss": self.train_loss,
-                                "train_acc": self.train_acc}
+        data: dict[str, Any] = {"epoch": self.epoch, "train_loss": self.train_loss}
+        if len(self.train_acc) == len(self.epoch):
+            data["train_acc"] = self.train_acc
         if self.test_loss:
             data["test_loss"] = self.test_loss
-            data["test_acc"] = self.test_acc
+            if len(self.test_acc) == len(self.test_loss):
+                data["test_acc"] = self.test_acc
         frame = pd.DataFrame(data)
         if not self.diag_epoch:
             return frame
@@ -98,22 +150,63 @@ class History:
         return frame.merge(pd.DataFrame(diag), on="epoch", how="left")
 
 
-def evaluate(model: nn.Module, X, y, loss: str = "softmax") -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``(X, y)``: any net that maps
-    rows of ``X`` to one score per class (an MLP, a CNN that reshapes its rows)."""
+# --------------------------------------------------------------------------
+# what differs between feed-forward and recurrent nets
+# --------------------------------------------------------------------------
+
+
+def _check_loss(model: Any, loss: str | None) -> str:
+    """The loss for ``model``: "mse" or "softmax" for a recurrent net (default
+    "mse"), "softmax" or "sigmoid" otherwise (default "softmax")."""
+    if isinstance(model, RecurrentNet):
+        return check_choice("mse" if loss is None else loss, "loss", TASK_LOSSES)
+    return check_choice("softmax" if loss is None else loss, "loss", LOSSES)
+
+
+def _check_data(model: nn.Module, X: Any, y: Any, loss: str, x_name: str, y_name: str
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets checked against ``model``: sequences (n, time,
+    features) and last-step targets for a recurrent net, rows (n, features)
+    and class labels otherwise."""
+    if isinstance(model, RecurrentNet):
+        X = as_sequences(X, x_name, n_features=model.input_size).detach()
+        return X, as_targets(y, loss, X.shape[0], model.output_size, y_name)
     n_features, n_classes = io_sizes(model)
-    X = as_features(X, "X", n_features=n_features)
-    y = as_labels(y, "y", n_samples=X.shape[0], n_classes=n_classes)
+    X = as_features(X, x_name, n_features=n_features)
+    return X, as_labels(y, y_name, n_samples=X.shape[0], n_classes=n_classes)
+
+
+def _outputs(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """One score per output: a recurrent net's readout at the last step."""
+    return model.last_output(X) if isinstance(model, RecurrentNet) else model(X)
+
+
+def evaluate(model: nn.Module, X, y, loss: str | None = None) -> tuple[float, float | None]:
+    """Mean loss and accuracy of ``model`` on ``(X, y)``.
+
+    ``model`` is a net that maps rows of ``X`` to one score per class (an
+    MLP, a CNN that reshapes its rows), or a recurrent net
+    (:class:`gradbook.models.rnn.RecurrentNet`) scored at the last step of
+    the sequences ``X`` (n, time, features). ``loss`` as in :func:`train`;
+    the accuracy is None for "mse".
+    """
+    loss = _check_loss(model, loss)
+    X, y = _check_data(model, X, y, loss, "X", "y")
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            logits = model(X)
+            logits = _outputs(model, X)
             value = float(loss_value(logits, y, loss))
-            acc = float((logits.argmax(1) == y).float().mean())
+            acc = None if loss == "mse" else float((logits.argmax(1) == y).float().mean())
     finally:
         model.train(was_training)
     return value, acc
+
+
+# --------------------------------------------------------------------------
+# the loop
+# --------------------------------------------------------------------------
 
 
 def train(
@@ -121,75 +214,134 @@ def train(
     X,
     y,
     *,
-    epochs: int = 10,
+    epochs: int | None = None,
+    steps: int | None = None,
     lr: float = 0.1,
     batch_size: int = 10,
     momentum: float = 0.0,
     weight_decay: float = 0.0,
-    loss: str = "softmax",
+    loss: str | None = None,
     seed: int = 0,
+    clip: tuple[str, float] | None = None,
+    max_loss: float | None = None,
     X_test=None,
     y_test=None,
     diagnostics_every: int | None = None,
     diagnostics_data: tuple[Any, Any] | None = None,
-    record_every: int = 1,
+    record_every: int | None = None,
     progress: bool | str = "auto",
     callback: Callable[[int, nn.Module], None] | None = None,
 ) -> History:
     r"""Train ``model`` in place with mini-batch SGD and return its history.
 
-    Each epoch visits the training set once in a seeded random order, in
-    mini-batches of ``batch_size``; each step is
+    Two ways to draw the mini-batches (give at most one of ``epochs`` and
+    ``steps``; neither means ``epochs=10``):
+
+    - **epoch mode** (``epochs``): each epoch visits the training set once in
+      a seeded random order, in mini-batches of ``batch_size``;
+    - **step mode** (``steps``): each of ``steps`` updates draws
+      ``batch_size`` distinct samples at random (seeded), as recurrent nets
+      are usually trained.
+
+    Each update is
 
     .. math:: v \leftarrow \mu v + \nabla_\theta C_{batch},\qquad
               \theta \leftarrow \theta - \eta v
 
     (``torch.optim.SGD``), with :math:`\eta` = ``lr`` and :math:`\mu` =
-    ``momentum``.
+    ``momentum``; with ``clip`` the gradient is first clipped by
+    :func:`clip_by_global_norm` (``("norm", t)``) or :func:`clip_by_value`
+    (``("value", t)``).
+
+    The run stops early, without raising, when it diverges: a mini-batch loss
+    that is NaN, infinite or above ``max_loss``, or (where the gradient norm
+    is measured: with ``clip`` or in step mode) a gradient that is not
+    finite, stops it before that update; so does a record (below) that is
+    not finite. The history then has ``diverged=True``, ``diverged_at`` and
+    ``reason``, and holds finite values only.
 
     Parameters
     ----------
     model : the net (changed in place): any ``nn.Module`` that maps rows of
-        ``X`` to one score per class. Where its first (last) layer with
+        ``X`` to one score per class (where its first (last) layer with
         parameters is an ``nn.Linear``, ``X``'s width (the labels' range) is
-        checked against it.
-    X, y : training inputs (n, n_features) and labels (n,).
-    epochs, lr, batch_size, momentum, weight_decay : the optimiser's settings.
-    loss : "softmax" (categorical cross-entropy) or "sigmoid" (Nielsen's).
+        checked against it), or a :class:`gradbook.models.rnn.RecurrentNet`
+        (:class:`~gradbook.models.rnn.VanillaRNN`,
+        :class:`~gradbook.models.rnn.LSTMNet`), trained on its output at the
+        last time step (``model.last_output``).
+    X, y : training inputs and targets: rows (n, n_features) and labels (n,);
+        for a recurrent net, sequences (n, time, input_size) and targets
+        (n, output_size) for "mse" or labels (n,) for "softmax".
+    epochs, steps : how long to train (see above); ``steps`` needs
+        ``batch_size <= n``.
+    lr, batch_size, momentum, weight_decay : the optimiser's settings.
+    loss : "softmax" (categorical cross-entropy, the default) or "sigmoid"
+        (Nielsen's) for a feed-forward net; "mse" (squared error summed over
+        the outputs, the default) or "softmax" for a recurrent net. See
+        :mod:`gradbook.losses`.
     seed : seeds the order of the mini-batches.
-    X_test, y_test : optional held-out data, evaluated after every epoch.
-    record_every : evaluate (and call ``callback``) at epoch 0, after every
-        ``record_every``-th epoch and after the last; 1 records every epoch.
+    clip : None, ``("norm", t)`` or ``("value", t)`` with t > 0.
+    max_loss : a mini-batch loss above this counts as divergence. None:
+        :data:`STEP_MAX_LOSS` (1e6) in step mode, no bound in epoch mode.
+    X_test, y_test : optional held-out data, evaluated at every record.
+    record_every : evaluate (and call ``callback``) at the start, after every
+        ``record_every``-th epoch (step) and after the last. None: every
+        epoch in epoch mode, only the start and the end in step mode.
     diagnostics_every : if set, record per-layer ``bias_grad`` (Nielsen's
         :math:`\|\delta^l\|`), ``weight_change`` (relative to the start) and
-        ``saturated`` every that many epochs, and at epoch 0.
+        ``saturated`` at every record whose epoch (step) is a multiple of it,
+        and at the start. Feed-forward nets only.
     diagnostics_data : ``(X, y)`` on which the gradient norms are measured;
         by default the first 1,000 training samples (as Nielsen does).
     progress : True, False, or "auto" (see :func:`show_progress`).
-    callback : optional ``callback(epoch, model)``, called after each
-        record (and once at epoch 0), e.g. to take a measurement that the
-        history does not hold. It must not change the model. The model is in
-        training mode when it runs: a forward pass there samples dropout masks
-        and moves batch-norm running statistics, so call ``model.eval()`` (and
-        ``model.train()`` after) around such a measurement.
+    callback : optional ``callback(epoch, model)`` (the record's epoch or
+        step), called after each record (and once at the start), e.g. to take
+        a measurement that the history does not hold. It must not change the
+        model. The model is in training mode when it runs: a forward pass
+        there samples dropout masks and moves batch-norm running statistics,
+        so call ``model.eval()`` (and ``model.train()`` after) around such a
+        measurement.
     """
-    n_features, n_classes = io_sizes(model)
-    X = as_features(X, "X", n_features=n_features)
-    y = as_labels(y, "y", n_samples=X.shape[0], n_classes=n_classes)
+    if epochs is not None and steps is not None:
+        raise ValueError(f"give epochs or steps, not both; got epochs={epochs!r} and steps={steps!r}")
+    step_mode = steps is not None
+    recurrent = isinstance(model, RecurrentNet)
+    loss = _check_loss(model, loss)
+    X, y = _check_data(model, X, y, loss, "X", "y")
+    n = X.shape[0]
     if (X_test is None) != (y_test is None):
         raise ValueError("give both X_test and y_test, or neither")
     if X_test is not None:
-        X_test = as_features(X_test, "X_test", n_features=X.shape[1])
-        y_test = as_labels(y_test, "y_test", n_samples=X_test.shape[0], n_classes=n_classes)
-    epochs = check_positive_int(epochs, "epochs", minimum=0)
-    record_every = check_positive_int(record_every, "record_every")
+        if recurrent:
+            X_test, y_test = _check_data(model, X_test, y_test, loss, "X_test", "y_test")
+        else:
+            X_test = as_features(X_test, "X_test", n_features=X.shape[1])
+            y_test = as_labels(y_test, "y_test", n_samples=X_test.shape[0], n_classes=io_sizes(model)[1])
+    if step_mode:
+        total = check_positive_int(steps, "steps", minimum=0)
+    else:
+        total = check_positive_int(DEFAULT_EPOCHS if epochs is None else epochs, "epochs", minimum=0)
+    if record_every is None:
+        record_every = None if step_mode else 1
+    else:
+        record_every = check_positive_int(record_every, "record_every")
     lr = check_positive_float(lr, "lr")
     batch_size = check_positive_int(batch_size, "batch_size")
+    if step_mode and batch_size > n:
+        raise ValueError(f"batch_size must be at most the number of training samples ({n}) "
+                         f"in step mode; got {batch_size}")
     momentum = check_probability(momentum, "momentum")
     weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-    check_choice(loss, "loss", LOSSES)
     seed = check_seed(seed)
+    clip = check_clip(clip)
+    if max_loss is None:
+        max_loss = STEP_MAX_LOSS if step_mode else math.inf
+    elif not (isinstance(max_loss, (int, float)) and max_loss == math.inf):
+        max_loss = check_positive_float(max_loss, "max_loss")
     if diagnostics_every is not None:
+        if recurrent:
+            raise ValueError("diagnostics_every measures the layers of a feed-forward net; "
+                             "for a recurrent net use gradbook.diagnostics.gradient_through_time")
         diagnostics_every = check_positive_int(diagnostics_every, "diagnostics_every")
         if diagnostics_data is None:
             diag_X, diag_y = X[:1000], y[:1000]
@@ -203,50 +355,116 @@ def train(
     if not params:
         raise ValueError("model has no trainable parameter (all have requires_grad=False)")
 
+    # the gradient norm costs about a third of an MLP step, so epoch mode
+    # measures it only when it clips
+    track_norms = step_mode or clip is not None
     optimiser = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history = History()
-    start = diagnostics.snapshot(model)
+    start = diagnostics.snapshot(model) if diagnostics_every is not None else None
+    unit = "step" if step_mode else "epoch"
 
-    def record(epoch: int) -> None:
-        history.epoch.append(epoch)
-        tl, ta = evaluate(model, X, y, loss)
-        history.train_loss.append(tl)
-        history.train_acc.append(ta)
+    def stop(reason: str) -> bool:
+        history.diverged, history.diverged_at, history.reason = True, history.steps, reason
+        return False
+
+    def record(count: int) -> bool:
+        """Evaluate and append one record; False (and a divergence) if not finite."""
+        values: dict[str, Any] = {}
+        values["train_loss"], values["train_acc"] = evaluate(model, X, y, loss)
         if X_test is not None:
-            vl, va = evaluate(model, X_test, y_test, loss)
-            history.test_loss.append(vl)
-            history.test_acc.append(va)
-        if diagnostics_every is not None and epoch % diagnostics_every == 0:
-            history.diag_epoch.append(epoch)
-            history.bias_grad.append(diagnostics.bias_gradient_norms(model, diag_X, diag_y, loss))
-            history.weight_change.append(diagnostics.relative_weight_change(model, start))
-            history.saturated.append(diagnostics.activation_stats(model, diag_X)["saturated"])
+            values["test_loss"], values["test_acc"] = evaluate(model, X_test, y_test, loss)
+        if diagnostics_every is not None and count % diagnostics_every == 0:
+            values["bias_grad"] = diagnostics.bias_gradient_norms(model, diag_X, diag_y, loss)
+            values["weight_change"] = diagnostics.relative_weight_change(model, start)
+            values["saturated"] = diagnostics.activation_stats(model, diag_X)["saturated"]
+        for name, value in values.items():
+            if value is not None and not all(math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+                return stop(f"{name} is not finite at step {history.steps} "
+                            f"(the record after {unit} {count}): {value}")
+        history.epoch.append(count)
+        for name, value in values.items():
+            if value is not None:
+                getattr(history, name).append(value)
+        if "bias_grad" in values:
+            history.diag_epoch.append(count)
         if callback is not None:
-            callback(epoch, model)
+            callback(count, model)
+        return True
+
+    def update(idx: torch.Tensor) -> bool:
+        """One SGD step on the mini-batch ``idx``; False (and a divergence) if it must not be taken."""
+        step = history.steps
+        optimiser.zero_grad(set_to_none=True)
+        value = loss_value(_outputs(model, X[idx]), y[idx], loss)
+        current = value.item()
+        if not math.isfinite(current):
+            return stop(f"loss is {current} at step {step}")
+        if current > max_loss:
+            return stop(f"loss {current:.3g} exceeds max_loss={max_loss:.3g} at step {step}")
+        value.backward()
+        if track_norms:
+            grads = [p.grad for p in params if p.grad is not None]
+            if not all(bool(torch.isfinite(g).all()) for g in grads):
+                return stop(f"gradient norm {float(torch.nn.utils.get_total_norm(grads))} at step {step}")
+            if clip is not None and clip[0] == "norm":
+                clipped, norm = clip_by_global_norm(grads, clip[1])
+            else:
+                norm = global_norm(grads)
+                clipped = None if clip is None else clip_by_value(grads, clip[1])
+            if clipped is not None:
+                for g, c in zip(grads, clipped):
+                    g.copy_(c)
+            history.grad_norms.append(norm)
+        optimiser.step()
+        history.step_loss.append(current)
+        history.steps += 1
+        return True
 
     t0 = time.perf_counter()
-    record(0)
-    epoch_iter = range(1, epochs + 1)
-    if show_progress(progress):
-        from tqdm.auto import tqdm
+    bar = None
+    if record(0):
+        if show_progress(progress):
+            from tqdm.auto import tqdm
 
-        epoch_iter = tqdm(epoch_iter, desc="training", leave=False)
-    n = X.shape[0]
-    model.train()
-    for epoch in epoch_iter:
-        order = torch.randperm(n, generator=gen)
-        for start_i in range(0, n, batch_size):
-            idx = order[start_i:start_i + batch_size]
-            optimiser.zero_grad(set_to_none=True)
-            value = loss_value(model(X[idx]), y[idx], loss)
-            value.backward()
-            optimiser.step()
-            history.step_loss.append(value.item())
-        if epoch % record_every == 0 or epoch == epochs:
-            record(epoch)
+            bar = tqdm(total=total, desc="training", leave=False)
+        model.train()
+        try:
+            for count in range(1, total + 1):
+                if step_mode:
+                    if not update(torch.randperm(n, generator=gen)[:batch_size]):
+                        break
+                else:
+                    order = torch.randperm(n, generator=gen)
+                    if not all(update(order[i:i + batch_size]) for i in range(0, n, batch_size)):
+                        break
+                if bar is not None:
+                    bar.update(1)
+                    if step_mode:
+                        bar.set_postfix(loss=f"{history.step_loss[-1]:.4g}", refresh=False)
+                due = record_every is not None and count % record_every == 0
+                if (due or count == total) and not record(count):
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
     history.seconds = time.perf_counter() - t0
     return history
+
+
+# --------------------------------------------------------------------------
+# clipping
+# --------------------------------------------------------------------------
+
+
+def check_clip(clip: Any) -> tuple[str, float] | None:
+    """``clip`` as None or a pair (kind, threshold), kind in :data:`CLIP_KINDS`."""
+    if clip is None:
+        return None
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
+        raise ValueError(f"clip must be None, ('norm', threshold) or ('value', threshold); got {clip!r}")
+    kind = check_choice(clip[0], "clip[0]", CLIP_KINDS)
+    return kind, check_positive_float(clip[1], "clip threshold")
 
 
 def _as_grads(grads: Any) -> list[torch.Tensor]:
@@ -261,11 +479,6 @@ def _as_grads(grads: Any) -> list[torch.Tensor]:
         if not torch.isfinite(g).all():
             raise ValueError(f"grads[{i}] contains NaN or infinite values; clipping needs finite gradients")
     return grads
-
-
-# --------------------------------------------------------------------------
-# clipping
-# --------------------------------------------------------------------------
 
 
 def global_norm(grads: Sequence[torch.Tensor] | torch.Tensor) -> float:
@@ -315,141 +528,3 @@ def clip_by_value(grads: Sequence[torch.Tensor] | torch.Tensor, clip_value: floa
     grads = _as_grads(grads)
     c = check_positive_float(clip_value, "clip_value")
     return [g.clamp(-c, c) for g in grads]
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train_rnn` recorded.
-
-    ``losses[i]`` and ``grad_norms[i]`` are the mini-batch loss and the global
-    gradient norm *before clipping* at step ``i``, for every step whose update
-    was taken: ``steps`` of them. If the run diverged, ``diverged_at`` is the
-    step at which it stopped (``steps == diverged_at``, no update was taken
-    there) and ``reason`` says why; all recorded values are finite.
-    """
-
-    steps: int = 0
-    losses: list[float] = field(default_factory=list)
-    grad_norms: list[float] = field(default_factory=list)
-    diverged: bool = False
-    diverged_at: int | None = None
-    reason: str = ""
-
-
-def check_clip(clip: Any) -> tuple[str, float] | None:
-    if clip is None:
-        return None
-    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
-        raise ValueError(f"clip must be None, ('norm', threshold) or ('value', threshold); got {clip!r}")
-    kind = check_choice(clip[0], "clip[0]", ("norm", "value"))
-    return kind, check_positive_float(clip[1], "clip threshold")
-
-
-def train_rnn(
-    model: RecurrentNet,
-    data: tuple[Any, Any],
-    *,
-    steps: int,
-    lr: float,
-    batch_size: int = 32,
-    clip: tuple[str, float] | None = None,
-    momentum: float = 0.0,
-    loss: str = "mse",
-    seed: int = 0,
-    max_loss: float = 1e6,
-    progress: bool | str = False,
-) -> TrainResult:
-    r"""Train ``model`` in place by mini-batch SGD on the last-step loss.
-
-    Each step draws ``batch_size`` distinct sequences at random (seeded),
-    back-propagates through time, optionally clips the gradient with
-    ``torch.nn.utils.clip_grad_norm_`` (``clip=("norm", t)``: rescale to
-    global norm t when larger) or ``clip_grad_value_`` (``clip=("value", t)``:
-    each entry to [-t, t]), and takes the step
-    :math:`v \leftarrow \mu v + g,\ \theta \leftarrow \theta - \eta v`.
-
-    The run stops early, without raising, when it diverges: the loss is NaN,
-    infinite or above ``max_loss``, or the gradient norm is not finite. The
-    result then has ``diverged=True`` and ``diverged_at`` the step.
-
-    Parameters
-    ----------
-    model : a :class:`VanillaRNN` or :class:`LSTMNet` (changed in place).
-    data : ``(x, y)`` with x (n, time, input_size); y (n, output_size) for
-        "mse", (n,) labels for "softmax".
-    steps : number of updates.
-    lr, momentum : SGD's :math:`\eta` and :math:`\mu`.
-    batch_size : sequences per step (at most n).
-    clip : None, ("norm", t) or ("value", t).
-    loss : "mse" (squared error summed over outputs) or "softmax".
-    seed : seeds the order of the mini-batches.
-    max_loss : a loss above this counts as divergence.
-    progress : show a ``tqdm.auto`` bar: True, False (default) or "auto"
-        (see :func:`gradbook.train.show_progress`).
-
-    Returns
-    -------
-    TrainResult
-    """
-    model = check_recurrent_net(model)
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError(f"data must be a pair (x, y); got {type(data).__name__}")
-    x = as_sequences(data[0], "x", n_features=model.input_size).detach().to(torch.float32)
-    y = as_targets(data[1], loss, x.shape[0], model.output_size)
-    steps = check_positive_int(steps, "steps", minimum=0)
-    lr = check_positive_float(lr, "lr")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    if batch_size > x.shape[0]:
-        raise ValueError(f"batch_size must be at most the number of sequences, {x.shape[0]}; got {batch_size}")
-    clip = check_clip(clip)
-    momentum = check_probability(momentum, "momentum")
-    gen = torch.Generator().manual_seed(check_seed(seed))
-    max_loss = check_positive_float(max_loss, "max_loss")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("model has no trainable parameter (all have requires_grad=False)")
-
-    optimiser = torch.optim.SGD(params, lr=lr, momentum=momentum)
-    result = TrainResult()
-    bar = None
-    if show_progress(progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc="train_rnn", leave=False)
-    model.train()
-    try:
-        for step in range(steps):
-            idx = torch.randperm(x.shape[0], generator=gen)[:batch_size]
-            optimiser.zero_grad(set_to_none=True)
-            value = last_step_loss(model.last_output(x[idx]), y[idx], loss)
-            current = value.item()
-            if not math.isfinite(current):
-                result.reason = f"loss is {current} at step {step}"
-                break
-            if current > max_loss:
-                result.reason = f"loss {current:.3g} exceeds max_loss={max_loss:.3g} at step {step}"
-                break
-            value.backward()
-            grads = [p.grad for p in params if p.grad is not None]
-            if clip is not None and clip[0] == "norm":
-                norm = float(torch.nn.utils.clip_grad_norm_(params, clip[1]))
-            else:
-                norm = float(torch.nn.utils.get_total_norm(grads))
-                if clip is not None:
-                    torch.nn.utils.clip_grad_value_(params, clip[1])
-            if not math.isfinite(norm):
-                result.reason = f"gradient norm {norm} at step {step}"
-                break
-            optimiser.step()
-            result.losses.append(current)
-            result.grad_norms.append(norm)
-            result.steps += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{current:.4g}", refresh=False)
-    finally:
-        if bar is not None:
-            bar.close()
-    if result.reason:
-        result.diverged, result.diverged_at = True, result.steps
-    return result

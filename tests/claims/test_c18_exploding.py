@@ -17,7 +17,7 @@ from gradbook.chapters import ch06_exploding_gradients as ch06
 from gradbook.models import rnn
 from gradbook.data import adding_problem
 from gradbook.diagnostics import gradient_through_time
-from gradbook.train import train_rnn
+from gradbook.train import train
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -38,18 +38,18 @@ def test_clipping_keeps_training_finite_where_plain_sgd_diverges():
     # a tanh RNN with spectral radius 2 on the adding problem (T = 50): the
     # gradient through time reaches thousands, and one plain SGD step with
     # lr = 0.3 throws the weights so far that the loss explodes
-    data = adding_problem(256, 50, seed=1)
+    x, y = adding_problem(256, 50, seed=1)
 
     def run(clip):
         model = rnn.VanillaRNN(2, 16, 1, "tanh", radius=2.0, seed=0)
-        return train_rnn(model, data, steps=40, lr=0.3, batch_size=32, clip=clip, seed=0)
+        return train(model, x, y, steps=40, lr=0.3, batch_size=32, clip=clip, seed=0)
 
     plain, clipped = run(None), run(("norm", 1.0))
     assert plain.diverged and plain.diverged_at < 40
     assert max(plain.grad_norms) > 1e3
     assert not clipped.diverged and clipped.steps == 40
     assert max(clipped.grad_norms) > 1e2  # the gradients still explode, the steps do not
-    assert all(math.isfinite(v) for v in clipped.losses) and max(clipped.losses) < 10
+    assert all(math.isfinite(v) for v in clipped.step_loss) and max(clipped.step_loss) < 10
 
 
 def test_tanh_slopes_take_back_the_growth():
@@ -64,8 +64,9 @@ def test_tanh_slopes_take_back_the_growth():
 
 def test_descent_is_thrown_off_the_cliff_unless_clipped():
     # chapter 6's static cliff figure: lr 0.1 from the chapter's start
-    free = ch06.cliff_trajectory(*ch06.CLIFF_START, lr=0.1, steps=100, length=ch06.CLIFF_LENGTH)
-    clipped = ch06.cliff_trajectory(*ch06.CLIFF_START, lr=0.1, steps=100, length=ch06.CLIFF_LENGTH, clip=1.0)
+    cliff = ch06.SETTINGS.cliff
+    free = ch06.cliff_trajectory(*cliff.start, lr=0.1, steps=100, length=cliff.length)
+    clipped = ch06.cliff_trajectory(*cliff.start, lr=0.1, steps=100, length=cliff.length, clip=1.0)
     assert free.grad_norms.max() > 100 and abs(free.params).max() > 12
     assert abs(clipped.params).max() < 10
     assert clipped.losses[-1] < free.losses[-1] - 0.3
@@ -74,8 +75,8 @@ def test_descent_is_thrown_off_the_cliff_unless_clipped():
 def test_clipping_lets_a_large_learning_rate_bridge_longer_lags():
     # chapter 6, experiments 2 and 3 (seed 0, 400 steps, 32 units)
     plain = ch06.adding_run("rnn", 10, lr=0.1, steps=400)
-    assert plain.result.diverged and plain.test_mse is None
-    assert max(plain.result.grad_norms) > 1e3
+    assert plain.history.diverged and plain.test_mse is None
+    assert max(plain.history.grad_norms) > 1e3
     for length in (10, 20):
         assert ch06.adding_run("rnn", length, lr=0.1, steps=400, clip=("norm", 0.1)).learned
     small = {length: ch06.adding_run("rnn", length, lr=0.01, steps=400) for length in (10, 20)}

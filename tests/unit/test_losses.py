@@ -1,4 +1,4 @@
-"""gradbook.losses: the two cross-entropies against their definitions."""
+"""gradbook.losses: the two cross-entropies and the squared error against their definitions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gradbook.losses import LOSSES, loss_value
+from gradbook.losses import LOSSES, REGRESSION_LOSSES, loss_value
 
 
 @pytest.fixture
@@ -78,7 +78,15 @@ def test_sigmoid_gradient_is_output_minus_target():
     assert torch.allclose(g, expected.detach())
 
 
-@pytest.mark.parametrize("bad", ["mse", "Softmax", None])
+def test_mse_is_the_squared_error_summed_over_outputs():
+    # chapter 6's loss against real-valued targets (n, n_outputs)
+    out = torch.tensor([[1.0, 2.0], [0.5, -1.0], [0.0, 0.0]], dtype=torch.float64)
+    target = torch.tensor([[0.0, 2.0], [1.5, 1.0], [0.0, 3.0]], dtype=torch.float64)
+    assert float(loss_value(out, target, "mse")) == pytest.approx((1 + 0 + 1 + 4 + 0 + 9) / 3, rel=1e-12)
+    assert REGRESSION_LOSSES == ("mse",)
+
+
+@pytest.mark.parametrize("bad", ["MSE", "Softmax", None])
 def test_bad_loss_name(bad, batch):
     logits, y = batch
     with pytest.raises(ValueError, match="loss must be one of 'softmax', 'sigmoid'"):

@@ -239,7 +239,9 @@ def test_fix_run_records_and_is_memoised(tiny):
         run.profile_at(5)
     np.testing.assert_allclose(run.ratio, run.profiles[:, -1] / run.profiles[:, 0])
     assert run.parameters == count_parameters(ch04.deep_net("ReLU + He"))
-    assert ch04.fix_run("ReLU + He") is run
+    again = ch04.fix_run("ReLU + He")  # memoised: an equal copy
+    assert again is not run and again.history.test_acc == run.history.test_acc
+    assert np.array_equal(again.profiles, run.profiles)
     # the first profile is the initial net's
     net = ch04.deep_net("ReLU + He")
     X, _, y, _ = gb_data.digits_split()
@@ -286,7 +288,8 @@ def test_wide_run_and_its_options(tiny):
     assert run.steps_per_epoch == 1 and run.history.epoch[-1] == 6
     assert run.parameters == 64 * 8 + 8 + 8 * 8 + 8 + 8 * 10 + 10
     assert run.gap == pytest.approx(run.history.train_acc[-1] - run.history.test_acc[-1])
-    assert ch04.wide_run(20) is run
+    again = ch04.wide_run(20)  # memoised: an equal copy
+    assert again is not run and again.history.step_loss == run.history.step_loss
     shuffled = ch04.wide_run(20, random_labels=True)
     assert shuffled is not run
     dropped = ch04.wide_run(20, dropout=0.5, weight_decay=0.01)

@@ -1,8 +1,10 @@
-"""Unit tests for gradbook.rnn: recurrent nets, gradients through time,
-synthetic tasks, clipping, training and the one-unit cliff."""
+"""Unit tests for recurrent nets (gradbook.models.rnn), gradients through
+time (gradbook.diagnostics), synthetic tasks (gradbook.data), clipping and
+training recurrent nets (gradbook.train), and chapter 6's one-unit cliff."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -15,7 +17,7 @@ from gradbook.chapters import ch06_exploding_gradients as ch06
 from gradbook.models import rnn
 from gradbook.data import adding_problem, temporal_order
 from gradbook.diagnostics import gradient_through_time, hidden_state_gradients, jacobian_product_norms
-from gradbook.train import TrainResult, clip_by_global_norm, clip_by_value, global_norm, train_rnn
+from gradbook.train import History, clip_by_global_norm, clip_by_value, global_norm, train
 
 
 def _states(model, x):
@@ -326,7 +328,7 @@ def test_clipped_update_never_exceeds_lr_times_threshold():
     lr, threshold = 0.1, 0.5
     for step in range(4):
         before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
-        result = train_rnn(model, data, steps=1, lr=lr, batch_size=16, clip=("norm", threshold), seed=step)
+        result = train(model, *data, steps=1, lr=lr, batch_size=16, clip=("norm", threshold), seed=step)
         after = torch.cat([p.detach().flatten() for p in model.parameters()])
         assert result.grad_norms[0] > threshold  # clipping was needed
         assert float((after - before).norm()) <= lr * threshold * (1 + 1e-5)
@@ -335,54 +337,59 @@ def test_clipped_update_never_exceeds_lr_times_threshold():
 def test_value_clipped_update_bounds_every_entry():
     model, data = _exploding_setup()
     before = [p.detach().clone() for p in model.parameters()]
-    train_rnn(model, data, steps=1, lr=0.1, batch_size=16, clip=("value", 0.01), seed=0)
+    train(model, *data, steps=1, lr=0.1, batch_size=16, clip=("value", 0.01), seed=0)
     for b, p in zip(before, model.parameters()):
         assert torch.all((p.detach() - b).abs() <= 0.1 * 0.01 + 1e-6)  # + float32 rounding
 
 
-def test_train_rnn_records_and_is_seeded(capsys):
+def test_training_a_recurrent_net_records_and_is_seeded(capsys):
     runs = []
     for _ in range(2):
         model = rnn.VanillaRNN(2, 8, 1, "tanh", radius=1.0, seed=0)
-        runs.append(train_rnn(model, adding_problem(64, 10, seed=0), steps=15, lr=0.05,
-                                  batch_size=16, momentum=0.9, clip=("norm", 1.0), seed=3))
+        runs.append(train(model, *adding_problem(64, 10, seed=0), steps=15, lr=0.05,
+                          batch_size=16, momentum=0.9, clip=("norm", 1.0), seed=3))
     a, b = runs
     assert a == b
-    assert a.steps == 15 and len(a.losses) == len(a.grad_norms) == 15
+    assert a.steps == 15 and len(a.step_loss) == len(a.grad_norms) == 15
     assert not a.diverged and a.diverged_at is None and a.reason == ""
-    assert all(math.isfinite(v) for v in a.losses + a.grad_norms)
+    assert all(math.isfinite(v) for v in a.step_loss + a.grad_norms)
+    # step mode records the start and the end; "mse" has no accuracy
+    assert a.epoch == [0, 15] and len(a.train_loss) == 2 and a.train_acc == []
+    assert a.train_loss[-1] == pytest.approx(rnn.task_loss(model, *adding_problem(64, 10, seed=0)))
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""  # no progress bar by default
+    assert captured.out == "" and captured.err == ""  # no progress bar while the book builds
 
 
-def test_train_rnn_progress_bar_runs():
+def test_training_a_recurrent_net_progress_bar_runs():
     model = rnn.LSTMNet(2, 4, 1, seed=0)
-    result = train_rnn(model, adding_problem(16, 5, seed=0), steps=2, lr=0.01,
-                           batch_size=8, progress=True)
+    result = train(model, *adding_problem(16, 5, seed=0), steps=2, lr=0.01,
+                   batch_size=8, progress=True)
     assert result.steps == 2
 
 
-def test_train_rnn_reports_divergence_instead_of_raising():
+def test_training_a_recurrent_net_reports_divergence_instead_of_raising():
     model = rnn.VanillaRNN(2, 8, 1, "linear", radius=1.0, seed=0)
-    result = train_rnn(model, adding_problem(64, 30, seed=0), steps=50, lr=0.05, batch_size=16)
+    result = train(model, *adding_problem(64, 30, seed=0), steps=50, lr=0.05, batch_size=16)
     assert result.diverged and result.diverged_at is not None and result.diverged_at < 50
-    assert result.steps == result.diverged_at == len(result.losses)
-    assert all(math.isfinite(v) for v in result.losses + result.grad_norms)
+    assert result.steps == result.diverged_at == len(result.step_loss)
+    assert all(math.isfinite(v) for v in result.step_loss + result.grad_norms)
     assert str(result.diverged_at) in result.reason
     # a low bound counts as divergence too
     model = rnn.VanillaRNN(2, 8, 1, "tanh", seed=0)
-    result = train_rnn(model, adding_problem(64, 5, seed=0), steps=5, lr=0.01,
-                           batch_size=16, max_loss=1e-6)
+    result = train(model, *adding_problem(64, 5, seed=0), steps=5, lr=0.01,
+                   batch_size=16, max_loss=1e-6)
     assert result.diverged and result.diverged_at == 0 and "max_loss" in result.reason
 
 
-def test_train_rnn_classification():
+def test_training_a_recurrent_net_on_classification():
     model = rnn.VanillaRNN(6, 8, 4, seed=0)
     data = temporal_order(64, 8, seed=0)
     before = rnn.task_loss(model, *data, loss="softmax")
-    result = train_rnn(model, data, steps=30, lr=0.2, batch_size=32, loss="softmax", seed=0)
+    result = train(model, *data, steps=30, lr=0.2, batch_size=32, loss="softmax", seed=0)
     assert not result.diverged
     assert rnn.task_loss(model, *data, loss="softmax") < before
+    assert result.train_loss[-1] == pytest.approx(rnn.task_loss(model, *data, loss="softmax"))
+    assert len(result.train_acc) == 2 and 0 <= result.train_acc[-1] <= 1
 
 
 # --------------------------------------------------------------------------
@@ -482,17 +489,25 @@ def test_bad_targets_and_training_arguments():
     with pytest.raises(ValueError, match="1 features"):
         gradient_through_time(model, x, torch.zeros(8, 2))
     with pytest.raises(ValueError, match="NaN"):
-        train_rnn(model, (x, torch.full((8, 1), float("nan"))), steps=1, lr=0.1)
+        train(model, x, torch.full((8, 1), float("nan")), steps=1, lr=0.1)
     with pytest.raises(ValueError, match="loss"):
-        train_rnn(model, (x, y), steps=1, lr=0.1, loss="hinge")
+        train(model, x, y, steps=1, lr=0.1, loss="hinge")
+    with pytest.raises(ValueError, match="loss"):
+        train(model, x, y, steps=1, lr=0.1, loss="sigmoid")  # a loss for labels, not for a recurrent net
     with pytest.raises(ValueError, match="clip"):
-        train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=("both", 1.0))
+        train(model, x, y, steps=1, lr=0.1, batch_size=4, clip=("both", 1.0))
     with pytest.raises(ValueError, match="clip"):
-        train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=4, clip=1.0)
+        train(model, x, y, steps=1, lr=0.1, batch_size=4, clip=1.0)
     with pytest.raises(ValueError, match="batch_size"):
-        train_rnn(model, (x, y), steps=1, lr=0.1, batch_size=9)
+        train(model, x, y, steps=1, lr=0.1, batch_size=9)
     with pytest.raises(ValueError, match="lr"):
-        train_rnn(model, (x, y), steps=1, lr=-0.1, batch_size=4)
+        train(model, x, y, steps=1, lr=-0.1, batch_size=4)
+    with pytest.raises(ValueError, match="2 features"):
+        train(model, torch.zeros(8, 5, 3), y, steps=1, lr=0.1, batch_size=4)
+    with pytest.raises(ValueError, match="y_test has 3 rows"):
+        train(model, x, y, steps=1, lr=0.1, batch_size=4, X_test=x[:4], y_test=y[:3])
+    with pytest.raises(ValueError, match="diagnostics_every"):
+        train(model, x, y, steps=1, lr=0.1, batch_size=4, diagnostics_every=1)
     with pytest.raises(ValueError, match="state0"):
         model(x, torch.zeros(3, 4))
     with pytest.raises(TypeError, match="model"):
@@ -577,25 +592,49 @@ def test_cliff_gradient_on_the_wall_grows_like_w_over_4_to_the_length():
 
 def test_adding_run_reports_learning_and_divergence():
     ok = ch06.adding_run("rnn", 5, lr=0.05, steps=30, clip=("norm", 1.0), n_train=64, n_test=32, hidden_size=8)
-    assert ok.result.steps == 30 and not ok.result.diverged and ok.clip == ("norm", 1.0)
+    assert ok.history.steps == 30 and not ok.history.diverged and ok.clip == ("norm", 1.0)
     assert ok.test_mse is not None and math.isfinite(ok.test_mse) and ok.seconds > 0
     assert ok.learned == (ok.test_mse < ch06.ADDING_ONE_VALUE)
     bad = ch06.adding_run("rnn", 10, lr=5.0, steps=50, n_train=64, n_test=32, hidden_size=8)
-    assert bad.result.diverged and bad.test_mse is None and not bad.learned
+    assert bad.history.diverged and bad.test_mse is None and not bad.learned
     lstm = ch06.adding_run("lstm", 5, lr=0.1, steps=3, n_train=64, n_test=32, hidden_size=4)
-    assert lstm.model == "lstm" and lstm.result.steps == 3
+    assert lstm.model == "lstm" and lstm.history.steps == 3
     with pytest.raises(ValueError, match="model"):
         ch06.adding_run("gru", 5, lr=0.1, steps=1)
     with pytest.raises(ValueError, match="length"):
         ch06.adding_run("rnn", 1, lr=0.1, steps=1)
 
 
+def test_adding_run_reads_its_defaults_from_the_settings(monkeypatch):
+    small = dataclasses.replace(ch06.SETTINGS.adding, steps=7, hidden_size=4, batch_size=8, n_train=32,
+                                n_test=16, momentum=0.5)
+    monkeypatch.setattr(ch06, "SETTINGS", dataclasses.replace(ch06.SETTINGS, adding=small))
+    run = ch06.adding_run("rnn", 5, lr=0.05)
+    assert run.history.steps == 7 and len(run.history.step_loss) == 7
+    # the same run with every setting spelled out
+    spelled = ch06.adding_run("rnn", 5, lr=0.05, steps=7, hidden_size=4, batch_size=8, n_train=32,
+                              n_test=16, momentum=0.5)
+    assert spelled.history == run.history and spelled.test_mse == run.test_mse
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ch06.SETTINGS.adding.steps = 1
+
+
+def test_cliff_settings_drive_the_cliff_figure(monkeypatch):
+    cliff = dataclasses.replace(ch06.SETTINGS.cliff, start=(6.0, -1.0), length=5, w_grid=(2.0, 8.0, 31))
+    monkeypatch.setattr(ch06, "SETTINGS", dataclasses.replace(ch06.SETTINGS, cliff=cliff))
+    fig = ch06.cliff_figure(1.0, 0.1, steps=5)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (2.0, 8.0) and ax.get_ylim() == (-6.0, 0.0)
+    start = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(start) == 1 and list(start[0].get_xdata()) == [6.0]
+
+
 def test_plot_run_marks_divergence():
     import matplotlib.pyplot as plt
 
-    diverged = TrainResult(steps=3, losses=[1.0, 10.0, 1e4], grad_norms=[1.0, 5.0, 1e3],
-                               diverged=True, diverged_at=3, reason="loss is nan at step 3")
-    fine = TrainResult(steps=4, losses=[1.0, 0.5, 0.4, 0.3], grad_norms=[1.0] * 4)
+    diverged = History(steps=3, step_loss=[1.0, 10.0, 1e4], grad_norms=[1.0, 5.0, 1e3],
+                       diverged=True, diverged_at=3, reason="loss is nan at step 3")
+    fine = History(steps=4, step_loss=[1.0, 0.5, 0.4, 0.3], grad_norms=[1.0] * 4)
     fig, ax = plt.subplots()
     ch06.plot_run(ax, diverged, label="plain", color="red")
     ch06.plot_run(ax, fine, label="clipped", color="blue", what="grad_norm")

@@ -417,3 +417,226 @@ def test_evaluate_reads_sizes_from_an_unflatten_first_layer(small):
     assert math.isfinite(loss) and 0 <= acc <= 1
     with pytest.raises(ValueError, match="X must have 64 features"):
         evaluate(net, X[:, :60], y)
+
+
+# ------------------------------------------------- one loop for every net
+
+
+def _all_finite(history: History) -> bool:
+    """Every number the history holds is finite."""
+    values: list[float] = list(history.train_loss + history.train_acc + history.test_loss + history.test_acc
+                               + history.step_loss + history.grad_norms)
+    for rows in (history.bias_grad, history.weight_change, history.saturated):
+        values += [v for row in rows for v in row]
+    return all(math.isfinite(v) for v in values)
+
+
+def _mlp():
+    return mlp([64, 16, 10], seed=0)
+
+
+def _cnn():
+    from gradbook.models.cnn import small_cnn
+
+    return small_cnn(channels=4, seed=0)
+
+
+@pytest.mark.parametrize("make", [_mlp, _cnn], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("clip", [("norm", 1.0), ("value", 0.05)], ids=["norm", "value"])
+def test_train_clips_feed_forward_nets(small, make, clip):
+    X, y, X_te, y_te = small
+    h = train(make(), X, y, epochs=3, lr=0.3, batch_size=32, momentum=0.5, clip=clip, X_test=X_te, y_test=y_te)
+    assert h.train_loss[-1] < 0.7 * h.train_loss[0] and h.test_acc[-1] > h.test_acc[0]
+    # clipping measures the norm before clipping at every update
+    assert h.steps == len(h.step_loss) == len(h.grad_norms) == 3 * math.ceil(600 / 32)
+    assert not h.diverged and _all_finite(h) and all(v > 0 for v in h.grad_norms)
+
+
+@pytest.mark.parametrize("clip", [("norm", 1.0), ("value", 0.05)], ids=["norm", "value"])
+def test_train_clips_a_recurrent_net_on_the_adding_problem(clip):
+    from gradbook.data import adding_problem
+    from gradbook.models.rnn import VanillaRNN, task_loss
+
+    x, y = adding_problem(256, 10, seed=0)
+    x_te, y_te = adding_problem(128, 10, seed=1)
+    net = VanillaRNN(2, 16, 1, "tanh", seed=0)
+    h = train(net, x, y, steps=150, lr=0.1, batch_size=32, momentum=0.9, clip=clip, X_test=x_te, y_test=y_te)
+    assert h.epoch == [0, 150] and h.train_acc == [] and h.test_acc == []  # "mse": no accuracy
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0] and h.test_loss[-1] < h.test_loss[0]
+    assert h.test_loss[-1] == pytest.approx(task_loss(net, x_te, y_te))
+    assert h.steps == len(h.step_loss) == len(h.grad_norms) == 150 and _all_finite(h)
+    assert list(h.to_frame().columns) == ["epoch", "train_loss", "test_loss"]
+
+
+def test_a_norm_clipped_update_moves_the_weights_at_most_lr_times_the_threshold(small):
+    X, y, _, _ = small
+    net = mlp([64, 16, 10], seed=0)
+    before = torch.cat([p.detach().flatten().clone() for p in net.parameters()])
+    h = train(net, X, y, steps=1, lr=10.0, batch_size=100, clip=("norm", 0.01))
+    after = torch.cat([p.detach().flatten() for p in net.parameters()])
+    assert h.grad_norms[0] > 0.01  # the clip acted
+    assert float((after - before).norm()) <= 10.0 * 0.01 * (1 + 1e-5)
+
+
+def test_the_clip_is_the_books_clip_by_global_norm(small, monkeypatch):
+    import gradbook.train as gb_train
+
+    X, y, _, _ = small
+    calls = []
+    original = gb_train.clip_by_global_norm
+
+    def spy(grads, max_norm):
+        calls.append(max_norm)
+        return original(grads, max_norm)
+
+    monkeypatch.setattr(gb_train, "clip_by_global_norm", spy)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", None)  # not torch's
+    h = train(mlp([64, 8, 10]), X, y, steps=3, batch_size=20, clip=("norm", 0.5))
+    assert calls == [0.5] * 3 and h.steps == 3
+
+
+def test_a_diverging_run_stops_before_the_bad_update_and_records_no_nan(small):
+    X, y, X_te, y_te = small
+    net = mlp([64, 30, 30, 10], activation="relu", init="he", seed=0)
+    h = train(net, X, y, epochs=3, lr=1e6, momentum=0.9, batch_size=20, X_test=X_te, y_test=y_te,
+              diagnostics_every=1)
+    assert h.diverged and h.diverged_at is not None and h.diverged_at < 3 * 30
+    assert h.steps == h.diverged_at == len(h.step_loss)
+    assert "nan" in h.reason.lower() or "inf" in h.reason.lower()
+    assert f"step {h.diverged_at}" in h.reason
+    assert _all_finite(h)
+    assert len(h.epoch) == len(h.train_loss) == len(h.test_acc)  # complete records only
+    # step mode, with the default max_loss of 1e6
+    net = mlp([64, 30, 30, 10], activation="relu", init="he", seed=0)
+    s = train(net, X, y, steps=50, lr=1e6, momentum=0.9, batch_size=20)
+    assert s.diverged and s.steps == s.diverged_at < 50 and s.reason and _all_finite(s)
+    assert len(s.grad_norms) == s.steps
+
+
+def test_a_net_that_turns_nan_stops_at_its_next_batch(small):
+    X, y, _, _ = small
+    net = mlp([64, 8, 10], seed=0)
+
+    def poison(epoch, model):
+        if epoch == 1:
+            with torch.no_grad():
+                model[0].weight.fill_(float("nan"))  # the next record (and batch) is NaN
+
+    h = train(net, X, y, epochs=3, batch_size=100, callback=poison)
+    assert h.diverged and h.epoch == [0, 1] and h.steps == h.diverged_at == 6 and _all_finite(h)
+    assert "loss" in h.reason
+
+
+def test_max_loss_stops_epoch_mode_too(small):
+    X, y, _, _ = small
+    h = train(mlp([64, 8, 10]), X, y, epochs=2, max_loss=1e-3)
+    assert h.diverged and h.diverged_at == 0 and h.steps == 0 and h.epoch == [0]
+    assert "max_loss" in h.reason
+
+
+def _old_step_loop(model, x, y, *, steps, lr, batch_size, momentum, seed):
+    """The loop gradbook.train.train_rnn ran (unclipped), written out by hand."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    for _ in range(steps):
+        idx = torch.randperm(x.shape[0], generator=gen)[:batch_size]
+        optimiser.zero_grad(set_to_none=True)
+        value = ((model.last_output(x[idx]) - y[idx]) ** 2).sum(1).mean()
+        losses.append(value.item())
+        value.backward()
+        optimiser.step()
+    return losses
+
+
+def test_step_mode_reproduces_the_old_recurrent_loop():
+    from gradbook.data import adding_problem
+    from gradbook.models.rnn import LSTMNet, VanillaRNN
+
+    x, y = adding_problem(200, 12, seed=3)
+    for make in (lambda: VanillaRNN(2, 12, 1, "tanh", seed=1), lambda: LSTMNet(2, 6, 1, seed=1)):
+        a, b = make(), make()
+        expected = _old_step_loop(a, x, y, steps=40, lr=0.1, batch_size=25, momentum=0.9, seed=5)
+        h = train(b, x, y, steps=40, lr=0.1, batch_size=25, momentum=0.9, seed=5)
+        assert h.step_loss == expected  # bit for bit
+        for p, q in zip(a.parameters(), b.parameters()):
+            assert torch.equal(p, q)
+
+
+def test_epoch_mode_reproduces_the_plain_epoch_loop(small):
+    X, y, _, _ = small
+    a, b = mlp([64, 12, 10], seed=2), mlp([64, 12, 10], seed=2)
+    optimiser = torch.optim.SGD(a.parameters(), lr=0.2, momentum=0.5, weight_decay=1e-4)
+    gen = torch.Generator().manual_seed(4)
+    expected = []
+    a.train()
+    for _ in range(2):
+        order = torch.randperm(X.shape[0], generator=gen)
+        for i in range(0, X.shape[0], 64):
+            idx = order[i:i + 64]
+            optimiser.zero_grad(set_to_none=True)
+            value = torch.nn.functional.cross_entropy(a(X[idx]), y[idx])
+            value.backward()
+            optimiser.step()
+            expected.append(value.item())
+    h = train(b, X, y, epochs=2, lr=0.2, momentum=0.5, weight_decay=1e-4, batch_size=64, seed=4)
+    assert h.step_loss == expected and h.steps == len(expected)
+    assert h.grad_norms == [] and not h.diverged  # epoch mode measures the norm only to clip
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_step_mode_on_a_feed_forward_net_and_its_records(small):
+    X, y, X_te, y_te = small
+    seen = []
+    h = train(mlp([64, 10, 10]), X, y, steps=25, batch_size=16, record_every=10, X_test=X_te, y_test=y_te,
+              diagnostics_every=10, callback=lambda step, model: seen.append(step))
+    assert h.epoch == seen == [0, 10, 20, 25] and h.diag_epoch == [0, 10, 20]
+    assert h.steps == len(h.step_loss) == len(h.grad_norms) == 25
+    assert len(h.test_acc) == 4 and _all_finite(h)
+    assert train(mlp([64, 10, 10]), X, y, steps=0).epoch == [0]
+
+
+def test_neither_epochs_nor_steps_means_ten_epochs(small):
+    X, y, _, _ = small
+    h = train(mlp([64, 10, 10]), X, y, batch_size=300)
+    assert h.epoch == list(range(11)) and h.steps == 20
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, message",
+    [
+        (dict(epochs=2, steps=5), ValueError, "give epochs or steps, not both"),
+        (dict(steps=-1), ValueError, "steps must be an integer >= 0"),
+        (dict(steps=2.5), TypeError, "steps"),
+        (dict(steps=5, batch_size=21), ValueError, r"batch_size must be at most the number of training samples \(20\)"),
+        (dict(clip=1.0), ValueError, r"clip must be None, \('norm', threshold\) or \('value', threshold\)"),
+        (dict(clip=("both", 1.0)), ValueError, "clip\\[0\\] must be one of 'norm', 'value'"),
+        (dict(clip=("norm", -1.0)), ValueError, "clip threshold must be a finite number > 0"),
+        (dict(clip=("value", float("nan"))), ValueError, "clip threshold"),
+        (dict(clip=("norm", "1")), TypeError, "clip threshold"),
+        (dict(clip=("norm", 1.0, 2.0)), ValueError, "clip must be None"),
+        (dict(max_loss=0.0), ValueError, "max_loss must be a finite number > 0"),
+        (dict(max_loss="big"), TypeError, "max_loss"),
+    ],
+)
+def test_bad_loop_arguments(kwargs, exc, message):
+    X, y, _ = _bad()
+    net = mlp([4, 5, 3])
+    w = net[0].weight.detach().clone()
+    with pytest.raises(exc, match=message):
+        train(net, X, y, **kwargs)
+    assert torch.equal(net[0].weight, w)
+
+
+def test_batch_size_above_n_is_fine_in_epoch_mode():
+    X, y, _ = _bad()
+    h = train(mlp([4, 5, 3]), X, y, epochs=2, batch_size=50)
+    assert h.steps == 2  # one batch of all 20 samples per epoch
+
+
+def test_history_equality_ignores_the_wall_time():
+    assert History(seconds=1.0) == History(seconds=2.0)
+    assert History(steps=1) != History(steps=2)

@@ -14,16 +14,17 @@ sigmoid nets with hidden layers of 30 units on MNIST, at initialisation
 
 from __future__ import annotations
 
-import functools
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .._validate import check_positive_int, check_seeds
+from .._validate import check_positive_int, check_seed, check_seeds
 from ..data import digits_split
 from ..diagnostics import bias_gradient_norms
+from ..memo import memoised
 from ..models.mlp import linear_layers, mlp
 from ..train import train
 
@@ -45,14 +46,89 @@ NIELSEN_EPOCH0 = {
 }
 
 
+@dataclass(frozen=True)
+class NielsenSettings:
+    """Nielsen's measurement at initialisation and his training setting:
+    hidden layers of ``width`` units, norms measured on the first
+    ``n_samples`` training images over ``seeds``; training on the first
+    ``n_train`` images for ``epochs`` epochs, mini-batches of ``batch_size``,
+    learning rate ``lr``, his cross-entropy."""
+
+    width: int = 30
+    n_samples: int = 1000
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    comparison_seeds: tuple[int, ...] = tuple(range(10))
+    n_train: int = 1000
+    epochs: int = 30
+    lr: float = 0.1
+    batch_size: int = 10
+
+
+@dataclass(frozen=True)
+class DigitsTrainingSettings:
+    """The depth sweep and the freeze comparison (claims C2, C11): nets with
+    hidden layers of ``width`` units trained on the whole digits split for
+    ``epochs`` epochs, mini-batches of ``batch_size``, learning rate ``lr``,
+    over ``seeds``; ``early_epoch`` is when the first layer's early change is read."""
+
+    width: int = 30
+    depths: tuple[int, ...] = (1, 2, 3, 4, 5)
+    freeze_depth: int = 3
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 30
+    lr: float = 1.0
+    batch_size: int = 32
+    early_epoch: int = 5
+
+
+@dataclass(frozen=True)
+class PlateauSettings:
+    """The plateau run (claim C9): ``depth`` hidden layers of 30, trained for
+    ``epochs`` epochs at ``lr`` in mini-batches of ``batch_size``; the
+    Hessian's extreme eigenvalues at ``hessian_epochs`` on
+    ``hessian_samples`` training images."""
+
+    depth: int = 4
+    epochs: int = 60
+    lr: float = 1.0
+    batch_size: int = 32
+    seed: int = 0
+    hessian_epochs: tuple[int, ...] = (0, 10, 20, 40, 60)
+    hessian_samples: int = 500
+
+
+@dataclass(frozen=True)
+class VanishingSettings:
+    """Chapter 1's settings. Replace :data:`SETTINGS` (``dataclasses.replace``)
+    and call :func:`clear_cache` to run the experiments with other settings;
+    an argument given to an experiment overrides its setting."""
+
+    nielsen: NielsenSettings = NielsenSettings()
+    training: DigitsTrainingSettings = DigitsTrainingSettings()
+    plateau: PlateauSettings = PlateauSettings()
+
+
+#: The chapter's settings (see :class:`VanishingSettings`).
+SETTINGS = VanishingSettings()
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def clear_cache() -> None:
+    """Forget the memoised training runs (after replacing :data:`SETTINGS`)."""
+    _run.cache_clear()
+
+
 def initial_delta_norms(
     depth: int,
     activation: str = "sigmoid",
     init: str | float = "nielsen",
     *,
-    width: int = 30,
-    seeds: Sequence[int] = (0, 1, 2, 3, 4),
-    n_samples: int = 1000,
+    width: int | None = None,
+    seeds: Sequence[int] | None = None,
+    n_samples: int | None = None,
     loss: str = "sigmoid",
 ) -> np.ndarray:
     r""":math:`\|\delta^l\|` of each hidden layer at initialisation, per seed.
@@ -62,18 +138,18 @@ def initial_delta_norms(
     s, measured on the first ``n_samples`` training digits.
     """
     depth = check_positive_int(depth, "depth")
-    width = check_positive_int(width, "width")
-    n_samples = check_positive_int(n_samples, "n_samples")
+    width = check_positive_int(_or(width, SETTINGS.nielsen.width), "width")
+    n_samples = check_positive_int(_or(n_samples, SETTINGS.nielsen.n_samples), "n_samples")
     X_train, _, y_train, _ = digits_split()
     X, y = X_train[:n_samples], y_train[:n_samples]
     rows = []
-    for s in check_seeds(seeds):
+    for s in check_seeds(seeds, SETTINGS.nielsen.seeds):
         net = mlp([64] + [width] * depth + [10], activation=activation, init=init, seed=s)
         rows.append(bias_gradient_norms(net, X, y, loss=loss))
     return np.asarray(rows)
 
 
-def nielsen_comparison(seeds: Sequence[int] = tuple(range(10))) -> pd.DataFrame:
+def nielsen_comparison(seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Our epoch-0 norms on digits beside Nielsen's on MNIST (2, 3, 4 hidden layers).
 
     One row per (hidden layers, layer): our mean and standard deviation over
@@ -81,7 +157,7 @@ def nielsen_comparison(seeds: Sequence[int] = tuple(range(10))) -> pd.DataFrame:
     """
     rows = []
     for depth, theirs in NIELSEN_EPOCH0.items():
-        ours = initial_delta_norms(depth, seeds=seeds)
+        ours = initial_delta_norms(depth, seeds=check_seeds(seeds, SETTINGS.nielsen.comparison_seeds))
         mean = ours.mean(axis=0)
         for layer in range(depth):
             rows.append(
@@ -101,14 +177,14 @@ def nielsen_comparison(seeds: Sequence[int] = tuple(range(10))) -> pd.DataFrame:
 def training_profile(
     depth: int,
     *,
-    epochs: int = 30,
-    lr: float = 0.1,
-    batch_size: int = 10,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
     seed: int = 0,
     activation: str = "sigmoid",
     init: str | float = "nielsen",
     loss: str = "sigmoid",
-    n_train: int = 1000,
+    n_train: int | None = None,
 ):
     """Train a net with ``depth`` hidden layers of 30 and record, every epoch,
     the per-layer gradient norms, weight changes and saturation.
@@ -118,22 +194,23 @@ def training_profile(
     :class:`gradbook.train.History`.
     """
     depth = check_positive_int(depth, "depth")
-    n_train = check_positive_int(n_train, "n_train")
+    s = SETTINGS.nielsen
+    n_train = check_positive_int(_or(n_train, s.n_train), "n_train")
     X_train, X_test, y_train, y_test = digits_split()
-    net = mlp([64] + [30] * depth + [10], activation=activation, init=init, seed=seed)
+    net = mlp([64] + [s.width] * depth + [10], activation=activation, init=init, seed=seed)
     return train(
-        net, X_train[:n_train], y_train[:n_train], epochs=epochs, lr=lr,
-        batch_size=batch_size, loss=loss, seed=seed, X_test=X_test, y_test=y_test,
+        net, X_train[:n_train], y_train[:n_train], epochs=_or(epochs, s.epochs), lr=_or(lr, s.lr),
+        batch_size=_or(batch_size, s.batch_size), loss=loss, seed=seed, X_test=X_test, y_test=y_test,
         diagnostics_every=1,
     )
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _run(depth: int, seed: int, epochs: int, lr: float, batch_size: int,
          activation: str, init: str | float, n_frozen: int, width: int):
     """One training run on the digits split, memoised: the depth sweep and
-    the freeze comparison share their runs (the History is shared: read it,
-    do not modify it)."""
+    the freeze comparison share their runs (each call returns a fresh copy of
+    the History)."""
     X_train, X_test, y_train, y_test = digits_split()
     net = mlp([64] + [width] * depth + [10], activation=activation, init=init, seed=seed)
     for layer in linear_layers(net)[:n_frozen]:
@@ -143,13 +220,13 @@ def _run(depth: int, seed: int, epochs: int, lr: float, batch_size: int,
 
 
 def freeze_comparison(
-    depth: int = 3,
+    depth: int | None = None,
     *,
-    width: int = 30,
-    seeds: Sequence[int] = (0, 1, 2),
-    epochs: int = 30,
-    lr: float = 1.0,
-    batch_size: int = 32,
+    width: int | None = None,
+    seeds: Sequence[int] | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Claim C2: a deep net, the same net with its first layers frozen at
     their random initial values, and the shallow net of its last layers.
@@ -166,20 +243,21 @@ def freeze_comparison(
     accuracy reached 50 %; ``changes`` has one row per (variant, seed, epoch,
     layer) with the layer's relative weight change since initialisation.
     """
-    depth = check_positive_int(depth, "depth", minimum=2)
-    width = check_positive_int(width, "width")
-    epochs = check_positive_int(epochs, "epochs")
+    tr = SETTINGS.training
+    depth = check_positive_int(_or(depth, tr.freeze_depth), "depth", minimum=2)
+    width = check_positive_int(_or(width, tr.width), "width")
+    epochs = check_positive_int(_or(epochs, tr.epochs), "epochs")
+    lr, batch_size = _or(lr, tr.lr), _or(batch_size, tr.batch_size)
     results, changes = [], []
-    for s in check_seeds(seeds):
+    for s in check_seeds(seeds, tr.seeds):
         runs = {
             "deep": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", 0, width),
             "frozen": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", depth - 1, width),
             "shallow": _run(1, s, epochs, lr, batch_size, "sigmoid", "nielsen", 0, width),
         }
         for variant, h in runs.items():
-            reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
             results.append({"variant": variant, "seed": s, "test accuracy": h.test_acc[-1],
-                            "epoch to 50%": reached[0] if reached else np.nan})
+                            "epoch to 50%": h.first_epoch_reaching(0.5)})
             for e, row in zip(h.diag_epoch, h.weight_change):
                 for layer, value in enumerate(row):
                     changes.append({"variant": variant, "seed": s, "epoch": e,
@@ -188,15 +266,15 @@ def freeze_comparison(
 
 
 def depth_sweep(
-    depths: Sequence[int] = (1, 2, 3, 4, 5),
+    depths: Sequence[int] | None = None,
     *,
-    seeds: Sequence[int] = (0, 1, 2),
-    epochs: int = 30,
-    lr: float = 1.0,
-    batch_size: int = 32,
+    seeds: Sequence[int] | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
     activation: str = "sigmoid",
     init: str | float = "nielsen",
-    early_epoch: int = 5,
+    early_epoch: int | None = None,
 ) -> pd.DataFrame:
     """Claim C11: how the first layer's learning and the accuracy fall with depth.
 
@@ -207,17 +285,18 @@ def depth_sweep(
     and the first epoch at which the test accuracy reached 50 % (NaN if
     never).
     """
-    early_epoch = check_positive_int(early_epoch, "early_epoch")
-    epochs = check_positive_int(epochs, "epochs")
+    tr = SETTINGS.training
+    early_epoch = check_positive_int(_or(early_epoch, tr.early_epoch), "early_epoch")
+    epochs = check_positive_int(_or(epochs, tr.epochs), "epochs")
+    lr, batch_size = _or(lr, tr.lr), _or(batch_size, tr.batch_size)
     if early_epoch > epochs:
         raise ValueError(f"early_epoch ({early_epoch}) must not exceed epochs ({epochs})")
     rows = []
-    for depth in depths:
+    for depth in _or(depths, tr.depths):
         depth = check_positive_int(depth, "depth")
-        for s in check_seeds(seeds):
-            h = _run(depth, s, epochs, lr, batch_size, activation, init, 0, 30)
+        for s in check_seeds(seeds, tr.seeds):
+            h = _run(depth, s, epochs, lr, batch_size, activation, init, 0, tr.width)
             g0 = h.bias_grad[0]
-            reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
             rows.append({
                 "depth": depth, "seed": s,
                 "first-layer grad": g0[0], "last-layer grad": g0[-1],
@@ -225,20 +304,20 @@ def depth_sweep(
                 "first-layer change (early)": h.weight_change[early_epoch][0],
                 "first-layer change (end)": h.weight_change[-1][0],
                 "test accuracy": h.test_acc[-1],
-                "epoch to 50%": reached[0] if reached else np.nan,
+                "epoch to 50%": h.first_epoch_reaching(0.5),
             })
     return pd.DataFrame(rows)
 
 
 def plateau_run(
-    depth: int = 4,
+    depth: int | None = None,
     *,
-    epochs: int = 60,
-    lr: float = 1.0,
-    batch_size: int = 32,
-    seed: int = 0,
-    hessian_epochs: Sequence[int] = (0, 10, 20, 40, 60),
-    hessian_samples: int = 500,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    hessian_epochs: Sequence[int] | None = None,
+    hessian_samples: int | None = None,
 ):
     """Claim C9: train a deep sigmoid net through its plateau and look at the
     curvature there.
@@ -255,8 +334,12 @@ def plateau_run(
     """
     from ..diagnostics import hessian_extremes, layer_gradients
 
-    depth = check_positive_int(depth, "depth")
-    hessian_samples = check_positive_int(hessian_samples, "hessian_samples")
+    pl = SETTINGS.plateau
+    depth = check_positive_int(_or(depth, pl.depth), "depth")
+    hessian_samples = check_positive_int(_or(hessian_samples, pl.hessian_samples), "hessian_samples")
+    seed = check_seed(_or(seed, pl.seed))
+    epochs, lr, batch_size = _or(epochs, pl.epochs), _or(lr, pl.lr), _or(batch_size, pl.batch_size)
+    hessian_epochs = _or(hessian_epochs, pl.hessian_epochs)
     X_train, X_test, y_train, y_test = digits_split()
     Xh, yh = X_train[:hessian_samples], y_train[:hessian_samples]
     wanted = set(int(e) for e in hessian_epochs)

@@ -43,7 +43,6 @@ with all labels.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -63,6 +62,7 @@ from .._validate import (
 )
 from ..data import digits_split, digits_train_size, label_subset
 from ..diagnostics import weight_gradient_norms_training
+from ..memo import memoised
 from ..models.mlp import ResidualMLP, batchnorm_mlp, count_parameters, dropout_mlp, mlp
 
 __all__ = [
@@ -201,7 +201,7 @@ def _profile_epochs(epochs: int) -> tuple[int, ...]:
     return tuple(sorted({e for e in SETTINGS.deep.profile_epochs if e <= epochs} | {0, 1, epochs}))
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: float) -> FixRun:
     from ..train import train
 
@@ -229,8 +229,8 @@ def fix_run(variant: str, depth: int | None = None, seed: int = 0, *,
     digits split (1,438 training, 359 test images) with SGD and momentum
     (``SETTINGS.deep``), recording the gradient profile on the first 500
     training images at initialisation, after the first and the last epoch
-    and at the epochs of ``SETTINGS.deep.profile_epochs``. Memoised: read the result,
-    do not modify it."""
+    and at the epochs of ``SETTINGS.deep.profile_epochs``. Memoised: each call
+    returns a fresh copy."""
     check_choice(variant, "variant", VARIANTS)
     depth = check_positive_int(SETTINGS.deep.depth if depth is None else depth, "depth")
     width = check_positive_int(SETTINGS.deep.width if width is None else width, "width")
@@ -255,11 +255,10 @@ def fix_comparison(variants: Sequence[str] = VARIANTS, *, depth: int | None = No
         for s in check_seeds(seeds, SETTINGS.deep.seeds):
             run = fix_run(variant, depth, s)
             h = run.history
-            reached = [e for e, a in zip(h.epoch, h.test_acc) if a >= 0.5]
             rows.append({
                 "variant": variant, "seed": s,
                 "test accuracy": h.test_acc[-1], "train accuracy": h.train_acc[-1],
-                "epoch to 50%": reached[0] if reached else np.nan,
+                "epoch to 50%": h.first_epoch_reaching(0.5),
                 "ratio at init": run.ratio[0], "ratio early": run.ratio[1],
                 "first-layer grad at init": run.profiles[0, 0],
                 "parameters": run.parameters,
@@ -283,7 +282,7 @@ class WideRun:
         return self.history.train_acc[-1] - self.history.test_acc[-1]
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, seed: int,
               random_labels: bool, updates: int) -> WideRun:
     from ..train import train
@@ -480,7 +479,7 @@ def dropout_figure(dropout: float, labels: int, weight_decay: float = 0.0,
     base = wide_run(labels)
     fig, (ax_c, ax_g) = plt.subplots(1, 2, figsize=(10, 3.6))
     pairs = [(run, PALETTE["vermillion"], f"dropout {dropout:g}")]
-    if run is not base:
+    if dropout > 0 or weight_decay > 0:  # else run is the unregularised run itself
         pairs.insert(0, (base, PALETTE["grey"], "no dropout"))
     for r, colour, name in pairs:
         updates = np.asarray(r.history.epoch) * r.steps_per_epoch

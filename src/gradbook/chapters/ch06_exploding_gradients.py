@@ -4,7 +4,7 @@ The nets (:mod:`gradbook.models.rnn`), the gradient through time
 (:mod:`gradbook.diagnostics`), the adding problem (:mod:`gradbook.data`) and
 clipping (:mod:`gradbook.train`) are library code; this module holds the
 chapter's one-unit *cliff* (Pascanu, Mikolov & Bengio 2013, section 3), its
-experiment runners and its figure functions.
+settings (:data:`SETTINGS`), its experiment runners and its figure functions.
 
 Conventions: sequences are batch first, ``x`` of shape
 ``(batch, time, features)``; the loss is taken at the last time step only.
@@ -20,13 +20,104 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validate import check_choice, check_positive_float, check_positive_int, check_seed
+from .._validate import (
+    check_choice,
+    check_finite_float,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 from ..data import adding_problem
 from ..diagnostics import gradient_through_time
-from ..models.rnn import LSTMNet, RecurrentNet, VanillaRNN, check_finite_float, task_loss
-from ..train import TrainResult, check_clip, train_rnn
+from ..models.rnn import LSTMNet, RecurrentNet, VanillaRNN, task_loss
+from ..train import History, check_clip, train
+
+__all__ = [
+    "CLIFF_ACTIVATIONS",
+    "LagSettings",
+    "CliffSettings",
+    "AddingSettings",
+    "ExplodingSettings",
+    "SETTINGS",
+    "cliff_loss",
+    "cliff_gradient",
+    "CliffPath",
+    "cliff_trajectory",
+    "ADDING_BASELINE",
+    "ADDING_ONE_VALUE",
+    "MODEL_KINDS",
+    "lag_profile",
+    "growth_rate",
+    "gradient_time_figure",
+    "cliff_figure",
+    "AddingRun",
+    "adding_run",
+    "plot_run",
+]
 
 CLIFF_ACTIVATIONS = ("sigmoid", "tanh")
+
+
+# --------------------------------------------------------------------------
+# settings
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LagSettings:
+    """Experiment 1 (:func:`lag_profile`): fresh nets of ``hidden_size``
+    units whose :math:`W` is drawn ``init`` ("gaussian" or "orthogonal"),
+    run on ``n_sequences`` sequences of the adding problem of ``length``
+    steps."""
+
+    length: int = 100
+    hidden_size: int = 32
+    n_sequences: int = 16
+    init: str = "gaussian"
+
+
+@dataclass(frozen=True)
+class CliffSettings:
+    """The one-unit cliff's figures: gradient descent starts at ``start``
+    :math:`(w_0, b_0)` on sequences of ``length`` steps; the loss surface is
+    drawn on the grids ``w_grid`` and ``b_grid``, each ``(low, high,
+    points)`` as for ``numpy.linspace``."""
+
+    start: tuple[float, float] = (7.0, -3.75)
+    length: int = 20
+    w_grid: tuple[float, float, int] = (2.0, 10.0, 161)
+    b_grid: tuple[float, float, int] = (-6.0, 0.0, 121)
+
+
+@dataclass(frozen=True)
+class AddingSettings:
+    """Experiments 2 and 3 (:func:`adding_run`): nets of ``hidden_size``
+    units trained for ``steps`` updates of ``batch_size`` sequences, SGD with
+    ``momentum``, on ``n_train`` sequences (seed ``seed``) and tested on
+    ``n_test`` others (seed ``seed + test_seed_offset``)."""
+
+    steps: int = 400
+    momentum: float = 0.9
+    hidden_size: int = 32
+    batch_size: int = 32
+    n_train: int = 1024
+    n_test: int = 512
+    test_seed_offset: int = 10_000
+
+
+@dataclass(frozen=True)
+class ExplodingSettings:
+    """Chapter 6's settings, one frozen object per experiment. Replace
+    :data:`SETTINGS` (``dataclasses.replace``) to run the experiments with
+    other settings; nothing is memoised against it."""
+
+    lag: LagSettings = LagSettings()
+    cliff: CliffSettings = CliffSettings()
+    adding: AddingSettings = AddingSettings()
+
+
+#: The chapter's settings (see :class:`ExplodingSettings`).
+SETTINGS = ExplodingSettings()
 
 
 # --------------------------------------------------------------------------
@@ -275,18 +366,19 @@ def _log_y(ax, low: int, high: int, step: int) -> None:
 def lag_profile(
     radius: float,
     nonlinearity: str = "tanh",
-    length: int = 100,
+    length: int | None = None,
     *,
-    hidden_size: int = 32,
-    n_sequences: int = 16,
-    init: str = "gaussian",
+    hidden_size: int | None = None,
+    n_sequences: int | None = None,
+    init: str | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     r"""How the gradient through time scales with the lag, for a fresh net.
 
     Builds ``VanillaRNN(2, hidden_size, 1, nonlinearity, init=init,
     radius=radius, seed=seed)``, runs it on ``n_sequences`` sequences of the
-    adding problem of length ``length`` and returns
+    adding problem of length ``length`` (each None: ``SETTINGS.lag``'s) and
+    returns
 
     .. math:: r_k = \frac{\|\partial L/\partial h_{T-k}\|}{\|\partial L/\partial h_T\|},
               \qquad k = 0, \dots, T,
@@ -299,8 +391,11 @@ def lag_profile(
     -------
     numpy.ndarray of shape (length + 1,); entry ``k`` is lag ``k``, entry 0 is 1.
     """
-    length = check_positive_int(length, "length", minimum=2)
-    n_sequences = check_positive_int(n_sequences, "n_sequences")
+    settings = SETTINGS.lag
+    length = check_positive_int(settings.length if length is None else length, "length", minimum=2)
+    n_sequences = check_positive_int(settings.n_sequences if n_sequences is None else n_sequences, "n_sequences")
+    hidden_size = settings.hidden_size if hidden_size is None else hidden_size
+    init = settings.init if init is None else init
     model = VanillaRNN(2, hidden_size, 1, nonlinearity, init=init, radius=radius, seed=seed)
     x, y = adding_problem(n_sequences, length, seed=seed)
     norms = gradient_through_time(model, x, y).flip(0)
@@ -365,32 +460,22 @@ def gradient_time_figure(radius: float, nonlinearity: str, length: int):
     return fig
 
 
-# the cliff: where the chapter starts its descent, and how it draws the surface
-CLIFF_START = (7.0, -3.75)
-
-
-CLIFF_LENGTH = 20
-
-
-_CLIFF_W = np.linspace(2.0, 10.0, 161)
-
-
-_CLIFF_B = np.linspace(-6.0, 0.0, 121)
-
-
 @functools.lru_cache(maxsize=4)
-def _cliff_surface(length: int) -> np.ndarray:
-    return cliff_loss(_CLIFF_W, _CLIFF_B, length=length)
+def _cliff_surface(length: int, w_grid: tuple[float, float, int], b_grid: tuple[float, float, int]) -> np.ndarray:
+    return cliff_loss(np.linspace(*w_grid), np.linspace(*b_grid), length=length)
 
 
 def _draw_cliff_surface(ax, length: int):
-    """The loss surface on ``ax`` as a grey map; returns the mappable."""
-    dw, db = _CLIFF_W[1] - _CLIFF_W[0], _CLIFF_B[1] - _CLIFF_B[0]
-    mesh = ax.imshow(_cliff_surface(length), origin="lower", aspect="auto", interpolation="nearest",
-                     extent=(_CLIFF_W[0] - dw / 2, _CLIFF_W[-1] + dw / 2, _CLIFF_B[0] - db / 2, _CLIFF_B[-1] + db / 2),
+    """The loss surface on ``ax`` (``SETTINGS.cliff``'s grids) as a grey map; returns the mappable."""
+    cliff = SETTINGS.cliff
+    w_axis, b_axis = np.linspace(*cliff.w_grid), np.linspace(*cliff.b_grid)
+    dw, db = w_axis[1] - w_axis[0], b_axis[1] - b_axis[0]
+    mesh = ax.imshow(_cliff_surface(length, cliff.w_grid, cliff.b_grid), origin="lower", aspect="auto",
+                     interpolation="nearest",
+                     extent=(w_axis[0] - dw / 2, w_axis[-1] + dw / 2, b_axis[0] - db / 2, b_axis[-1] + db / 2),
                      cmap="Greys", vmin=-0.5, vmax=1.2)
-    ax.set_xlim(_CLIFF_W[0], _CLIFF_W[-1])
-    ax.set_ylim(_CLIFF_B[0], _CLIFF_B[-1])
+    ax.set_xlim(w_axis[0], w_axis[-1])
+    ax.set_ylim(b_axis[0], b_axis[-1])
     ax.set_xlabel("recurrent weight w")
     ax.set_ylabel("bias b")
     return mesh
@@ -398,9 +483,11 @@ def _draw_cliff_surface(ax, length: int):
 
 def _draw_path(ax, path: CliffPath, colour: str, label: str, note_y: float) -> None:
     """A descent path, with a note where it leaves the window."""
+    w_low, w_high, _ = SETTINGS.cliff.w_grid
+    b_low, b_high, _ = SETTINGS.cliff.b_grid
     w, b = path.params[:, 0], path.params[:, 1]
     ax.plot(w, b, ".-", color=colour, lw=1.2, ms=3, label=label)
-    inside = (w >= _CLIFF_W[0]) & (w <= _CLIFF_W[-1]) & (b >= _CLIFF_B[0]) & (b <= _CLIFF_B[-1])
+    inside = (w >= w_low) & (w <= w_high) & (b >= b_low) & (b <= b_high)
     if not inside.all():
         k = int(np.argmin(inside))
         ax.annotate(f"thrown to ({w[k]:.3g}, {b[k]:.3g})", xy=(w[k - 1], b[k - 1]),
@@ -409,11 +496,12 @@ def _draw_path(ax, path: CliffPath, colour: str, label: str, note_y: float) -> N
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=colour, lw=0.8))
 
 
-def cliff_figure(clip: float, lr: float, *, steps: int = 100, length: int = CLIFF_LENGTH):
+def cliff_figure(clip: float, lr: float, *, steps: int = 100, length: int | None = None):
     r"""The chapter's second interactive figure: gradient descent on the
-    one-unit cliff (:func:`cliff_loss`, sigmoid, T = ``length``) from
-    :data:`CLIFF_START`, without clipping (vermillion) and with the gradient
-    norm clipped at ``clip`` (blue), at learning rate ``lr``.
+    one-unit cliff (:func:`cliff_loss`, sigmoid, T = ``length``, by default
+    ``SETTINGS.cliff.length``) from ``SETTINGS.cliff.start``, without
+    clipping (vermillion) and with the gradient norm clipped at ``clip``
+    (blue), at learning rate ``lr``.
 
     Left: the paths on the loss surface. Right: the gradient norm before
     clipping at each step, on a log axis, with the threshold.
@@ -423,13 +511,15 @@ def cliff_figure(clip: float, lr: float, *, steps: int = 100, length: int = CLIF
     from ..plots import PALETTE
 
     clip = check_positive_float(clip, "clip")
-    free = cliff_trajectory(*CLIFF_START, lr=lr, steps=steps, length=length)
-    clipped = cliff_trajectory(*CLIFF_START, lr=lr, steps=steps, length=length, clip=clip)
+    start = SETTINGS.cliff.start
+    length = check_positive_int(SETTINGS.cliff.length if length is None else length, "length")
+    free = cliff_trajectory(*start, lr=lr, steps=steps, length=length)
+    clipped = cliff_trajectory(*start, lr=lr, steps=steps, length=length, clip=clip)
     fig, (ax_s, ax_g) = plt.subplots(1, 2, figsize=(9.2, 3.5), gridspec_kw={"width_ratios": [1.15, 1]})
     _draw_cliff_surface(ax_s, length)
     _draw_path(ax_s, free, PALETTE["vermillion"], "no clipping", 0.05)
     _draw_path(ax_s, clipped, PALETTE["blue"], f"clipped at {clip:g}", 0.15)
-    ax_s.plot(*CLIFF_START, "o", color="black", ms=5)
+    ax_s.plot(*start, "o", color="black", ms=5)
     ax_s.legend(loc="upper right", fontsize=8, facecolor="white", framealpha=0.9, frameon=True)
     ax_s.set_title(f"lr {lr:g}, final loss: {free.losses[-1]:.3f} unclipped, "
                    f"{clipped.losses[-1]:.3f} clipped", fontsize=9)
@@ -450,16 +540,17 @@ def cliff_figure(clip: float, lr: float, *, steps: int = 100, length: int = CLIF
 class AddingRun:
     """One training run on the adding problem (see :func:`adding_run`).
 
-    ``result`` is what :func:`train_rnn` recorded; ``test_mse`` is the mean
-    squared error on fresh sequences after training, or ``None`` if the run
-    diverged (then ``result.diverged_at`` says when).
+    ``history`` is what :func:`gradbook.train.train` recorded (per step:
+    ``step_loss`` and ``grad_norms``); ``test_mse`` is the mean squared error
+    on fresh sequences after training, or ``None`` if the run diverged (then
+    ``history.diverged_at`` says when).
     """
 
     model: str
     length: int
     lr: float
     clip: tuple[str, float] | None
-    result: TrainResult
+    history: History
     test_mse: float | None
     seconds: float
 
@@ -475,13 +566,13 @@ def adding_run(
     length: int,
     *,
     lr: float,
-    steps: int,
+    steps: int | None = None,
     clip: tuple[str, float] | None = None,
-    momentum: float = 0.9,
-    hidden_size: int = 32,
-    batch_size: int = 32,
-    n_train: int = 1024,
-    n_test: int = 512,
+    momentum: float | None = None,
+    hidden_size: int | None = None,
+    batch_size: int | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
     seed: int = 0,
 ) -> AddingRun:
     r"""Train a fresh net on the adding problem and test it on fresh data.
@@ -489,48 +580,57 @@ def adding_run(
     ``model="rnn"``: ``VanillaRNN(2, hidden_size, 1, "tanh",
     init="orthogonal", radius=1.0, seed=seed)``; ``model="lstm"``:
     ``LSTMNet(2, hidden_size, 1, seed=seed)``. Training is
-    :func:`train_rnn` on ``n_train`` sequences of the given length (seed
-    ``seed``); testing, on ``n_test`` others (seed ``seed + 10_000``). A run
-    that diverges is reported as such (``test_mse=None``), never raised.
+    :func:`gradbook.train.train` in step mode (``steps`` updates of
+    ``batch_size`` sequences, the mean squared error at the last step,
+    ``clip``, ``momentum``) on ``n_train`` sequences of the given length (seed
+    ``seed``); testing, on ``n_test`` others (seed ``seed +
+    test_seed_offset``). Every setting left None is ``SETTINGS.adding``'s. A
+    run that diverges is reported as such (``test_mse=None``), never raised.
     """
     import time
 
+    settings = SETTINGS.adding
     check_choice(model, "model", MODEL_KINDS)
     length = check_positive_int(length, "length", minimum=2)
     seed = check_seed(seed)
+    hidden_size = settings.hidden_size if hidden_size is None else hidden_size
     if model == "rnn":
         net: RecurrentNet = VanillaRNN(2, hidden_size, 1, "tanh", init="orthogonal", radius=1.0, seed=seed)
     else:
         net = LSTMNet(2, hidden_size, 1, seed=seed)
-    train_data = adding_problem(n_train, length, seed=seed)
-    test_data = adding_problem(n_test, length, seed=seed + 10_000)
+    train_x, train_y = adding_problem(settings.n_train if n_train is None else n_train, length, seed=seed)
+    test_data = adding_problem(settings.n_test if n_test is None else n_test, length,
+                               seed=seed + settings.test_seed_offset)
     start = time.perf_counter()
-    result = train_rnn(net, train_data, steps=steps, lr=lr, batch_size=batch_size, clip=clip,
-                       momentum=momentum, seed=seed, progress="auto")
-    test_mse = None if result.diverged else task_loss(net, *test_data)
+    history = train(net, train_x, train_y, steps=settings.steps if steps is None else steps, lr=lr,
+                    batch_size=settings.batch_size if batch_size is None else batch_size, clip=clip,
+                    momentum=settings.momentum if momentum is None else momentum, loss="mse", seed=seed,
+                    progress="auto")
+    test_mse = None if history.diverged else task_loss(net, *test_data)
     if test_mse is not None and not math.isfinite(test_mse):
         test_mse = None  # finite training losses, but the last update blew it up
-    return AddingRun(model, length, lr, check_clip(clip), result, test_mse, time.perf_counter() - start)
+    return AddingRun(model, length, lr, check_clip(clip), history, test_mse, time.perf_counter() - start)
 
 
-def plot_run(ax, result: TrainResult, *, label: str, color: str, what: str = "loss", window: int = 10) -> None:
+def plot_run(ax, history: History, *, label: str, color: str, what: str = "loss", window: int = 10) -> None:
     r"""Draw one training run on ``ax``: the loss (``what="loss"``, a
     moving average over ``window`` steps) or the gradient norm before
-    clipping (``what="grad_norm"``, raw) at every step.
+    clipping (``what="grad_norm"``, raw) at every step (``history.step_loss``,
+    ``history.grad_norms``).
 
     A diverged run ends with an ``x`` at the step where it stopped and the
     note "diverged at step N", so it cannot be mistaken for a short run.
     """
     check_choice(what, "what", ("loss", "grad_norm"))
     window = check_positive_int(window, "window")
-    values = np.asarray(result.losses if what == "loss" else result.grad_norms, dtype=np.float64)
+    values = np.asarray(history.step_loss if what == "loss" else history.grad_norms, dtype=np.float64)
     if values.size and what == "loss" and window > 1:
         kernel = np.ones(min(window, values.size))
         values = np.convolve(values, kernel, "full")[: values.size] / np.convolve(
             np.ones(values.size), kernel, "full")[: values.size]
     ax.plot(np.arange(values.size), values, color=color, lw=1.4, label=label)
-    if result.diverged:
+    if history.diverged:
         last = values[-1] if values.size else 1.0
-        ax.plot([result.diverged_at], [last], "x", color=color, ms=9, mew=2.5)
-        ax.annotate(f"diverged at step {result.diverged_at}", (result.diverged_at, last),
+        ax.plot([history.diverged_at], [last], "x", color=color, ms=9, mew=2.5)
+        ax.annotate(f"diverged at step {history.diverged_at}", (history.diverged_at, last),
                     xytext=(6, 0), textcoords="offset points", fontsize=8, color=color, va="center")

@@ -37,11 +37,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from .._validate import (
+    as_sequences,
+    as_square_matrix,
+    check_finite_float,
     as_features,
     as_labels,
     check_choice,
@@ -50,6 +52,22 @@ from .._validate import (
     check_seed,
 )
 from ..losses import loss_value
+
+__all__ = [
+    "NONLINEARITIES",
+    "RECURRENT_INITS",
+    "TASK_LOSSES",
+    "as_targets",
+    "last_step_loss",
+    "check_recurrent_net",
+    "orthogonal_matrix",
+    "spectral_radius",
+    "recurrent_matrix",
+    "RecurrentNet",
+    "VanillaRNN",
+    "LSTMNet",
+    "task_loss",
+]
 
 NONLINEARITIES = ("tanh", "linear")
 
@@ -61,92 +79,33 @@ TASK_LOSSES = ("mse", "softmax")
 
 
 # --------------------------------------------------------------------------
-# private checks
+# checks
 # --------------------------------------------------------------------------
 
 
-def as_matrix(W: Any, name: str) -> torch.Tensor:
-    """``W`` as a detached, non-empty, finite float64 matrix (no float32 round trip)."""
-    try:
-        t = W.detach() if isinstance(W, torch.Tensor) else torch.from_numpy(np.asarray(W, dtype=np.float64))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real numeric matrix; got {type(W).__name__}") from exc
-    if t.is_complex():
-        raise TypeError(f"{name} must be real-valued; got dtype {t.dtype}")
-    if t.ndim != 2 or 0 in t.shape:
-        raise ValueError(f"{name} must be a non-empty 2-D matrix; got shape {tuple(t.shape)}")
-    t = t.to(torch.float64)
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values; all entries must be finite")
-    return t
-
-
-def as_square_matrix(W: Any, name: str = "W") -> torch.Tensor:
-    """``W`` as a detached float64 square matrix with finite entries."""
-    shape = tuple(np.shape(W))
-    if len(shape) != 2 or shape[0] != shape[1]:
-        raise ValueError(f"{name} must be a square matrix (n, n); got shape {shape}")
-    return as_matrix(W, name)
-
-
-def as_sequences(x: Any, name: str = "x", *, n_features: int | None = None) -> torch.Tensor:
-    """``x`` as a float tensor of shape (batch, time, features), finite.
-
-    A float tensor keeps its dtype and its autograd graph; anything else goes
-    through :func:`~gradbook._validate.as_features` (one row per time step)
-    and becomes float32.
-    """
-    try:
-        shape = tuple(np.shape(x))
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a (batch, time, features) array; got a ragged {type(x).__name__}") from exc
-    if len(shape) != 3:
-        raise ValueError(f"{name} must be 3-D, of shape (batch, time, features); got shape {shape}")
-    if 0 in shape:
-        raise ValueError(f"{name} is empty: shape {shape}; batch, time and features must be >= 1")
-    if isinstance(x, torch.Tensor) and x.is_floating_point():
-        if not torch.isfinite(x.detach()).all():
-            bad = int((~torch.isfinite(x.detach())).sum())
-            raise ValueError(f"{name} contains {bad} NaN or infinite value(s); all values must be finite")
-        t = x
-    else:
-        flat = x.reshape(-1, shape[2]) if isinstance(x, torch.Tensor) else np.asarray(x).reshape(-1, shape[2])
-        t = as_features(flat, name).reshape(shape)
-    if n_features is not None and shape[2] != n_features:
-        raise ValueError(f"{name} must have {n_features} features (last axis); got {shape[2]}")
-    return t
-
-
-def check_finite_float(v: Any, name: str) -> float:
-    """``v`` as a float if it is a finite real number."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite number; got {v!r}")
-    return float(v)
-
-
-def as_targets(y: Any, loss: str, n_samples: int, n_outputs: int) -> torch.Tensor:
+def as_targets(y: Any, loss: str, n_samples: int, n_outputs: int, name: str = "y") -> torch.Tensor:
     """Targets for the last time step: (n, n_outputs) floats for "mse",
     (n,) class labels for "softmax"."""
     check_choice(loss, "loss", TASK_LOSSES)
     if loss == "softmax":
-        return as_labels(y, "y", n_samples=n_samples, n_classes=n_outputs)
-    t = as_features(y, "y", n_features=n_outputs)
+        return as_labels(y, name, n_samples=n_samples, n_classes=n_outputs)
+    t = as_features(y, name, n_features=n_outputs)
     if t.shape[0] != n_samples:
-        raise ValueError(f"y has {t.shape[0]} rows but x has {n_samples} sequences")
+        raise ValueError(f"{name} has {t.shape[0]} rows but x has {n_samples} sequences")
     return t
 
 
 def last_step_loss(last: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """Mean loss of the last step's outputs (n, n_outputs) against ``y``."""
-    if loss == "mse":
-        return ((last - y.to(last.dtype)) ** 2).sum(1).mean()
-    return loss_value(last, y, "softmax")
+    """Mean loss of the last step's outputs (n, n_outputs) against ``y``:
+    :func:`gradbook.losses.loss_value` with "mse" or "softmax"."""
+    check_choice(loss, "loss", TASK_LOSSES)
+    return loss_value(last, y, loss)
 
 
 def check_recurrent_net(model: Any) -> "RecurrentNet":
     if not isinstance(model, RecurrentNet):
         raise TypeError(
-            f"model must be a VanillaRNN or LSTMNet (a gradbook.rnn.RecurrentNet); "
+            f"model must be a VanillaRNN or LSTMNet (a gradbook.models.rnn.RecurrentNet); "
             f"got {type(model).__name__}"
         )
     return model
