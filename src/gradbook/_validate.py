@@ -23,6 +23,8 @@ __all__ = [
     "check_positive_float",
     "check_probability",
     "check_seed",
+    "SEED_LIMIT",
+    "derived_seed",
     "check_seeds",
     "check_choice",
     "check_module",
@@ -169,9 +171,25 @@ def check_probability(value: Any, name: str, *, allow_one: bool = False) -> floa
     return v
 
 
+#: Seeds lie in [0, SEED_LIMIT): what numpy's RandomState accepts (torch accepts more).
+SEED_LIMIT = 2**32
+
+
 def check_seed(seed: Any, name: str = "seed") -> int:
-    """Return ``seed`` if it is a non-negative int."""
-    return check_positive_int(seed, name, minimum=0)
+    """Return ``seed`` if it is an int with 0 <= seed < 2**32."""
+    seed = check_positive_int(seed, name, minimum=0)
+    if seed >= SEED_LIMIT:
+        raise ValueError(f"{name} must be an integer in [0, 2**32); got {seed}")
+    return seed
+
+
+def derived_seed(value: int) -> int:
+    """A seed derived from another (``seed + 1``, ``seed * 1000 + i``), folded
+    into [0, 2**32) so that it never overflows at the top of the seed range.
+    For the small seeds the book uses, it is ``value`` itself."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"a derived seed must be a non-negative integer; got {value!r}")
+    return int(value) % SEED_LIMIT
 
 
 def check_seeds(seeds: Any, default: Any = None, name: str = "seeds") -> list[int]:

@@ -265,3 +265,27 @@ def test_check_seeds():
         check_seeds([1, -1])
     with pytest.raises(TypeError, match="seeds must be a sequence of integer seeds; got 3"):
         check_seeds(3)
+
+
+def test_seeds_lie_below_two_to_the_32():
+    from gradbook._validate import SEED_LIMIT, check_seed, derived_seed
+
+    assert check_seed(SEED_LIMIT - 1) == SEED_LIMIT - 1
+    for bad in (SEED_LIMIT, 2**64):
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32\)"):
+            check_seed(bad)
+    assert derived_seed(12) == 12 and derived_seed(SEED_LIMIT - 1 + 12345) == 12344
+    with pytest.raises(ValueError, match="derived seed"):
+        derived_seed(-1)
+
+
+def test_a_seed_at_the_top_of_the_range_builds_every_derived_generator():
+    from gradbook.models.mlp import dropout_mlp, mlp
+    from gradbook.models.rnn import VanillaRNN
+
+    top = 2**32 - 1
+    assert len(dropout_mlp([4, 3, 2], 0.5, seed=top)) == 4
+    mlp([4, 3, 2], seed=top)
+    VanillaRNN(2, 3, 1, seed=top)
+    with pytest.raises(ValueError, match="seed"):
+        mlp([4, 3, 2], seed=2**64)

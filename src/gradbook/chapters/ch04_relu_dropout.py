@@ -59,6 +59,7 @@ from .._validate import (
     check_probability,
     check_seed,
     check_seeds,
+    derived_seed,
 )
 from ..data import digits_split, digits_train_size, label_subset
 from ..diagnostics import weight_gradient_norms_training
@@ -291,7 +292,7 @@ def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, se
     index = label_subset(y_train, n_labels, seed)
     X, y = X_train[index], y_train[index]
     if random_labels:
-        gen = torch.Generator().manual_seed(seed + 12345)
+        gen = torch.Generator().manual_seed(derived_seed(seed + 12345))
         y = y[torch.randperm(len(y), generator=gen)]
     net = dropout_mlp([64, width, width, 10], dropout, seed=seed)
     batch = SETTINGS.wide.batch_size

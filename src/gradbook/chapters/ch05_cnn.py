@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._validate import check_choice, check_positive_float, check_positive_int, check_seed, check_seeds
+from .._validate import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    check_seeds,
+    derived_seed,
+)
 from ..data import digits_split, digits_train_size, label_subset, permute_pixels, pixel_permutation
 from ..diagnostics import layer_gradient_table
 from ..memo import memoised
@@ -265,7 +272,7 @@ def _training_profiles(depth, activation, epochs, lr, batch_size, seed, n_sample
         for epoch in range(epochs + 1):
             if epoch > 0:
                 train(net, X_train, y_train, epochs=1, lr=lr, batch_size=batch_size,
-                      momentum=0.9, seed=seed * 1000 + epoch)
+                      momentum=0.9, seed=derived_seed(seed * 1000 + epoch))
             acc = evaluate(net, X_test, y_test)[1]
             f = layer_gradient_table(net, Xd, yd)
             f["net"], f["epoch"], f["test accuracy"] = arch.upper(), epoch, acc

@@ -26,6 +26,7 @@ from .._validate import (
     check_positive_float,
     check_positive_int,
     check_seed,
+    derived_seed,
 )
 from ..data import adding_problem
 from ..diagnostics import gradient_through_time
@@ -600,7 +601,7 @@ def adding_run(
         net = LSTMNet(2, hidden_size, 1, seed=seed)
     train_x, train_y = adding_problem(settings.n_train if n_train is None else n_train, length, seed=seed)
     test_data = adding_problem(settings.n_test if n_test is None else n_test, length,
-                               seed=seed + settings.test_seed_offset)
+                               seed=derived_seed(seed + settings.test_seed_offset))
     start = time.perf_counter()
     history = train(net, train_x, train_y, steps=settings.steps if steps is None else steps, lr=lr,
                     batch_size=settings.batch_size if batch_size is None else batch_size, clip=clip,

@@ -30,6 +30,7 @@ from .._validate import (
     check_positive_int,
     check_probability,
     check_seed,
+    derived_seed,
 )
 from ..data import check_permutation
 
@@ -281,7 +282,7 @@ def dropout_mlp(sizes: Sequence[int], p: float, *, activation: str = "relu",
     for i, module in enumerate(base):
         layers.append(module)
         if isinstance(module, tuple(ACTIVATION_MODULES.values())):
-            layers.append(InvertedDropout(p, seed=seed * 1000 + i))
+            layers.append(InvertedDropout(p, seed=derived_seed(seed * 1000 + i)))
     return nn.Sequential(*layers)
 
 

@@ -41,15 +41,16 @@ import torch
 from torch import nn
 
 from .._validate import (
-    as_sequences,
-    as_square_matrix,
-    check_finite_float,
     as_features,
     as_labels,
+    as_sequences,
+    as_square_matrix,
     check_choice,
+    check_finite_float,
     check_positive_float,
     check_positive_int,
     check_seed,
+    derived_seed,
 )
 from ..losses import loss_value
 
@@ -297,7 +298,7 @@ class VanillaRNN(RecurrentNet):
         seed = check_seed(seed)
         self.state_size = self.hidden_size
         self.weight_hh = nn.Parameter(recurrent_matrix(self.hidden_size, radius, init, seed))
-        gen = torch.Generator().manual_seed(seed + 1)
+        gen = torch.Generator().manual_seed(derived_seed(seed + 1))
         U = torch.randn(self.hidden_size, self.input_size, generator=gen)
         self.weight_ih = nn.Parameter(U * (input_scale / math.sqrt(self.input_size)))
         self.bias = nn.Parameter(torch.zeros(self.hidden_size))

@@ -71,6 +71,7 @@ from .._validate import (
     check_positive_int,
     check_probability,
     check_seed,
+    derived_seed,
 )
 
 __all__ = [
@@ -447,7 +448,7 @@ def _fit_autoencoder(
     params = [W, c, b] if tied else [W, c, D, b]
     velocity = [torch.zeros_like(p) for p in params]
     # A fixed corruption of the data on which the objective is recorded every epoch.
-    monitor_in = mask_noise(X, corruption, torch.Generator().manual_seed(seed + 1))
+    monitor_in = mask_noise(X, corruption, torch.Generator().manual_seed(derived_seed(seed + 1)))
     history: dict[str, list[float]] = {"epoch": [], "loss": [], "seconds": []}
 
     def record(epoch: int, seconds: float) -> None:
