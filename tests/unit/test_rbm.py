@@ -1,6 +1,8 @@
-"""Tests of gradbook.rbm: the maths by enumeration on tiny models, the sampler
-against exact distributions, CD on bars and stripes, parity with
-scikit-learn's BernoulliRBM, scikit-learn's estimator checks, bad inputs."""
+"""Tests of gradbook.models.rbm: the maths by enumeration on tiny models, the
+sampler against exact distributions, CD on bars and stripes, parity with
+scikit-learn's BernoulliRBM, scikit-learn's estimator checks, bad inputs, and
+the fast paths against the plain versions beside them (cd_update,
+free_energy, ais_log_partition)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
-from gradbook.models.rbm import MAX_ENUMERATED_UNITS, BernoulliRBM
+from gradbook.models.rbm import (
+    MAX_ENUMERATED_UNITS,
+    BernoulliRBM,
+    CDUpdate,
+    ais_log_partition,
+    cd_update,
+    free_energy,
+    uniform_from_bits,
+)
 from gradbook.data import bars_and_stripes
 
 QUIET = {"progress": False}
@@ -643,3 +653,234 @@ def test_ais_rejects_bad_base_data(binary_digits_rbm):
         rbm.ais_log_partition(X[:, :10])
     with pytest.raises(NotFittedError):
         BernoulliRBM().ais_log_partition()
+
+
+# ------------------------------------------- the fast paths against the plain versions
+# BernoulliRBM trains with _ContrastiveDivergence.update (one augmented matrix,
+# buffers, random numbers drawn in blocks); the chapter shows cd_update. They
+# must agree to float32 rounding when they start from the same state and
+# consume the same uniform numbers.
+
+EPS32 = 2.0**-23
+
+
+def ulps(got: torch.Tensor, expected: torch.Tensor, scale: float) -> float:
+    """Largest difference, in float32 units (2**-23) of ``scale``."""
+    return float((got.double() - expected.double()).abs().max()) / (scale * EPS32)
+
+
+def parts(A: torch.Tensor, m: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(W, b, c) of the fast path's augmented matrix [[W, c], [b, 0]] (or of its velocity)."""
+    return A[:m, :n], A[m, :n], A[:m, n]
+
+
+def recorded_fit(monkeypatch, X: np.ndarray, **params) -> tuple[BernoulliRBM, list[dict]]:
+    """Fit a BernoulliRBM and record each fast update: the state before, the uniform
+    numbers it consumed, and the state after."""
+    from gradbook.models.rbm import _ContrastiveDivergence
+
+    records, fast_update = [], _ContrastiveDivergence.update
+
+    def update(trainer, batch, u_vis, u_hid):
+        m, n, chains = trainer.n_hidden, trainer.n_visible, batch.chain.shape[0]
+        velocity = None if trainer.velocity is None else parts(trainer.velocity.clone(), m, n)
+        record = {"v": batch.v[:, :n].clone(), "before": parts(trainer.A.clone(), m, n),
+                  "chains": trainer.chain[:chains, :m].clone(), "velocity": velocity,
+                  "u_vis": [u.clone() for u in u_vis], "u_hid": [u.clone() for u in u_hid]}
+        fast_update(trainer, batch, u_vis, u_hid)
+        record["after"] = parts(trainer.A.clone(), m, n)
+        record["chains_after"] = batch.chain_h.clone()
+        records.append(record)
+
+    monkeypatch.setattr(_ContrastiveDivergence, "update", update)
+    rbm = BernoulliRBM(**params, progress=False).fit(X)
+    monkeypatch.undo()
+    return rbm, records
+
+
+PLAIN_CASES = [
+    {},  # CD-1
+    {"k": 3},
+    {"persistent": True},  # PCD-1: 10 chains, and 3 rows in the last batch
+    {"persistent": True, "k": 2},
+    {"weight_decay": 0.05},
+    {"momentum": 0.5, "weight_decay": 0.01},
+    {"persistent": True, "k": 2, "momentum": 0.9, "weight_decay": 0.1, "learning_rate": 0.5},
+]
+
+
+def plain_data() -> np.ndarray:
+    """53 binary rows of 12 pixels: batches of 10 leave a short last batch of 3."""
+    return (np.random.default_rng(1).random((53, 12)) < 0.4).astype(np.float32)
+
+
+def plain_params(case: dict) -> dict:
+    return {"n_components": 7, "batch_size": 10, "n_iter": 3, "random_state": 0,
+            "learning_rate": 0.3, **case}
+
+
+def plain_update(record: dict, params: dict, **changes) -> CDUpdate:
+    """cd_update from a record's state before, with the numbers the fast path consumed."""
+    kwargs = {"lr": params["learning_rate"], "momentum": params.get("momentum", 0.0),
+              "weight_decay": params.get("weight_decay", 0.0), "velocity": record["velocity"],
+              "chains": record["chains"] if params.get("persistent") else None, **changes}
+    return cd_update(record["v"], *record["before"], record["u_hid"], record["u_vis"], **kwargs)
+
+
+def update_scale(record: dict, params: dict, i: int) -> float:
+    """Size of the numbers one parameter's update adds: |theta| + lr + momentum |velocity|
+    (the statistics lie in [0, 1])."""
+    scale = float(record["before"][i].abs().max()) + params["learning_rate"]
+    if record["velocity"] is not None:
+        scale += params["momentum"] * float(record["velocity"][i].abs().max())
+    return scale
+
+
+@pytest.mark.parametrize("case", PLAIN_CASES)
+def test_each_fast_update_equals_cd_update(monkeypatch, case):
+    """Every update of a fit (18 of them, over 3 epochs) from the same state and the same
+    uniform numbers: parameters within 4 float32 units (measured: under 1), persistent
+    chains exactly equal."""
+    params = plain_params(case)
+    _, records = recorded_fit(monkeypatch, plain_data(), **params)
+    assert len(records) == 18 and len(records[-1]["v"]) == 3
+    for record in records:
+        plain = plain_update(record, params)
+        for i, name in enumerate("Wbc"):
+            error = ulps(plain[i], record["after"][i], update_scale(record, params, i))
+            assert error <= 4, f"{name}: {error:.1f} float32 units"
+        if params.get("persistent"):
+            assert torch.equal(plain.chains, record["chains_after"])
+        else:
+            assert plain.chains is None
+
+
+@pytest.mark.parametrize("slip", ["sign", "no 1/B", "one Gibbs step", "no momentum"])
+def test_the_comparison_catches_wrong_updates(monkeypatch, slip):
+    """The tolerance above is tight enough to catch the usual slips: a sign error, a
+    missing 1/B, a Gibbs step too few, a forgotten velocity."""
+    params = plain_params({"persistent": True, "k": 2, "momentum": 0.5})
+    _, records = recorded_fit(monkeypatch, plain_data(), **params)
+    record, lr = records[-2], params["learning_rate"]  # a full batch, 10 rows
+    if slip == "sign":
+        wrong = plain_update(record, params, lr=-lr)
+    elif slip == "no 1/B":
+        wrong = plain_update(record, params, lr=lr * len(record["v"]))
+    elif slip == "one Gibbs step":
+        wrong = plain_update({**record, "u_vis": record["u_vis"][:1],
+                              "u_hid": record["u_hid"][:1]}, params)
+    else:
+        wrong = plain_update(record, params, momentum=0.0)
+    errors = [ulps(wrong[i], record["after"][i], update_scale(record, params, i))
+              for i in range(3)]
+    assert max(errors) > 1000
+
+
+@pytest.mark.parametrize("case", PLAIN_CASES)
+def test_cd_update_alone_retraces_fit(case):
+    """cd_update chained over a whole fit (3 epochs of 6 batches, the last short), from
+    the initial parameters and fed from the model's own random stream, ends where fit
+    ends: the same samples all the way (persistent chains exactly equal) and parameters
+    within 16 float32 units (measured: under 5). So the fast path also consumes the
+    stream as documented: per update, k arrays of (chains, n + m) numbers, visible
+    units first, the first rows only in a short CD batch."""
+    params, X = plain_params(case), plain_data()
+    rbm = BernoulliRBM(**params, progress=False).fit(X)
+    start = BernoulliRBM(**{**params, "n_iter": 0}, progress=False).fit(X)
+    W, b, c = (torch.as_tensor(a) for a in
+               (start.components_, start.intercept_visible_, start.intercept_hidden_))
+    persistent, k, size = params.get("persistent", False), params.get("k", 1), params["batch_size"]
+    chains = torch.as_tensor(start.h_samples_) if persistent else None
+    bits, n, velocity = start._bits(), X.shape[1], None
+    for epoch in range(params["n_iter"]):
+        for first in range(0, len(X), size):
+            v = torch.as_tensor(X[first:first + size])
+            # Each update's block is a whole number of 64-bit words (10 chains x 19
+            # units), so drawing it alone gives the numbers the fast path draws in
+            # blocks of several updates.
+            noise = uniform_from_bits(bits, k, size, n + params["n_components"])
+            noise = noise if persistent else noise[:, :len(v)]
+            W, b, c, chains, velocity = cd_update(
+                v, W, b, c, noise[..., n:], noise[..., :n], lr=params["learning_rate"],
+                chains=chains, momentum=params.get("momentum", 0.0),
+                weight_decay=params.get("weight_decay", 0.0), velocity=velocity)
+    momentum = params.get("momentum", 0.0)
+    for got, fitted in zip((W, b, c), (rbm.components_, rbm.intercept_visible_,
+                                       rbm.intercept_hidden_)):
+        scale = float(np.abs(fitted).max()) + params["learning_rate"] / (1.0 - momentum)
+        assert ulps(got, torch.as_tensor(fitted), scale) <= 16
+    if persistent:
+        assert torch.equal(chains, torch.as_tensor(rbm.h_samples_))
+    assert bits.random_raw() == rbm._bits().random_raw()  # and no number more or less
+
+
+def test_partial_fit_equals_cd_update_with_the_models_random_numbers():
+    """Without looking inside: partial_fit's update consumes uniform_from_bits of the
+    model's stream, k arrays of (chains, n + m) numbers, visible units first."""
+    X = plain_data()[:9]
+    rbm = BernoulliRBM(5, batch_size=6, n_iter=1, k=2, persistent=True, learning_rate=0.2,
+                       momentum=0.5, random_state=3, progress=False).fit(X)
+    W, b, c = (torch.as_tensor(a.copy()) for a in
+               (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
+    chains, n = torch.as_tensor(rbm.h_samples_.copy()), X.shape[1]
+    velocity = parts(torch.as_tensor(rbm._velocity.copy()), 5, n)
+    noise = uniform_from_bits(rbm._bits(), 2, 6, n + 5)  # 6 chains, 9 rows
+    plain = cd_update(torch.as_tensor(X), W, b, c, noise[..., n:], noise[..., :n], lr=0.2,
+                      chains=chains, momentum=0.5, velocity=velocity)
+    rbm.partial_fit(X)
+    for got, fitted in zip(plain[:3], (rbm.components_, rbm.intercept_visible_,
+                                       rbm.intercept_hidden_)):
+        assert ulps(got, torch.as_tensor(fitted), float(np.abs(fitted).max()) + 0.6) <= 4
+    assert torch.equal(plain.chains, torch.as_tensor(rbm.h_samples_))
+
+
+def test_cd_update_leaves_its_arguments_alone():
+    rng = torch.Generator().manual_seed(0)
+    v = (torch.rand(4, 6, generator=rng) < 0.5).float()
+    W, b, c = torch.randn(3, 6, generator=rng), torch.randn(6, generator=rng), torch.zeros(3)
+    u_hid, u_vis = torch.rand(2, 4, 3, generator=rng), torch.rand(2, 4, 6, generator=rng)
+    before = [t.clone() for t in (v, W, b, c, u_hid, u_vis)]
+    out = cd_update(v, W, b, c, u_hid, u_vis, lr=0.1, momentum=0.5, weight_decay=0.1)
+    assert all(torch.equal(p, q) for p, q in zip(before, (v, W, b, c, u_hid, u_vis)))
+    assert out.W.shape == W.shape and out.chains is None
+    assert [t.shape for t in out.velocity] == [W.shape, b.shape, c.shape]
+
+
+def test_free_energy_is_the_formula_summed_by_enumeration():
+    """free_energy (what BernoulliRBM.free_energy returns) equals -log sum_h exp(-E(v, h)),
+    in float64, from arrays or tensors."""
+    rbm = tiny_rbm(5, 4, seed=2, scale=3.0)
+    W, b, c = (np.asarray(a, dtype=np.float64) for a in
+               (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
+    V, H = states(5), states(4)
+    brute = -logsumexp((V @ b)[:, None] + (H @ c)[None, :] + V @ W.T @ H.T, axis=1)
+    got = free_energy(V, W, b, c)
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), brute, rtol=1e-13, atol=1e-12)
+    assert np.array_equal(rbm.free_energy(V), got.numpy())
+    same = free_energy(*(torch.as_tensor(a, dtype=torch.float32) for a in (V, W, b, c)))
+    assert torch.equal(same, free_energy(V, rbm.components_, rbm.intercept_visible_,
+                                         rbm.intercept_hidden_))
+
+
+@pytest.mark.parametrize("base", ["data", "uniform"])
+def test_fast_ais_equals_the_plain_annealing_loop(binary_digits_rbm, base):
+    """BernoulliRBM.ais_log_partition (blocks of random numbers, float32 samples) and the
+    plain ais_log_partition (float64) give the same estimate for the same seed, within 4
+    float32 units of log Z (measured: about 0.03): the same samples all the way. Another
+    seed moves the estimate by far more."""
+    rbm, X = binary_digits_rbm
+    W, b, c = (torch.as_tensor(a, dtype=torch.float64) for a in
+               (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
+    X_base, base_bias = None, None
+    if base == "data":  # the base model BernoulliRBM.ais_log_partition(X) builds
+        X_base = X
+        mean = (torch.as_tensor(X, dtype=torch.float64).sum(dim=0) + 1.0) / (len(X) + 2.0)
+        base_bias = torch.log(mean) - torch.log1p(-mean)
+    fast = rbm.ais_log_partition(X_base, n_runs=10, n_betas=200, random_state=5)
+    plain = ais_log_partition(W, b, c, base_bias, runs=10, steps=200, seed=5)
+    tolerance = 4 * EPS32 * abs(fast.log_z)
+    for got, expected in zip(plain, fast):  # low is -inf when the weights vary too much
+        assert got == expected or abs(got - expected) <= tolerance
+    other = ais_log_partition(W, b, c, base_bias, runs=10, steps=200, seed=6)
+    assert abs(other.log_z - fast.log_z) > 100 * tolerance

@@ -51,6 +51,41 @@ from .._validate import check_positive_float, check_positive_int, check_seed
 from ..data import bars_and_stripes, load_digits, train_test_split
 from ..models.rbm import MAX_ENUMERATED_UNITS, BernoulliRBM
 
+__all__ = [
+    "SKLEARN_PUBLISHED",
+    "BAS_PATTERNS",
+    "parse_method",
+    "random_rbm",
+    "energy",
+    "factorisation_check",
+    "bipartite_figure",
+    "cd1_case",
+    "reconstruct",
+    "reconstruction_error",
+    "bas_training_set",
+    "bas_learning_curve",
+    "bas_model",
+    "cd_bias",
+    "bas_comparison",
+    "bas_grid_summary",
+    "misleading_pair",
+    "CURVE_METHODS",
+    "learning_curve_figure",
+    "SPLITS",
+    "example_split",
+    "shared_digit_fraction",
+    "example_rbm",
+    "rbm_vs_pixels",
+    "example_solver_check",
+    "free_energy_monitor",
+    "binary_digits",
+    "ais_check",
+    "ais_comparison",
+    "gibbs_samples",
+    "digit_grid_figure",
+    "samples_figure",
+]
+
 #: Weighted-average precision, recall and F1 of scikit-learn's RBM example.
 SKLEARN_PUBLISHED = {"RBM features": 0.93, "raw pixels": 0.78}
 
@@ -243,7 +278,7 @@ def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: i
     \mid v) - P(h{=}1 \mid v_1)}`, with :math:`h_0 = [u_{hid} < P(h{=}1 \mid v)]`
     and :math:`v_1 = [u_{vis} < P(v{=}1 \mid h_0)]`.
     """
-    from ..models.rbm import _uniform  # the stream BernoulliRBM draws from
+    from ..models.rbm import uniform_from_bits  # the stream BernoulliRBM draws from
 
     n_visible = check_positive_int(n_visible, "n_visible")
     n_hidden = check_positive_int(n_hidden, "n_hidden")
@@ -256,7 +291,7 @@ def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: i
                        progress=False).fit(v.numpy())
     W, b, c = (torch.from_numpy(a.copy()) for a in
                (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
-    noise = _uniform(rbm._bits(), 1, n_rows, n_visible + n_hidden)[0]
+    noise = uniform_from_bits(rbm._bits(), 1, n_rows, n_visible + n_hidden)[0]
     rbm.partial_fit(v.numpy())
     return {"v": v, "W": W, "b": b, "c": c, "learning_rate": learning_rate,
             "u_hid": noise[:, n_visible:].clone(), "u_vis": noise[:, :n_visible].clone(),

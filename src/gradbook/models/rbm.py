@@ -84,6 +84,14 @@ it gains. Otherwise it uses torch's setting (see
 ``gradbook.train.set_threads()``). ``benchmarks/rbm_vs_sklearn.py`` times
 it against scikit-learn, at equal epochs and to equal held-out
 pseudo-likelihood; ``benchmarks/rbm_floor.py`` shows what the products cost.
+
+Plain versions
+--------------
+``cd_update()``, ``free_energy()`` and ``ais_log_partition()`` state the same
+computations in a few lines of plain torch each, for reading: one CD-k or
+PCD-k update, the free energy, and the annealing loop of AIS. The fast paths
+above (``_ContrastiveDivergence.update``, ``_ais_log_partition``) are tested
+equal to them, consuming the same random numbers (``tests/unit/test_rbm.py``).
 """
 
 from __future__ import annotations
@@ -101,6 +109,17 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validate import as_features, check_choice, check_positive_float, check_positive_int, check_seed
+
+__all__ = [
+    "MAX_ENUMERATED_UNITS",
+    "BernoulliRBM",
+    "CDUpdate",
+    "LogPartitionEstimate",
+    "ais_log_partition",
+    "cd_update",
+    "free_energy",
+    "uniform_from_bits",
+]
 
 #: The largest layer ``BernoulliRBM.log_partition()`` enumerates (2**20 states).
 MAX_ENUMERATED_UNITS = 20
@@ -122,8 +141,10 @@ _SMALL_WORK = 1 << 20
 _MONITOR_ROWS = 256
 
 
-def _uniform(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor:
+def uniform_from_bits(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor:
     """Uniform numbers in [0, 1) of the given shape, float32 with 23 random bits.
+
+    The numbers ``BernoulliRBM`` samples with (training, ``gibbs``, ``sample``).
 
     Each raw 64-bit word of ``bits`` gives two numbers: the low 23 bits of each
     32-bit half become the mantissa of a float in [1, 2), less 1. On the
@@ -139,7 +160,7 @@ def _uniform(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor:
 
 def _bernoulli(probabilities: torch.Tensor, bits: np.random.BitGenerator) -> torch.Tensor:
     """1.0 where u < p, u uniform in [0, 1), else 0.0 (float32)."""
-    return (_uniform(bits, *probabilities.shape) < probabilities).to(torch.float32)
+    return (uniform_from_bits(bits, *probabilities.shape) < probabilities).to(torch.float32)
 
 
 @contextmanager
@@ -167,10 +188,13 @@ def _softplus(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
 
 
-def _free_energy(
-    v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor
-) -> torch.Tensor:
-    """F(v) = -b'v - sum_j softplus(c_j + W_j v), one value per row of ``v``."""
+def free_energy(v: Any, W: Any, b: Any, c: Any) -> torch.Tensor:
+    """F(v) = -b'v - sum_j softplus(c_j + W_j v), one value per row of ``v``.
+
+    ``v`` (rows, n), ``W`` (m, n), ``b`` (n,), ``c`` (m,): arrays or tensors,
+    computed in float64 (softplus(x) = log(1 + e^x), exact for any x).
+    """
+    v, W, b, c = (torch.as_tensor(t, dtype=torch.float64) for t in (v, W, b, c))
     return -(v @ b) - _softplus(torch.addmm(c, v, W.T)).sum(dim=1)
 
 
@@ -182,7 +206,7 @@ def _pseudo_likelihood(
     rows = torch.arange(v.shape[0])
     flipped = v.clone()
     flipped[rows, flip] = 1 - flipped[rows, flip]
-    gap = _free_energy(flipped, W, b, c) - _free_energy(v, W, b, c)
+    gap = free_energy(flipped, W, b, c) - free_energy(v, W, b, c)
     return -v.shape[1] * _softplus(-gap)
 
 
@@ -226,6 +250,17 @@ class LogPartitionEstimate(NamedTuple):
     log_z: float
     low: float
     high: float
+
+    @classmethod
+    def from_log_weights(cls, log_w: torch.Tensor, log_z_base: float) -> LogPartitionEstimate:
+        """The estimate from the runs' log importance weights (float64) and the base's log Z."""
+        n_runs = len(log_w)
+        shift = float(log_w.max())
+        w = torch.exp(log_w - shift)
+        mean, se = float(w.mean()), float(w.std() / math.sqrt(n_runs)) if n_runs > 1 else 0.0
+        low = log_z_base + shift + math.log(mean - 3 * se) if mean > 3 * se else -math.inf
+        return cls(log_z_base + shift + math.log(mean), low,
+                   log_z_base + shift + math.log(mean + 3 * se))
 
 
 def _ais_schedule(n_betas: int) -> torch.Tensor:
@@ -282,12 +317,93 @@ def _ais_log_partition(
             v = (u[:, n_hidden:] < v_input.sigmoid_()).float()
     m = W.shape[0]
     log_z_base = m * math.log(2.0) + float(_softplus(base_bias.double()).sum())
-    shift = float(log_w.max())
-    w = torch.exp(log_w - shift)
-    mean, se = float(w.mean()), float(w.std() / math.sqrt(n_runs)) if n_runs > 1 else 0.0
-    low = log_z_base + shift + math.log(mean - 3 * se) if mean > 3 * se else -math.inf
-    return LogPartitionEstimate(log_z_base + shift + math.log(mean), low,
-                                log_z_base + shift + math.log(mean + 3 * se))
+    return LogPartitionEstimate.from_log_weights(log_w, log_z_base)
+
+
+def ais_log_partition(
+    W: Any, b: Any, c: Any, base_bias: Any = None, *, runs: int = 100, steps: int = 10_000,
+    seed: int = 0,
+) -> LogPartitionEstimate:
+    r"""Annealed importance sampling of :math:`\log Z`, written plainly (float64).
+
+    The reference for ``_ais_log_partition``, which ``BernoulliRBM.ais_log_partition``
+    runs: the same walk from the base model (no weights, visible biases
+    ``base_bias``; None: zeros) to (W, b, c) through ``steps`` intermediate
+    models, with ``runs`` runs, and the same random numbers for the same
+    ``seed`` (``torch.rand`` from one generator, in the same order). The fast
+    path draws them in blocks and samples in float32; the tests check that the
+    two give the same estimate.
+    """
+    W, b, c = (torch.as_tensor(t, dtype=torch.float64) for t in (W, b, c))
+    b_base = torch.zeros_like(b) if base_bias is None else torch.as_tensor(base_bias).double()
+    m, n = W.shape
+
+    def log_p_star(v, beta):  # log of the model's unnormalised p(v) at inverse temperature beta
+        return v @ ((1 - beta) * b_base + beta * b) + _softplus(beta * (v @ W.T + c)).sum(dim=1)
+
+    gen = torch.Generator().manual_seed(seed)
+    betas = _ais_schedule(steps).tolist()  # 0 = beta_0 < ... < beta_K = 1
+    v = (torch.rand(runs, n, generator=gen) < torch.sigmoid(b_base)).double()  # the base model's
+    log_w = torch.zeros(runs, dtype=torch.float64)
+    for previous, beta in zip(betas, betas[1:]):
+        log_w += log_p_star(v, beta) - log_p_star(v, previous)
+        u = torch.rand(runs, m + n, generator=gen)  # one Gibbs step v -> h -> v at beta
+        h = (u[:, :m] < torch.sigmoid(beta * (v @ W.T + c))).double()
+        v = (u[:, m:] < torch.sigmoid(beta * (h @ W + b) + (1 - beta) * b_base)).double()
+    log_z_base = m * math.log(2.0) + float(_softplus(b_base).sum())  # exact: no weights
+    return LogPartitionEstimate.from_log_weights(log_w, log_z_base)
+
+
+class CDUpdate(NamedTuple):
+    """What ``cd_update()`` returns: new tensors, the arguments are left unchanged."""
+
+    W: torch.Tensor  # (m, n)
+    b: torch.Tensor  # (n,)
+    c: torch.Tensor  # (m,)
+    chains: torch.Tensor | None  # PCD: the chains' hidden states (C, m); CD: None
+    velocity: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # of (W, b, c)
+
+
+def cd_update(
+    v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+    u_hid: Sequence[torch.Tensor], u_vis: Sequence[torch.Tensor], *, lr: float,
+    chains: torch.Tensor | None = None, momentum: float = 0.0, weight_decay: float = 0.0,
+    velocity: Sequence[torch.Tensor] | None = None,
+) -> CDUpdate:
+    r"""One CD-k update from the mini-batch ``v`` (B, n), or PCD-k given ``chains``, plainly.
+
+    The same update as ``BernoulliRBM``'s training (``_ContrastiveDivergence.update``,
+    which works in one augmented matrix and preallocated buffers), and tested
+    equal to it. It takes the uniform random numbers as arguments, so that it
+    can consume exactly the ones the fast path drew: ``u_hid`` and ``u_vis``
+    hold k arrays each, (C, m) and (C, n) for C chains (C = B for CD), and a
+    unit is on where ``u < p``. Each hidden sample takes the next array of
+    ``u_hid``: CD samples h from the data and after each Gibbs step but the
+    last, PCD after each step. ``W`` (m, n), ``b`` (n,), ``c`` (m,), float32 as
+    the fast path. The step is ``lr`` times the mean gradient over rows (lr / B
+    times the sum), plus momentum and weight decay (on W only) as in
+    ``BernoulliRBM``; ``velocity`` is the previous update's (None: zeros).
+    """
+    # Positive phase: P(h = 1 | v) for the data.
+    h_data = torch.sigmoid(v @ W.T + c)
+    # Negative phase: k Gibbs steps h -> v -> h, from the data (CD) or the chains (PCD).
+    u_next = iter(u_hid)
+    h = (next(u_next) < h_data).float() if chains is None else chains
+    for step, u in enumerate(u_vis):
+        v_model = (u < torch.sigmoid(h @ W + b)).float()
+        h_model = torch.sigmoid(v_model @ W.T + c)
+        if chains is not None or step + 1 < len(u_vis):
+            h = (next(u_next) < h_model).float()
+    # Gradient of (W, b, c): the data's statistics minus the chains', each a mean over its rows.
+    gradient = (h_data.T @ v / len(v) - h_model.T @ v_model / len(v_model) - weight_decay * W,
+                v.mean(dim=0) - v_model.mean(dim=0),
+                h_data.mean(dim=0) - h_model.mean(dim=0))
+    # Step: velocity = momentum * velocity + lr * gradient (at momentum 0, lr * gradient).
+    if velocity is None:
+        velocity = [torch.zeros_like(g) for g in gradient]
+    velocity = tuple(momentum * old + lr * g for old, g in zip(velocity, gradient))
+    return CDUpdate(W + velocity[0], b + velocity[1], c + velocity[2],
+                    None if chains is None else h, velocity)
 
 
 class _Batch(NamedTuple):
@@ -377,7 +493,7 @@ class _ContrastiveDivergence:
         k, n = self.k, self.n_visible
         for first in range(0, len(self.batches), self.chunk):
             group = self.batches[first:first + self.chunk]
-            noise = _uniform(self.bits, len(group) * k, self.n_chains, n + self.n_hidden)
+            noise = uniform_from_bits(self.bits, len(group) * k, self.n_chains, n + self.n_hidden)
             noise_vis, noise_hid = noise[..., :n].unbind(0), noise[..., n:].unbind(0)
             for i, batch in enumerate(group):
                 u_vis, u_hid = noise_vis[i * k:(i + 1) * k], noise_hid[i * k:(i + 1) * k]
@@ -768,7 +884,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Returns ndarray of shape (n_samples,), float64. :math:`\log p(v) = -F(v) - \log Z`.
         """
         v_t = self._check_input(v, "v").double()
-        return _free_energy(v_t, *self._weights(torch.float64)).numpy()
+        return free_energy(v_t, *self._weights(torch.float64)).numpy()
 
     def score_samples(self, X: Any) -> np.ndarray:
         r"""Pseudo-likelihood of each row of ``X``, scikit-learn's definition.
@@ -824,7 +940,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         Salakhutdinov and Murray's method (2008): ``n_runs`` independent runs
         anneal from a base model with no weights to this RBM through
-        ``n_betas`` intermediate models (see ``_ais_log_partition()``). Pass
+        ``n_betas`` intermediate models (the module-level function
+        ``ais_log_partition()`` spells out the loop). Pass
         the result's ``log_z`` to ``log_likelihood(X, log_z=...)``. Cost:
         about ``2 * n_runs * n_betas * n_features * n_components``
         multiply-adds (a few seconds for 784 x 256 at the defaults).
