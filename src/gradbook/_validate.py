@@ -10,6 +10,7 @@ this book), but a value outside the allowed range is an error, never clipped.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any
 
@@ -288,3 +289,456 @@ def check_finite_float(v: Any, name: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
         raise ValueError(f"{name} must be a finite number; got {v!r}")
     return float(v)
+
+
+# --------------------------------------------------------------------------
+# declared checks: one declaration per public callable
+# --------------------------------------------------------------------------
+#
+# A public function or class of gradbook says, once, what each parameter
+# accepts, and gives one small valid call:
+#
+#     @declare(depth=Int(1, MAX_DEPTH), activation=Choice(ACTIVATIONS), seed=Seed(),
+#              example=dict(depth=2))
+#     def deep_cnn(depth, channels=4, activation="sigmoid", init=None, seed=0): ...
+#
+# The wrapper checks every argument the caller passed (defaults are trusted)
+# before the body runs, so a wrong type, a NaN or a size beyond the bounds
+# below is refused at once, with a message that names the parameter. The
+# declaration also drives tests/unit/test_bad_input.py, which derives bad
+# calls from it (each constraint knows values it must refuse) and fails for a
+# public callable that declares nothing.
+
+#: The deepest net any function builds (chapter 7 sweeps depth to 30 and more).
+MAX_DEPTH = 1000
+#: The most members of an ensemble of seeds, or seeds in one experiment.
+MAX_SEEDS = 1000
+#: The largest memory a single call may ask for, by a simple estimate (a Binder
+#: reader has 1-2 GB).
+MAX_BYTES = 2 * 1024**3
+#: The longest run in steps or epochs, or sequence length, any function accepts.
+MAX_STEPS = 10**7
+
+
+class Constraint:
+    """What one parameter accepts. ``check(value, name)`` raises a
+    ``TypeError``/``ValueError`` naming ``name`` if ``value`` is not
+    accepted; ``bad_values()`` lists values it must refuse (used by the
+    automatic bad-input tests); ``describe()`` says in words what it wants."""
+
+    def check(self, value: Any, name: str) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def bad_values(self) -> list[Any]:
+        return []
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __or__(self, other: "Constraint") -> "AnyOf":
+        return AnyOf(self, other)
+
+
+class AnyOf(Constraint):
+    """Accepted if one of the constraints accepts it."""
+
+    def __init__(self, *options: Constraint) -> None:
+        self.options = options
+
+    def check(self, value: Any, name: str) -> None:
+        errors = []
+        for option in self.options:
+            try:
+                option.check(value, name)
+                return
+            except (TypeError, ValueError) as exc:
+                errors.append(exc)
+        kind = TypeError if all(isinstance(e, TypeError) for e in errors) else ValueError
+        raise kind(f"{name} must be {self.describe()}; got {value!r:.80}")
+
+    def bad_values(self) -> list[Any]:
+        out = []
+        for option in self.options:
+            for v in option.bad_values():
+                if not any(_accepts(o, v) for o in self.options):
+                    out.append(v)
+        return out
+
+    def describe(self) -> str:
+        return " or ".join(o.describe() for o in self.options)
+
+
+def _accepts(constraint: Constraint, value: Any) -> bool:
+    try:
+        constraint.check(value, "value")
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+class NoneValue(Constraint):
+    """``None`` (for "use the default")."""
+
+    def check(self, value: Any, name: str) -> None:
+        if value is not None:
+            raise TypeError(f"{name} must be None; got {value!r:.80}")
+
+    def describe(self) -> str:
+        return "None"
+
+
+def Optional(constraint: Constraint) -> AnyOf:  # noqa: N802 - reads like a type
+    """``constraint``, or None."""
+    return AnyOf(constraint, NoneValue())
+
+
+class Int(Constraint):
+    """An integer (not a bool) in [low, high]."""
+
+    def __init__(self, low: int | None = None, high: int | None = None) -> None:
+        self.low, self.high = low, high
+
+    def check(self, value: Any, name: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be {self.describe()}; got {value!r:.80}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise ValueError(f"{name} must be {self.describe()}; got {value}")
+
+    def bad_values(self) -> list[Any]:
+        out: list[Any] = ["3", 2.5, None, True]
+        if self.low is not None:
+            out += [self.low - 1, -10**6]
+        if self.high is not None:
+            out += [self.high + 1, 10**12]
+        return out
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"an integer from {self.low} to {self.high:,}"
+        if self.low is not None:
+            return f"an integer >= {self.low}"
+        if self.high is not None:
+            return f"an integer <= {self.high:,}"
+        return "an integer"
+
+
+def Seed() -> Int:  # noqa: N802
+    """A seed: an integer in [0, 2**32)."""
+    return Int(0, SEED_LIMIT - 1)
+
+
+class Float(Constraint):
+    """A finite real number (int or float, not a bool) in a range;
+    ``low_open``/``high_open`` exclude the ends."""
+
+    def __init__(self, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def check(self, value: Any, name: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be {self.describe()}; got {value!r:.80}")
+        v = float(value)
+        bad = not math.isfinite(v)
+        if self.low is not None:
+            bad |= v < self.low or (self.low_open and v == self.low)
+        if self.high is not None:
+            bad |= v > self.high or (self.high_open and v == self.high)
+        if bad:
+            raise ValueError(f"{name} must be {self.describe()}; got {value!r}")
+
+    def bad_values(self) -> list[Any]:
+        out: list[Any] = ["0.5", None, True, float("nan"), float("inf"), -float("inf")]
+        if self.low is not None:
+            out.append(self.low - 1.0 if not math.isinf(self.low) else -1e300)
+            if self.low_open:
+                out.append(self.low)
+        if self.high is not None:
+            out.append(self.high + 1.0)
+            if self.high_open:
+                out.append(self.high)
+        return out
+
+    def describe(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return "a finite number" + (" " + " and ".join(parts) if parts else "")
+
+
+def Positive(high: float | None = None) -> Float:  # noqa: N802
+    """A finite number > 0 (and <= ``high``)."""
+    return Float(0.0, high, low_open=True)
+
+
+def Probability(*, allow_one: bool = False) -> Float:  # noqa: N802
+    """A number in [0, 1) (or [0, 1])."""
+    return Float(0.0, 1.0, high_open=not allow_one)
+
+
+class Bool(Constraint):
+    """True or False."""
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False; got {value!r:.80}")
+
+    def bad_values(self) -> list[Any]:
+        return [0, 1, "yes", None]
+
+    def describe(self) -> str:
+        return "True or False"
+
+
+class Choice(Constraint):
+    """One of a few values (usually strings)."""
+
+    def __init__(self, choices: Any) -> None:
+        self.choices = tuple(choices)
+
+    def check(self, value: Any, name: str) -> None:
+        try:
+            ok = value in self.choices
+        except TypeError:
+            ok = False
+        if not ok or isinstance(value, bool) and not any(isinstance(c, bool) for c in self.choices):
+            raise ValueError(f"{name} must be {self.describe()}; got {value!r:.80}")
+
+    def bad_values(self) -> list[Any]:
+        return ["no-such-choice", None, 3.5]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(map(repr, self.choices))
+
+
+class Instance(Constraint):
+    """An instance of a class (or of one of several)."""
+
+    def __init__(self, *classes: type, what: str | None = None) -> None:
+        self.classes, self.what = classes, what
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, self.classes):
+            raise TypeError(f"{name} must be {self.describe()}; got {type(value).__name__}")
+
+    def bad_values(self) -> list[Any]:
+        return [None, "not an object of the right kind", 3]
+
+    def describe(self) -> str:
+        return self.what or " or ".join(f"a {c.__module__}.{c.__qualname__}" for c in self.classes)
+
+
+def Module() -> Instance:  # noqa: N802
+    """A ``torch.nn.Module``."""
+    return Instance(torch.nn.Module, what="a torch.nn.Module")
+
+
+class Function(Constraint):
+    """A callable."""
+
+    def check(self, value: Any, name: str) -> None:
+        if not callable(value):
+            raise TypeError(f"{name} must be callable; got {type(value).__name__}")
+
+    def bad_values(self) -> list[Any]:
+        return [None, 3, "f"]
+
+    def describe(self) -> str:
+        return "a callable"
+
+
+class Sequence(Constraint):
+    """A list or tuple (not a string) of ``min_len`` to ``max_len`` items,
+    each accepted by ``item``."""
+
+    def __init__(self, item: Constraint, min_len: int = 1, max_len: int | None = None) -> None:
+        self.item, self.min_len, self.max_len = item, min_len, max_len
+
+    def check(self, value: Any, name: str) -> None:
+        if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, "__len__") \
+                or not hasattr(value, "__iter__") or isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim != 1:
+            raise TypeError(f"{name} must be {self.describe()}; got {value!r:.80}")
+        n = len(value)
+        if n < self.min_len or (self.max_len is not None and n > self.max_len):
+            raise ValueError(f"{name} must be {self.describe()}; got {n} item(s)")
+        for i, v in enumerate(value):
+            self.item.check(v, f"{name}[{i}]")
+
+    def bad_values(self) -> list[Any]:
+        out: list[Any] = ["ab", None, {1: 2}]
+        if self.min_len > 0:
+            out.append([])
+        if self.max_len is not None:
+            out.append([self._a_good_item()] * (self.max_len + 1))
+        out += [[v] * max(1, self.min_len) for v in self.item.bad_values()[:3] if v is not None]
+        return out
+
+    def _a_good_item(self) -> Any:
+        for v in (1, 0, 1.0, "a"):
+            if _accepts(self.item, v):
+                return v
+        return 1
+
+    def describe(self) -> str:
+        size = f"{self.min_len} to {self.max_len}" if self.max_len is not None else f"at least {self.min_len}"
+        return f"a list or tuple of {size} item(s), each {self.item.describe()}"
+
+
+class Array(Constraint):
+    """Array-like numbers (numpy, torch, nested lists) with ``ndim``
+    dimensions (one of them, if a tuple), at least ``min_size`` entries, all
+    finite, in [low, high] if given, at most ``MAX_BYTES`` as float64."""
+
+    def __init__(self, ndim: int | tuple[int, ...] | None = None, *, min_size: int = 1,
+                 low: float | None = None, high: float | None = None, integer: bool = False) -> None:
+        self.ndim = (ndim,) if isinstance(ndim, int) else ndim
+        self.min_size, self.low, self.high, self.integer = min_size, low, high, integer
+
+    def check(self, value: Any, name: str) -> None:
+        if isinstance(value, (str, bytes)) or value is None or type(value).__module__.startswith("scipy.sparse"):
+            raise TypeError(f"{name} must be {self.describe()}; got {type(value).__name__}")
+        try:
+            a = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be {self.describe()}; got a ragged or non-numeric "
+                            f"{type(value).__name__}") from exc
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) \
+                or np.issubdtype(a.dtype, np.complexfloating):
+            raise TypeError(f"{name} must be {self.describe()}; got dtype {a.dtype}")
+        if self.ndim is not None and a.ndim not in self.ndim:
+            raise ValueError(f"{name} must be {self.describe()}; got shape {a.shape}")
+        if a.size < self.min_size:
+            raise ValueError(f"{name} must be {self.describe()}; got {a.size} entries")
+        if a.size * 8 > MAX_BYTES:
+            raise ValueError(f"{name} is too large ({a.size:,} entries); at most {MAX_BYTES // 8:,}")
+        if a.size and np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+            raise ValueError(f"{name} contains NaN or infinite values; all must be finite")
+        if self.integer and a.size and np.issubdtype(a.dtype, np.floating) and not np.all(a == np.round(a)):
+            raise ValueError(f"{name} must hold whole numbers; got fractional values")
+        if a.size and self.low is not None and a.min() < self.low:
+            raise ValueError(f"{name} must be {self.describe()}; got a value {a.min():.4g}")
+        if a.size and self.high is not None and a.max() > self.high:
+            raise ValueError(f"{name} must be {self.describe()}; got a value {a.max():.4g}")
+
+    def bad_values(self) -> list[Any]:
+        nd = (self.ndim or (2,))[0]
+        shape = (2,) * nd if nd else ()
+        nan = np.full(shape, 0.5, dtype=np.float64)
+        if nan.ndim:
+            nan.flat[0] = np.nan
+        else:
+            nan = np.float64("nan")
+        out: list[Any] = ["text", None, nan]
+        wrong = [d for d in (1, 2, 3, 4) if self.ndim is not None and d not in self.ndim]
+        if wrong:
+            out.append(np.zeros((2,) * wrong[0]))
+        if self.min_size > 0 and nd:
+            out.append(np.zeros((0,) * nd))
+        if self.low is not None:
+            out.append(np.full(shape, self.low - 1.0))
+        if self.high is not None:
+            out.append(np.full(shape, self.high + 1.0))
+        return out
+
+    def describe(self) -> str:
+        dims = ("an array" if self.ndim is None else
+                f"a {' or '.join(f'{d}-D' for d in self.ndim)} array")
+        rng = ""
+        if self.low is not None or self.high is not None:
+            rng = f" with values in [{self.low if self.low is not None else '-inf'}, " \
+                  f"{self.high if self.high is not None else 'inf'}]"
+        return f"{dims} of finite numbers{rng}"
+
+
+class LayerSizes(Constraint):
+    """A list or tuple of layer widths (integers >= 1), at least ``min_len``
+    of them, at most ``MAX_DEPTH + 2``, and weights that fit ``MAX_BYTES`` as
+    float32 (by the product of neighbouring widths)."""
+
+    def __init__(self, min_len: int = 1) -> None:
+        self.min_len = min_len
+
+    def check(self, value: Any, name: str) -> None:
+        Sequence(Int(1), self.min_len, MAX_DEPTH + 2).check(value, name)
+        weights = sum(int(a) * int(b) for a, b in zip(value[:-1], value[1:])) + sum(int(v) for v in value)
+        if weights * 4 * 3 > MAX_BYTES:  # weights, gradients, momentum
+            raise ValueError(f"{name} {list(value)!r:.80} would need about {weights * 12 / 1024**3:.1f} GiB "
+                             f"for its weights and gradients; at most {MAX_BYTES / 1024**3:g} GiB")
+
+    def bad_values(self) -> list[Any]:
+        return (Sequence(Int(1), self.min_len, MAX_DEPTH + 2).bad_values()
+                + [[64, 10**9, 10][: max(self.min_len, 3)]] + [[4] * (MAX_DEPTH + 3)])
+
+    def describe(self) -> str:
+        return f"a list of at least {self.min_len} layer widths (integers >= 1)"
+
+
+class Unchecked(Constraint):
+    """No check here: the function checks this argument itself, or any value
+    is meaningful. Give the reason (it is shown by the bad-input suite)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def check(self, value: Any, name: str) -> None:
+        return None
+
+    def describe(self) -> str:
+        return f"anything ({self.reason})"
+
+
+def declare(*, example: Any, check: bool = True, then: Any = None, **constraints: Constraint):
+    """Declare what each parameter of a public function (or class) accepts.
+
+    ``example`` is a dict (or a callable returning one) of keyword arguments
+    for one small valid call; ``constraints`` maps parameter names to
+    :class:`Constraint` objects. With ``check=True`` (default) every argument
+    the caller passes is checked before the body runs; ``check=False`` only
+    records the declaration (for a function on a hot path that checks its
+    arguments itself, or a scikit-learn estimator, whose ``__init__`` must
+    only store its parameters). Applied to a class, it wraps ``__init__``.
+    ``then``, if given, is what the bad-input tests do with the result of the
+    call (for an estimator: ``lambda est: est.fit(X)``, where the parameters
+    are checked). Setting the environment variable
+    ``GRADBOOK_SKIP_DECLARED_CHECKS=1`` before import turns the checks off:
+    only to measure how the function bodies fare on their own.
+    """
+    import functools
+    import inspect
+
+    for key, value in constraints.items():
+        if not isinstance(value, Constraint):
+            raise TypeError(f"declare: {key} must be a Constraint; got {type(value).__name__}")
+
+    def decorate(target):
+        function = target.__init__ if isinstance(target, type) else target
+        signature = inspect.signature(function)
+        unknown = set(constraints) - set(signature.parameters)
+        if unknown:
+            raise TypeError(f"declare: {target.__qualname__} has no parameter(s) {sorted(unknown)}")
+        if check and os.environ.get("GRADBOOK_SKIP_DECLARED_CHECKS", "") != "1":
+            @functools.wraps(function)
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    bound = signature.bind(*args, **kwargs)
+                except TypeError as exc:
+                    raise TypeError(f"{target.__qualname__}: {exc}") from None
+                for name, value in bound.arguments.items():
+                    rule = constraints.get(name)
+                    if rule is not None:
+                        rule.check(value, name)
+                return function(*args, **kwargs)
+        else:
+            checked = function
+        if isinstance(target, type):
+            target.__init__ = checked
+            owner = target
+        else:
+            owner = checked
+        owner.__gradbook_declared__ = {"constraints": dict(constraints), "example": example,
+                                       "then": then}
+        return owner
+
+    return decorate

@@ -23,6 +23,11 @@ import torch
 from torch import nn
 
 from .._validate import (
+    Choice,
+    Instance,
+    LayerSizes,
+    Positive,
+    Seed,
     check_choice,
     check_layer_sizes,
     check_module,
@@ -30,6 +35,7 @@ from .._validate import (
     check_positive_int,
     check_probability,
     check_seed,
+    declare,
     derived_seed,
 )
 from ..data import check_permutation
@@ -77,6 +83,13 @@ def check_init(init: str | float, name: str = "init") -> str | float:
     return init
 
 
+#: What an ``init`` argument accepts: a rule's name or a weight standard deviation.
+INIT = Choice(INITS) | Positive(1e6)
+
+
+@declare(layer=Instance(nn.Linear, nn.Conv2d, what="a torch.nn.Linear or torch.nn.Conv2d"),
+         init=INIT, gen=Instance(torch.Generator),
+         example=lambda: dict(layer=nn.Linear(3, 2), init="he", gen=torch.Generator().manual_seed(0)))
 def init_layer(layer: nn.Linear | nn.Conv2d, init: str | float, gen: torch.Generator) -> None:
     """Fill one layer's weights and biases in place, from ``gen``.
 
@@ -124,6 +137,8 @@ def init_layer(layer: nn.Linear | nn.Conv2d, init: str | float, gen: torch.Gener
         layer.bias.copy_(b)
 
 
+@declare(sizes=LayerSizes(2), activation=Choice(ACTIVATIONS), init=INIT, seed=Seed(),
+         example=dict(sizes=[4, 3, 2]))
 def mlp(
     sizes: Sequence[int],
     activation: str = "sigmoid",
