@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import io
+import math
 import os
 import shutil
 import struct
@@ -28,12 +30,26 @@ import numpy as np
 import torch
 
 from ._validate import (
+    MAX_BYTES,
+    MAX_STEPS,
+    Array,
+    Bool,
+    Choice,
+    Constraint,
+    Float,
+    Function,
+    Instance,
+    Int,
+    Optional,
+    Positive,
+    Seed,
     as_features,
     as_labels,
     check_positive_float,
     check_positive_int,
     check_probability,
     check_seed,
+    declare,
 )
 
 __all__ = [
@@ -62,7 +78,166 @@ __all__ = [
 #: The side of scikit-learn's digit images (8x8 pixels).
 SIDE = 8
 
+#: The widest image side :func:`nudge` and :func:`pixel_permutation` accept.
+_MAX_SIDE = 4096
 
+
+class _Text(Constraint):
+    """A non-empty ``str`` (its own bad values: a str that is wrong for an
+    ``Instance(str)`` would be accepted)."""
+
+    def __init__(self, what: str = "a non-empty string") -> None:
+        self.what = what
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be {self.what}; got {type(value).__name__}")
+        if not value:
+            raise ValueError(f"{name} must be {self.what}; got an empty string")
+
+    def bad_values(self) -> list[Any]:
+        return [None, 3, b"bytes", ""]
+
+    def describe(self) -> str:
+        return self.what
+
+
+class _PathLike(Constraint):
+    """A file or folder path: a non-empty str or an ``os.PathLike``."""
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a path (a str or a pathlib.Path); got {type(value).__name__}")
+        if not os.fspath(value):
+            raise ValueError(f"{name} must be a path; got an empty string")
+
+    def bad_values(self) -> list[Any]:
+        return [None, 3, ["a", "b"], ""]
+
+    def describe(self) -> str:
+        return "a path (a str or a pathlib.Path)"
+
+
+class _Sha256(Constraint):
+    """A SHA-256 digest: 64 hexadecimal digits (either case)."""
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be 64 hex digits (a SHA-256); got {type(value).__name__}")
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
+            raise ValueError(f"{name} must be 64 hex digits (a SHA-256); got {value!r:.80}")
+
+    def bad_values(self) -> list[Any]:
+        return [None, 3, "abc", "g" * 64, "0" * 65]
+
+    def describe(self) -> str:
+        return "64 hex digits (a SHA-256)"
+
+
+class _Sha256Table(Constraint):
+    """None, or a dict of file name -> SHA-256 digest (its messages name the
+    entry that is wrong)."""
+
+    def check(self, value: Any, name: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            raise TypeError(f"{name} must be a dict of file name -> sha256; got {type(value).__name__}")
+        for key, digest in value.items():
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"{name} keys must be file names (non-empty str); got {key!r:.80}")
+            _Sha256().check(digest, f"{name}[{key!r}]")
+
+    def bad_values(self) -> list[Any]:
+        return [3, "files", {"a.gz": "abc"}, {3: "0" * 64}]
+
+    def describe(self) -> str:
+        return "None or a dict of file name -> sha256"
+
+
+#: The longest wait for the network, in seconds (an hour).
+_MAX_TIMEOUT = 3600.0
+
+
+def _check_timeout(timeout: Any) -> float:
+    timeout = check_positive_float(timeout, "timeout")
+    if timeout > _MAX_TIMEOUT:
+        raise ValueError(f"timeout must be at most {_MAX_TIMEOUT:g} seconds; got {timeout:g}")
+    return timeout
+
+
+def _check_idx_array(array: Any, name: str = "array") -> np.ndarray:
+    """``array`` as a numpy array IDX can hold (NaN is a valid float), or raise."""
+    if isinstance(array, (str, bytes)) or array is None:
+        raise TypeError(f"{name} must be a numeric array; got {type(array).__name__}")
+    array = np.asarray(array)
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(f"{name} must have 1 to 255 dimensions for IDX; got an array with {array.ndim}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} is empty (shape {array.shape}); IDX needs at least one value")
+    if array.nbytes > MAX_BYTES:
+        raise ValueError(f"{name} holds {array.nbytes / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
+    key = array.dtype.newbyteorder("=").str
+    if key not in {np.dtype(v).newbyteorder("=").str for v in _IDX_DTYPES.values()}:
+        raise ValueError(f"{name} has dtype {array.dtype}, which IDX cannot hold "
+                         "(uint8, int8, int16, int32, float32 or float64)")
+    return array
+
+
+class _IdxArray(Constraint):
+    """An array IDX can hold: 1 to 255 dimensions, uint8, int8, int16, int32,
+    float32 or float64 (NaN included: it is a value a float file holds)."""
+
+    def check(self, value: Any, name: str) -> None:
+        _check_idx_array(value, name)
+
+    def bad_values(self) -> list[Any]:
+        return ["text", None, np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool),
+                np.array(5, dtype=np.uint8), np.zeros((0,), dtype=np.uint8)]
+
+    def describe(self) -> str:
+        return "an array of uint8, int8, int16, int32, float32 or float64 with 1 to 255 dimensions"
+
+
+def _check_sha256(value: Any, name: str) -> str:
+    _Sha256().check(value, name)
+    return value.lower()
+
+
+def _example_digits(n: int = 10) -> dict[str, Any]:
+    """Ten small rows with two classes, for the declared examples."""
+    gen = torch.Generator().manual_seed(0)
+    return dict(X=torch.rand(n, SIDE * SIDE, generator=gen), y=torch.arange(n) % 2)
+
+
+def _example_folder() -> Path:
+    """One folder for the files of the declared examples (reused, so that
+    running them often leaves one small folder behind)."""
+    folder = Path(tempfile.gettempdir()) / "gradbook-examples"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _example_download() -> dict[str, Any]:
+    payload = b"gradbook example"
+    return dict(url="https://example.invalid/file", dest=_example_folder() / "file",
+                sha256=hashlib.sha256(payload).hexdigest(), opener=lambda url: io.BytesIO(payload))
+
+
+def _example_mnist() -> dict[str, Any]:
+    """A tiny MNIST-shaped test split served from memory."""
+    payloads = {}
+    for name, array in (("t10k-images-idx3-ubyte.gz", np.zeros((2, 28, 28), dtype=np.uint8)),
+                        ("t10k-labels-idx1-ubyte.gz", np.array([3, 7], dtype=np.uint8))):
+        header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+        payloads[name] = gzip.compress(header + array.tobytes(), mtime=0)
+    files = {name: hashlib.sha256(b).hexdigest() for name, b in payloads.items()}
+    base = "https://example.invalid/mnist/"
+    return dict(split="test", cache_dir=_example_folder(), base_url=base, files=files,
+                opener=lambda url: io.BytesIO(payloads[url[len(base):]]), timeout=1.0)
+
+
+@declare(X=Array(2), y=Array(1), side=Int(1, _MAX_SIDE), example=lambda: _example_digits())
 def nudge(X: torch.Tensor, y: torch.Tensor, side: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``X`` and its four 1-pixel shifts (up, down, left, right).
 
@@ -70,6 +245,9 @@ def nudge(X: torch.Tensor, y: torch.Tensor, side: int = 8) -> tuple[torch.Tensor
     scikit-learn's RBM example. The result has ``5 * n`` rows: the originals
     first, then the four shifted blocks in the order up, down, left, right.
     """
+    side = check_positive_int(side, "side")
+    if side > _MAX_SIDE:
+        raise ValueError(f"side must be at most {_MAX_SIDE}; got {side:,}")
     X = as_features(X, "X", n_features=side * side)
     y = as_labels(y, "y", n_samples=X.shape[0])
     images = X.reshape(-1, side, side)
@@ -93,6 +271,7 @@ def _digits_cached() -> tuple[torch.Tensor, torch.Tensor]:
     return X, y
 
 
+@declare(nudge=Bool(), example=dict(nudge=False))
 def load_digits(nudge: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 8x8 handwritten digits, scaled to [0, 1].
 
@@ -115,6 +294,8 @@ def load_digits(nudge: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     return X, y
 
 
+@declare(X=Array(2), y=Array(1), test_size=Float(0.0, 1.0, low_open=True, high_open=True),
+         seed=Seed(), stratify=Bool(), example=lambda: _example_digits())
 def train_test_split(
     X, y, test_size: float = 0.2, seed: int = 0, stratify: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -129,6 +310,8 @@ def train_test_split(
     if test_size == 0:
         raise ValueError("test_size must be > 0 and < 1; got 0")
     seed = check_seed(seed)
+    if not isinstance(stratify, (bool, np.bool_)):
+        raise TypeError(f"stratify must be True or False; got {stratify!r:.80}")
     gen = torch.Generator().manual_seed(seed)
     n = X.shape[0]
     if stratify:
@@ -153,23 +336,31 @@ def train_test_split(
     return X[train], X[test], y[train], y[test]
 
 
+@declare(seed=Seed(), example=dict(seed=0))
 def digits_split(seed: int = 0):
     """The book's digits data: :func:`load_digits` split 80 % / 20 %,
     stratified and seeded (:func:`train_test_split`), as flat rows of 64
     pixels: ``X_train, X_test, y_train, y_test`` (1,438 and 359 images for
     seed 0). Chapters 1, 3, 4 and 5 all train on it."""
     X, y = load_digits()
-    return train_test_split(X, y, test_size=0.2, seed=seed)
+    return train_test_split(X, y, test_size=0.2, seed=check_seed(seed))
 
 
 @functools.lru_cache(maxsize=None)
+def _digits_train_size(seed: int) -> int:
+    return int(digits_split(seed)[0].shape[0])
+
+
+@declare(seed=Seed(), example=dict(seed=0))
 def digits_train_size(seed: int = 0) -> int:
     """The number of training images of :func:`digits_split` ``(seed)``
     (1,438 for every seed: the split is stratified, so its sizes do not depend
     on the seed). Chapters use it for "all labels" instead of a literal."""
-    return int(digits_split(check_seed(seed))[0].shape[0])
+    return _digits_train_size(check_seed(seed))
 
 
+@declare(y=Array(1), n_labels=Int(1), seed=Seed(),
+         example=lambda: dict(y=torch.arange(10) % 2, n_labels=4))
 def label_subset(y, n_labels: int, seed: int = 0) -> torch.Tensor:
     """Indices of ``n_labels`` labelled examples, balanced over the classes.
 
@@ -206,12 +397,20 @@ _IDX_DTYPES = {
 }
 
 
+def _example_idx_file() -> Path:
+    path = _example_folder() / "example.idx"
+    write_idx(path, np.arange(6, dtype=np.uint8).reshape(2, 3))
+    return path
+
+
+@declare(path=_PathLike(), example=lambda: dict(path=_example_idx_file()))
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Parse an IDX file (the MNIST format), gzipped or not.
 
     The header is two zero bytes, a type code, the number of dimensions, then
     one big-endian uint32 per dimension; the data follow in row-major order.
     """
+    _PathLike().check(path, "path")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
@@ -233,7 +432,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize
     if len(raw) - header != expected:
         raise ValueError(
             f"{path}: IDX header promises shape {shape} ({expected} bytes of data) "
@@ -242,15 +441,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+@declare(path=_PathLike(), array=_IdxArray(),
+         example=lambda: dict(path=_example_folder() / "x.idx", array=np.zeros((2, 3), dtype=np.uint8)))
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write ``array`` as an IDX file (gzipped if the name ends in .gz)."""
-    array = np.asarray(array)
-    if not 1 <= array.ndim <= 255:
-        raise ValueError(f"IDX needs 1 to 255 dimensions; got an array with {array.ndim}")
+    """Write ``array`` as an IDX file (gzipped if the name ends in .gz).
+
+    IDX holds uint8, int8, int16, int32, float32 and float64 values; any other
+    dtype (int64, bool) is refused, not converted."""
+    _PathLike().check(path, "path")
+    array = _check_idx_array(array)
     codes = {np.dtype(v).newbyteorder("=").str: k for k, v in _IDX_DTYPES.items()}
     key = array.dtype.newbyteorder("=").str
-    if key not in codes:
-        raise ValueError(f"cannot write dtype {array.dtype} as IDX")
     code = codes[key]
     big = array.astype(np.dtype(_IDX_DTYPES[code]))
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
@@ -268,6 +469,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@declare(url=_Text("a URL (a non-empty str)"), dest=_PathLike(), sha256=_Sha256(),
+         opener=Optional(Function()), timeout=Positive(3600.0), example=_example_download)
 def download(
     url: str,
     dest: str | os.PathLike,
@@ -285,10 +488,13 @@ def download(
     bytes without a network. A network failure or a timeout raises
     ``ConnectionError`` naming the URL.
     """
-    timeout = check_positive_float(timeout, "timeout")
+    timeout = _check_timeout(timeout)
+    _Text("a URL (a non-empty str)").check(url, "url")
+    _PathLike().check(dest, "dest")
+    if opener is not None and not callable(opener):
+        raise TypeError(f"opener must be callable(url) or None; got {type(opener).__name__}")
     dest = Path(dest)
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
-        raise ValueError(f"sha256 must be 64 hex digits; got {sha256!r}")
+    _check_sha256(sha256, "sha256")
     if dest.is_file() and _sha256(dest) == sha256.lower():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -329,11 +535,15 @@ MNIST_FILES = {
 }
 
 
+@declare(example=dict())
 def default_cache_dir() -> Path:
     """``$GRADBOOK_DATA`` if set, else ``~/.cache/gradbook``."""
     return Path(os.environ.get("GRADBOOK_DATA", Path.home() / ".cache" / "gradbook"))
 
 
+@declare(split=Choice(("train", "test")), cache_dir=Optional(_PathLike()), download_missing=Bool(),
+         base_url=_Text("a URL (a non-empty str)"), files=_Sha256Table(),
+         opener=Optional(Function()), timeout=Positive(3600.0), example=_example_mnist)
 def load_mnist(
     split: str = "train",
     cache_dir: str | os.PathLike | None = None,
@@ -352,9 +562,18 @@ def load_mnist(
     call fails at once with a ``ConnectionError`` that names MNIST, the URL
     and what to use instead.
     """
-    timeout = check_positive_float(timeout, "timeout")
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    timeout = _check_timeout(timeout)
+    if not isinstance(split, str) or split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r:.80}")
+    if cache_dir is not None:
+        _PathLike().check(cache_dir, "cache_dir")
+    if not isinstance(download_missing, (bool, np.bool_)):
+        raise TypeError(f"download_missing must be True or False; got {download_missing!r:.80}")
+    _Text("a URL (a non-empty str)").check(base_url, "base_url")
+    if opener is not None and not callable(opener):
+        raise TypeError(f"opener must be callable(url) or None; got {type(opener).__name__}")
+    if files is not None:
+        _Sha256Table().check(files, "files")
     files = MNIST_FILES if files is None else files
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     prefix = "train" if split == "train" else "t10k"
@@ -392,23 +611,34 @@ def load_mnist(
 # ---------------------------------------------------------- a pixel shuffle
 
 
+@declare(seed=Seed(), n_pixels=Int(1, _MAX_SIDE * _MAX_SIDE), example=dict(seed=0))
 def pixel_permutation(seed: int = 0, n_pixels: int = SIDE * SIDE) -> torch.Tensor:
     """One fixed random permutation of the pixel positions, from ``seed``."""
     seed = check_seed(seed)
     n_pixels = check_positive_int(n_pixels, "n_pixels")
+    if n_pixels > _MAX_SIDE * _MAX_SIDE:
+        raise ValueError(f"n_pixels must be at most {_MAX_SIDE * _MAX_SIDE:,} (a {_MAX_SIDE}x{_MAX_SIDE} image); "
+                         f"got {n_pixels:,}")
     return torch.randperm(n_pixels, generator=torch.Generator().manual_seed(seed))
 
 
+@declare(perm=Instance(torch.Tensor, what="a 1-D torch tensor of indices"), n=Int(1, _MAX_SIDE * _MAX_SIDE),
+         example=lambda: dict(perm=torch.tensor([2, 0, 1]), n=3))
 def check_permutation(perm: Any, n: int) -> torch.Tensor:
     """``perm`` as an int64 tensor if it is a permutation of ``0 .. n-1``; raise otherwise."""
+    n = check_positive_int(n, "n")
     if not isinstance(perm, torch.Tensor) or perm.ndim != 1:
         raise TypeError(f"perm must be a 1-D torch tensor of indices; got {type(perm).__name__}")
+    if perm.is_floating_point() or perm.is_complex() or perm.dtype == torch.bool:
+        raise TypeError(f"perm must hold integer indices; got dtype {perm.dtype}")
     if perm.numel() != n or not torch.equal(torch.sort(perm.long()).values, torch.arange(n)):
         raise ValueError(f"perm must be a permutation of 0..{n - 1}; got {perm.numel()} entries "
                          "that are not")
     return perm.long()
 
 
+@declare(X=Array(2), perm=Instance(torch.Tensor, what="a 1-D torch tensor of indices"),
+         example=lambda: dict(X=torch.rand(2, 3), perm=torch.tensor([2, 0, 1])))
 def permute_pixels(X, perm: torch.Tensor) -> torch.Tensor:
     """``X[:, perm]``: the same pixel shuffle applied to every image."""
     X = as_features(X, "X")
@@ -436,9 +666,17 @@ def _marker_positions(
     return p1, p2
 
 
-def _check_task(n: Any, length: Any, seed: Any, min_lag: Any) -> tuple[int, int, torch.Generator, int | None]:
+def _check_task(n: Any, length: Any, seed: Any, min_lag: Any, bytes_per_step: int
+                ) -> tuple[int, int, torch.Generator, int | None]:
     n = check_positive_int(n, "n")
     length = check_positive_int(length, "length", minimum=2)
+    for name, value in (("n", n), ("length", length)):
+        if value > MAX_STEPS:
+            raise ValueError(f"{name} must be at most {MAX_STEPS:,}; got {value:,}")
+    if n * length * bytes_per_step > MAX_BYTES:
+        raise ValueError(f"n={n:,} sequences of length={length:,} would need about "
+                         f"{n * length * bytes_per_step / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB "
+                         "(fewer sequences or shorter ones)")
     gen = torch.Generator().manual_seed(check_seed(seed))
     if min_lag is not None:
         min_lag = check_positive_int(min_lag, "min_lag")
@@ -450,6 +688,11 @@ def _check_task(n: Any, length: Any, seed: Any, min_lag: Any) -> tuple[int, int,
     return n, length, gen, min_lag
 
 
+#: What the tasks' sizes accept (their product is bounded by memory, in the body).
+_TASK = dict(n=Int(1, MAX_STEPS), length=Int(2, MAX_STEPS), seed=Seed(), min_lag=Optional(Int(1, MAX_STEPS)))
+
+
+@declare(**_TASK, example=dict(n=3, length=5))
 def adding_problem(
     n: int, length: int, seed: int = 0, *, min_lag: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -480,7 +723,8 @@ def adding_problem(
         ``x[..., 1]`` markers.
     y : torch.Tensor (n, 1), float32.
     """
-    n, length, gen, min_lag = _check_task(n, length, seed, min_lag)
+    # values, markers and their stack (float32), and the draws of the positions
+    n, length, gen, min_lag = _check_task(n, length, seed, min_lag, bytes_per_step=24)
     values = torch.rand(n, length, generator=gen)
     p1, p2 = _marker_positions(n, length, min_lag, gen)
     rows = torch.arange(n)
@@ -491,6 +735,7 @@ def adding_problem(
     return torch.stack([values, markers], dim=2), y
 
 
+@declare(**_TASK, example=dict(n=3, length=5))
 def temporal_order(
     n: int, length: int, seed: int = 0, *, min_lag: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -509,7 +754,8 @@ def temporal_order(
     y : torch.Tensor (n,), int64 class labels in {0, 1, 2, 3} (use
         ``loss="softmax"`` with an output size of 4).
     """
-    n, length, gen, min_lag = _check_task(n, length, seed, min_lag)
+    # int64 symbols, their int64 one-hot (6 per step) and its float32 copy
+    n, length, gen, min_lag = _check_task(n, length, seed, min_lag, bytes_per_step=8 + 48 + 24)
     symbols = torch.randint(0, 4, (n, length), generator=gen)
     p1, p2 = _marker_positions(n, length, min_lag, gen)
     first_y = torch.randint(0, 2, (n,), generator=gen)
@@ -521,6 +767,7 @@ def temporal_order(
     return x, 2 * first_y + second_y
 
 
+@declare(size=Int(1, 12), n_samples=Optional(Int(1, MAX_STEPS)), seed=Seed(), example=dict(size=2, n_samples=3))
 def bars_and_stripes(size: int = 3, n_samples: int | None = None, *, seed: int = 0) -> np.ndarray:
     """The bars-and-stripes patterns on a ``size`` x ``size`` grid.
 
@@ -556,5 +803,8 @@ def bars_and_stripes(size: int = 3, n_samples: int | None = None, *, seed: int =
     if n_samples is None:
         return patterns
     n_samples = check_positive_int(n_samples, "n_samples")
+    if n_samples > MAX_STEPS or n_samples * size * size * 4 > MAX_BYTES:
+        raise ValueError(f"n_samples={n_samples:,} patterns of {size}x{size} pixels would need "
+                         f"{n_samples * size * size * 4 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
     rows = np.random.default_rng(seed).integers(0, len(patterns), n_samples)
     return patterns[rows]

@@ -29,18 +29,32 @@ import torch
 from torch import nn
 
 from ._validate import (
+    Array,
+    Bool,
+    Choice,
+    Constraint,
+    Float,
+    Instance,
+    Int,
+    Module,
+    Seed,
+    Sequence,
     as_features,
     as_labels,
+    as_matrix,
+    as_sequences,
+    as_square_matrix,
     check_choice,
     check_positive_float,
     check_positive_int,
     check_seed,
+    declare,
 )
 from .losses import LOSSES, loss_value
-from .models.mlp import hidden_layers, io_sizes, linear_layers, weighted_layers
-from ._validate import as_matrix, as_sequences, as_square_matrix
+from .models.mlp import hidden_layers, io_sizes, linear_layers, mlp, weighted_layers
 from .models.rnn import (
     NONLINEARITIES,
+    TASK_LOSSES,
     RecurrentNet,
     as_targets,
     check_recurrent_net,
@@ -48,6 +62,8 @@ from .models.rnn import (
 )
 
 __all__ = [
+    "MAX_POWER_ITERATIONS",
+    "MAX_JACOBIAN_STEPS",
     "layer_gradients",
     "bias_gradient_norms",
     "weight_gradient_norms",
@@ -61,6 +77,66 @@ __all__ = [
     "gradient_through_time",
     "jacobian_product_norms",
 ]
+
+
+#: The most power iterations :func:`hessian_extremes` runs (each is a
+#: Hessian-vector product over the whole of ``X``).
+MAX_POWER_ITERATIONS = 100_000
+
+#: The longest product :func:`jacobian_product_norms` forms (T matrix products).
+MAX_JACOBIAN_STEPS = 100_000
+
+
+def _example_mlp() -> dict[str, Any]:
+    """A 4-3-3 net and six rows, for the declared examples."""
+    gen = torch.Generator().manual_seed(0)
+    return dict(model=mlp([4, 3, 3], seed=0), X=torch.rand(6, 4, generator=gen),
+                y=torch.tensor([0, 1, 2] * 2))
+
+
+def _example_rnn() -> dict[str, Any]:
+    from .models.rnn import VanillaRNN
+
+    gen = torch.Generator().manual_seed(0)
+    return dict(model=VanillaRNN(2, 3, 1), x=torch.rand(2, 4, 2, generator=gen), y=torch.rand(2, 1, generator=gen))
+
+
+def _example_reference() -> dict[str, Any]:
+    net = mlp([4, 3, 3], seed=0)
+    return dict(model=net, reference=snapshot(net))
+
+
+class _Checked(Constraint):
+    """Accepted when a check of :mod:`gradbook._validate` accepts it (the
+    same check, and message, as the body's)."""
+
+    def __init__(self, check: Any, bad: list[Any], what: str) -> None:
+        self.run, self.bad, self.what = check, bad, what
+
+    def check(self, value: Any, name: str) -> None:
+        self.run(value, name)
+
+    def bad_values(self) -> list[Any]:
+        return list(self.bad)
+
+    def describe(self) -> str:
+        return self.what
+
+
+#: A recurrent matrix.
+_SQUARE = _Checked(as_square_matrix, ["text", None, np.zeros(3), np.zeros((3, 4)), np.zeros((0, 0)),
+                                      np.array([[1.0, np.nan], [0.0, 1.0]])],
+                   "a square matrix (n, n) of finite numbers")
+#: Sequences (batch, time, features).
+_SEQUENCES = _Checked(as_sequences, ["text", None, np.zeros((5, 2)), np.zeros((0, 5, 2)),
+                                     np.full((2, 5, 2), np.nan)],
+                      "a (batch, time, features) array of finite numbers")
+
+#: The constraints of a measurement on a feed-forward net and data.
+_NET_DATA = dict(model=Module(), X=Array(2), y=Array(1), loss=Choice(LOSSES))
+#: ... on a recurrent net.
+_RNN_DATA = dict(model=Instance(RecurrentNet, what="a VanillaRNN or LSTMNet (a gradbook.models.rnn.RecurrentNet)"),
+                 x=_SEQUENCES, y=Array((1, 2)), loss=Choice(TASK_LOSSES))
 
 
 def _inputs(model: nn.Module, X, y=None):
@@ -84,6 +160,7 @@ def _all_trainable(params: list[torch.Tensor]) -> Iterator[None]:
             p.requires_grad_(f)
 
 
+@declare(**_NET_DATA, example=_example_mlp)
 def layer_gradients(
     model: nn.Module, X, y, loss: str = "softmax"
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -100,6 +177,7 @@ def layer_gradients(
     return [(grads[2 * i].detach(), grads[2 * i + 1].detach()) for i in range(len(layers))]
 
 
+@declare(**_NET_DATA, example=_example_mlp)
 def bias_gradient_norms(model: nn.Module, X, y, loss: str = "softmax") -> list[float]:
     r"""Nielsen's :math:`\|\delta^l\|` for each hidden layer, first layer first.
 
@@ -118,21 +196,27 @@ def bias_gradient_norms(model: nn.Module, X, y, loss: str = "softmax") -> list[f
     return [float(gb.norm()) for _, gb in grads[:hidden]]
 
 
+@declare(**_NET_DATA, include_output=Bool(), example=_example_mlp)
 def weight_gradient_norms(
     model: nn.Module, X, y, loss: str = "softmax", include_output: bool = False
 ) -> list[float]:
     """Frobenius norm of dC/dW per hidden layer (and the output layer if asked)."""
+    if not isinstance(include_output, (bool, np.bool_)):
+        raise TypeError(f"include_output must be True or False; got {include_output!r:.80}")
     hidden = len(hidden_layers(model))
     grads = layer_gradients(model, X, y, loss)
     keep = grads if include_output else grads[:hidden]
     return [float(gw.norm()) for gw, _ in keep]
 
 
+@declare(model=Module(), example=lambda: dict(model=mlp([4, 3, 3])))
 def snapshot(model: nn.Module) -> list[torch.Tensor]:
     """Copies of every linear layer's weight matrix, to measure change against."""
     return [layer.weight.detach().clone() for layer in linear_layers(model)]
 
 
+@declare(model=Module(), reference=Sequence(Instance(torch.Tensor, what="a weight matrix from snapshot(model)")),
+         example=_example_reference)
 def relative_weight_change(model: nn.Module, reference: list[torch.Tensor]) -> list[float]:
     r"""``||W_now - W_ref|| / ||W_ref||`` for every linear layer, output last."""
     layers = linear_layers(model)
@@ -155,6 +239,8 @@ def relative_weight_change(model: nn.Module, reference: list[torch.Tensor]) -> l
     return out
 
 
+@declare(model=Module(), X=Array(2), threshold=Float(0.0, 1.0, low_open=True),
+         example=lambda: {k: v for k, v in _example_mlp().items() if k != "y"})
 def activation_stats(model: nn.Module, X, threshold: float = 0.1) -> dict[str, list[float]]:
     r"""How the hidden units of each layer sit on their nonlinearity.
 
@@ -200,6 +286,8 @@ def activation_stats(model: nn.Module, X, threshold: float = 0.1) -> dict[str, l
     return stats
 
 
+@declare(**_NET_DATA, iters=Int(1, MAX_POWER_ITERATIONS), seed=Seed(),
+         example=lambda: dict(_example_mlp(), iters=3))
 def hessian_extremes(
     model: nn.Module, X, y, loss: str = "softmax", iters: int = 100, seed: int = 0
 ) -> tuple[float, float]:
@@ -216,9 +304,9 @@ def hessian_extremes(
     Returns ``(lambda_max, lambda_min)``. Power iteration converges slowly
     when the top eigenvalues are close; ``iters`` bounds the work.
     """
-    from ._validate import check_positive_int
-
     iters = check_positive_int(iters, "iters")
+    if iters > MAX_POWER_ITERATIONS:
+        raise ValueError(f"iters must be at most {MAX_POWER_ITERATIONS:,}; got {iters:,}")
     seed = check_seed(seed)
     layers, X, y = _inputs(model, X, y)
     params = [p for layer in layers for p in (layer.weight, layer.bias)]
@@ -265,6 +353,7 @@ def _frozen_batch_statistics(model: nn.Module) -> Iterator[None]:
             m.momentum = value
 
 
+@declare(model=Module(), X=Array(2), y=Array(1), example=_example_mlp)
 def weight_gradient_norms_training(model: nn.Module, X, y) -> list[float]:
     r""":math:`\|\partial C / \partial W^l\|` for every hidden layer, input side first.
 
@@ -290,6 +379,7 @@ def weight_gradient_norms_training(model: nn.Module, X, y) -> list[float]:
 # ------------------------------------------------------ gradients layer by layer
 
 
+@declare(**_NET_DATA, example=_example_mlp)
 def layer_gradient_table(model: nn.Module, X, y, loss: str = "softmax") -> pd.DataFrame:
     r"""Error signal and weight gradient of every hidden layer, input side first.
 
@@ -348,6 +438,7 @@ def layer_gradient_table(model: nn.Module, X, y, loss: str = "softmax") -> pd.Da
 # --------------------------------------------------------------------------
 
 
+@declare(**_RNN_DATA, example=_example_rnn)
 def hidden_state_gradients(model: RecurrentNet, x: Any, y: Any, loss: str = "mse") -> torch.Tensor:
     r"""The gradients :math:`\partial L/\partial s_t` for every state
     :math:`s_0, \dots, s_T`, with :math:`L` the mean loss at the last step.
@@ -379,6 +470,7 @@ def hidden_state_gradients(model: RecurrentNet, x: Any, y: Any, loss: str = "mse
     return torch.stack(grads).detach()
 
 
+@declare(**_RNN_DATA, example=_example_rnn)
 def gradient_through_time(model: RecurrentNet, x: Any, y: Any, loss: str = "mse") -> torch.Tensor:
     r"""The norm :math:`\|\partial L/\partial s_t\|` for t = 0, ..., T.
 
@@ -398,6 +490,8 @@ def gradient_through_time(model: RecurrentNet, x: Any, y: Any, loss: str = "mse"
     return hidden_state_gradients(model, x, y, loss).flatten(1).norm(dim=1)
 
 
+@declare(W=_SQUARE, hidden=Array(2) | Int(1, MAX_JACOBIAN_STEPS), nonlinearity=Choice(NONLINEARITIES),
+         example=lambda: dict(W=torch.eye(3) * 0.5, hidden=4, nonlinearity="linear"))
 def jacobian_product_norms(W: Any, hidden: Any, nonlinearity: str = "tanh") -> torch.Tensor:
     r"""Spectral norms of the Jacobians :math:`\partial h_T/\partial h_t`,
     computed analytically, for t = 0, ..., T.
@@ -437,6 +531,8 @@ def jacobian_product_norms(W: Any, hidden: Any, nonlinearity: str = "tanh") -> t
         if nonlinearity != "linear":
             raise ValueError("an int length is only enough for nonlinearity='linear'; give the hidden states")
         T = check_positive_int(hidden, "hidden (the length T)")
+        if T > MAX_JACOBIAN_STEPS:
+            raise ValueError(f"hidden (the length T) must be at most {MAX_JACOBIAN_STEPS:,}; got {T:,}")
         slopes = torch.ones(T + 1, n, dtype=torch.float64)
     else:
         h = as_matrix(hidden, "hidden")
@@ -447,6 +543,8 @@ def jacobian_product_norms(W: Any, hidden: Any, nonlinearity: str = "tanh") -> t
         if nonlinearity == "tanh" and h.abs().max() > 1:
             raise ValueError("hidden states of a tanh network lie in [-1, 1]; got values outside")
         T = h.shape[0] - 1
+        if T > MAX_JACOBIAN_STEPS:
+            raise ValueError(f"hidden must hold at most {MAX_JACOBIAN_STEPS + 1:,} states h_0 ... h_T; got {T + 1:,}")
         slopes = 1 - h**2 if nonlinearity == "tanh" else torch.ones_like(h)
     norms = torch.empty(T + 1, dtype=torch.float64)
     J = torch.eye(n, dtype=torch.float64)

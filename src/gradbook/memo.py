@@ -14,7 +14,10 @@ import copy
 import functools
 from typing import Any, Callable, TypeVar
 
-__all__ = ["memoised"]
+__all__ = [
+    "F",
+    "memoised",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

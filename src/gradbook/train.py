@@ -20,16 +20,33 @@ from torch import nn
 
 from . import diagnostics
 from ._validate import (
+    MAX_STEPS,
+    Array,
+    Bool,
+    Choice,
+    Constraint,
+    Float,
+    Function,
+    Instance,
+    Int,
+    Module,
+    Optional,
+    Positive,
+    Probability,
+    Seed,
+    Sequence as SequenceOf,
     as_features,
     as_labels,
     as_sequences,
     check_choice,
+    check_module,
     check_positive_float,
     check_positive_int,
     check_probability,
     check_seed,
+    declare,
 )
-from .losses import LOSSES, loss_value
+from .losses import LOSSES, REGRESSION_LOSSES, loss_value
 from .models.mlp import io_sizes
 from .models.rnn import TASK_LOSSES, RecurrentNet, as_targets
 
@@ -37,6 +54,7 @@ __all__ = [
     "DEFAULT_EPOCHS",
     "STEP_MAX_LOSS",
     "CLIP_KINDS",
+    "MAX_THREADS",
     "show_progress",
     "set_threads",
     "History",
@@ -58,7 +76,71 @@ STEP_MAX_LOSS = 1e6
 #: The kinds of gradient clipping: ``clip=("norm", t)`` or ``("value", t)``.
 CLIP_KINDS = ("norm", "value")
 
+#: Results :func:`train` builds; users read them, never build them.
+__undeclared__ = {"History": "the record train() returns; users read it, they do not build it"}
 
+#: The most threads :func:`set_threads` accepts: the machine's CPUs.
+MAX_THREADS = os.cpu_count() or 1
+
+
+class _Clip(Constraint):
+    """A clipping setting: None, or a pair (kind, threshold), kind in
+    CLIP_KINDS, threshold > 0 (its messages say which part is wrong)."""
+
+    def check(self, value: Any, name: str) -> None:
+        _check_clip(value, name)
+
+    def bad_values(self) -> list[Any]:
+        return [1.0, "norm", ("both", 1.0), ("norm", -1.0), ("norm", math.nan),
+                ("norm", math.inf), ("norm", "1"), ("norm", 1.0, 2.0)]
+
+    def describe(self) -> str:
+        return "None, ('norm', threshold) or ('value', threshold) with threshold > 0"
+
+
+class _Pair(Constraint):
+    """A pair (first, second), each accepted by its constraint."""
+
+    def __init__(self, first: Constraint, second: Constraint, what: str) -> None:
+        self.first, self.second, self.what = first, second, what
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise TypeError(f"{name} must be {self.describe()}; got {type(value).__name__}")
+        self.first.check(value[0], f"{name}[0]")
+        self.second.check(value[1], f"{name}[1]")
+
+    def bad_values(self) -> list[Any]:
+        good = [self._good(self.first), self._good(self.second)]
+        return ([None, 3, "ab", (good[0],)]
+                + [(v, good[1]) for v in self.first.bad_values()[:3]]
+                + [(good[0], v) for v in self.second.bad_values()[:3]])
+
+    @staticmethod
+    def _good(rule: Constraint) -> Any:
+        import numpy as np
+
+        for v in (np.zeros((2, 4)), np.zeros(2, dtype=np.int64)):
+            try:
+                rule.check(v, "value")
+                return v
+            except (TypeError, ValueError):
+                pass
+        return None
+
+    def describe(self) -> str:
+        return self.what
+
+
+#: What an ``X`` of :func:`train` and :func:`evaluate` accepts: rows, or sequences for a recurrent net.
+_INPUTS = Array((2, 3))
+#: Their ``y``: labels (n,), or targets (n, n_outputs) for "mse".
+_TARGETS = Array((1, 2))
+#: A gradient or a list of gradients.
+_GRADS = Instance(torch.Tensor, what="a torch.Tensor") | SequenceOf(Instance(torch.Tensor, what="a torch.Tensor"))
+
+
+@declare(progress=Bool() | Choice(("auto",)), example=dict(progress=False))
 def show_progress(progress: bool | str = "auto") -> bool:
     """Whether to draw a progress bar.
 
@@ -66,17 +148,23 @@ def show_progress(progress: bool | str = "auto") -> bool:
     build sets ``GRADBOOK_BUILD=1``), so no progress-bar widgets end up on the
     static pages.
     """
-    if progress == "auto":
+    if isinstance(progress, str) and progress == "auto":
         return os.environ.get("GRADBOOK_BUILD", "") in ("", "0")
     if not isinstance(progress, bool):
-        raise ValueError(f"progress must be True, False or 'auto'; got {progress!r}")
+        raise ValueError(f"progress must be True, False or 'auto'; got {progress!r:.80}")
     return progress
 
 
+@declare(n=Int(1, MAX_THREADS), example=dict(n=1))
 def set_threads(n: int = 1) -> None:
-    """Use ``n`` CPU threads in torch. The book's nets are tiny: on a 2-core
-    machine one thread is about three times faster per step than two."""
-    torch.set_num_threads(check_positive_int(n, "n"))
+    """Use ``n`` CPU threads in torch, 1 to ``os.cpu_count()`` (more only
+    oversubscribe the machine; thousands exhaust OpenMP's memory). The book's
+    nets are tiny: on a 2-core machine one thread is about three times faster
+    per step than two."""
+    n = check_positive_int(n, "n")
+    if n > MAX_THREADS:
+        raise ValueError(f"n must be at most the number of CPUs, os.cpu_count() = {MAX_THREADS}; got {n}")
+    torch.set_num_threads(n)
 
 
 @dataclass
@@ -181,17 +269,9 @@ def _outputs(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
     return model.last_output(X) if isinstance(model, RecurrentNet) else model(X)
 
 
-def evaluate(model: nn.Module, X, y, loss: str | None = None) -> tuple[float, float | None]:
-    """Mean loss and accuracy of ``model`` on ``(X, y)``.
-
-    ``model`` is a net that maps rows of ``X`` to one score per class (an
-    MLP, a CNN that reshapes its rows), or a recurrent net
-    (:class:`gradbook.models.rnn.RecurrentNet`) scored at the last step of
-    the sequences ``X`` (n, time, features). ``loss`` as in :func:`train`;
-    the accuracy is None for "mse".
-    """
-    loss = _check_loss(model, loss)
-    X, y = _check_data(model, X, y, loss, "X", "y")
+def _loss_and_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str
+                       ) -> tuple[float, float | None]:
+    """:func:`evaluate` on checked data (the loop's records)."""
     was_training = model.training
     model.eval()
     try:
@@ -204,11 +284,48 @@ def evaluate(model: nn.Module, X, y, loss: str | None = None) -> tuple[float, fl
     return value, acc
 
 
+@declare(model=Module(), X=_INPUTS, y=_TARGETS, loss=Optional(Choice(LOSSES + REGRESSION_LOSSES)),
+         example=lambda: dict(model=_example_net(), X=torch.rand(6, 4), y=torch.tensor([0, 1, 2] * 2)))
+def evaluate(model: nn.Module, X, y, loss: str | None = None) -> tuple[float, float | None]:
+    """Mean loss and accuracy of ``model`` on ``(X, y)``.
+
+    ``model`` is a net that maps rows of ``X`` to one score per class (an
+    MLP, a CNN that reshapes its rows), or a recurrent net
+    (:class:`gradbook.models.rnn.RecurrentNet`) scored at the last step of
+    the sequences ``X`` (n, time, features). ``loss`` as in :func:`train`;
+    the accuracy is None for "mse".
+    """
+    check_module(model)
+    loss = _check_loss(model, loss)
+    X, y = _check_data(model, X, y, loss, "X", "y")
+    return _loss_and_accuracy(model, X, y, loss)
+
+
+def _example_net() -> nn.Module:
+    from .models.mlp import mlp
+
+    return mlp([4, 3, 3], seed=0)
+
+
 # --------------------------------------------------------------------------
 # the loop
 # --------------------------------------------------------------------------
 
 
+@declare(
+    model=Module(), X=_INPUTS, y=_TARGETS,
+    epochs=Optional(Int(0, MAX_STEPS)), steps=Optional(Int(0, MAX_STEPS)),
+    lr=Positive(), batch_size=Int(1), momentum=Probability(), weight_decay=Float(0.0),
+    loss=Optional(Choice(LOSSES + REGRESSION_LOSSES)), seed=Seed(), clip=_Clip(),
+    max_loss=Optional(Positive() | Choice((math.inf,))),
+    X_test=Optional(_INPUTS), y_test=Optional(_TARGETS),
+    diagnostics_every=Optional(Int(1)),
+    diagnostics_data=Optional(_Pair(Array(2), Array(1), "a pair (X, y) of rows and their labels")),
+    record_every=Optional(Int(1)), progress=Bool() | Choice(("auto",)),
+    callback=Optional(Function()),
+    example=lambda: dict(model=_example_net(), X=torch.rand(6, 4), y=torch.tensor([0, 1, 2] * 2),
+                         epochs=1, batch_size=3, progress=False),
+)
 def train(
     model: nn.Module,
     X,
@@ -303,7 +420,8 @@ def train(
         measurement.
     """
     if epochs is not None and steps is not None:
-        raise ValueError(f"give epochs or steps, not both; got epochs={epochs!r} and steps={steps!r}")
+        raise ValueError(f"give epochs or steps, not both; got epochs={epochs!r:.40} and steps={steps!r:.40}")
+    check_module(model)
     step_mode = steps is not None
     recurrent = isinstance(model, RecurrentNet)
     loss = _check_loss(model, loss)
@@ -321,6 +439,8 @@ def train(
         total = check_positive_int(steps, "steps", minimum=0)
     else:
         total = check_positive_int(DEFAULT_EPOCHS if epochs is None else epochs, "epochs", minimum=0)
+    if total > MAX_STEPS:
+        raise ValueError(f"{'steps' if step_mode else 'epochs'} must be at most {MAX_STEPS:,}; got {total:,}")
     if record_every is None:
         record_every = None if step_mode else 1
     else:
@@ -330,14 +450,20 @@ def train(
     if step_mode and batch_size > n:
         raise ValueError(f"batch_size must be at most the number of training samples ({n}) "
                          f"in step mode; got {batch_size}")
+    if not step_mode and total * -(-n // batch_size) > MAX_STEPS:
+        raise ValueError(f"epochs={total:,} over {n:,} samples in batches of {batch_size} would take "
+                         f"{total * -(-n // batch_size):,} updates; at most {MAX_STEPS:,} (fewer epochs "
+                         "or a larger batch_size)")
     momentum = check_probability(momentum, "momentum")
     weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
     seed = check_seed(seed)
-    clip = check_clip(clip)
+    clip = _check_clip(clip)
     if max_loss is None:
         max_loss = STEP_MAX_LOSS if step_mode else math.inf
-    elif not (isinstance(max_loss, (int, float)) and max_loss == math.inf):
+    elif not (isinstance(max_loss, (int, float)) and not isinstance(max_loss, bool) and max_loss == math.inf):
         max_loss = check_positive_float(max_loss, "max_loss")
+    if diagnostics_data is not None and diagnostics_every is None:
+        raise ValueError("diagnostics_data is only used with diagnostics_every; give both or neither")
     if diagnostics_every is not None:
         if recurrent:
             raise ValueError("diagnostics_every measures the layers of a feed-forward net; "
@@ -345,10 +471,14 @@ def train(
         diagnostics_every = check_positive_int(diagnostics_every, "diagnostics_every")
         if diagnostics_data is None:
             diag_X, diag_y = X[:1000], y[:1000]
-        else:
+        elif isinstance(diagnostics_data, (tuple, list)) and len(diagnostics_data) == 2:
             diag_X, diag_y = diagnostics_data
+        else:
+            raise TypeError("diagnostics_data must be a pair (X, y) of rows and their labels; "
+                            f"got {type(diagnostics_data).__name__}")
         diag_X = as_features(diag_X, "diagnostics_data X", n_features=X.shape[1])
-        diag_y = as_labels(diag_y, "diagnostics_data y", n_samples=diag_X.shape[0])
+        diag_y = as_labels(diag_y, "diagnostics_data y", n_samples=diag_X.shape[0],
+                           n_classes=None if recurrent else io_sizes(model)[1])
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(epoch, model); got {type(callback).__name__}")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -363,6 +493,10 @@ def train(
     history = History()
     start = diagnostics.snapshot(model) if diagnostics_every is not None else None
     unit = "step" if step_mode else "epoch"
+    # what a divergence's reason names: the settings that let it happen
+    settings = f"the run diverged with lr={lr:g}, momentum={momentum:g}, " + (
+        f"clip={clip}: try a smaller lr or threshold" if clip is not None
+        else "no clipping: try a smaller lr or clip=('norm', threshold)")
 
     def stop(reason: str) -> bool:
         history.diverged, history.diverged_at, history.reason = True, history.steps, reason
@@ -371,9 +505,9 @@ def train(
     def record(count: int) -> bool:
         """Evaluate and append one record; False (and a divergence) if not finite."""
         values: dict[str, Any] = {}
-        values["train_loss"], values["train_acc"] = evaluate(model, X, y, loss)
+        values["train_loss"], values["train_acc"] = _loss_and_accuracy(model, X, y, loss)
         if X_test is not None:
-            values["test_loss"], values["test_acc"] = evaluate(model, X_test, y_test, loss)
+            values["test_loss"], values["test_acc"] = _loss_and_accuracy(model, X_test, y_test, loss)
         if diagnostics_every is not None and count % diagnostics_every == 0:
             values["bias_grad"] = diagnostics.bias_gradient_norms(model, diag_X, diag_y, loss)
             values["weight_change"] = diagnostics.relative_weight_change(model, start)
@@ -381,7 +515,7 @@ def train(
         for name, value in values.items():
             if value is not None and not all(math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
                 return stop(f"{name} is not finite at step {history.steps} "
-                            f"(the record after {unit} {count}): {value}")
+                            f"(the record after {unit} {count}): {value}; {settings}")
         history.epoch.append(count)
         for name, value in values.items():
             if value is not None:
@@ -399,14 +533,15 @@ def train(
         value = loss_value(_outputs(model, X[idx]), y[idx], loss)
         current = value.item()
         if not math.isfinite(current):
-            return stop(f"loss is {current} at step {step}")
+            return stop(f"loss is {current} at step {step}; {settings}")
         if current > max_loss:
-            return stop(f"loss {current:.3g} exceeds max_loss={max_loss:.3g} at step {step}")
+            return stop(f"loss {current:.3g} exceeds max_loss={max_loss:.3g} at step {step}; {settings}")
         value.backward()
         if track_norms:
             grads = [p.grad for p in params if p.grad is not None]
             if not all(bool(torch.isfinite(g).all()) for g in grads):
-                return stop(f"gradient norm {float(torch.nn.utils.get_total_norm(grads))} at step {step}")
+                return stop(f"gradient norm {float(torch.nn.utils.get_total_norm(grads))} at step {step}; "
+                            f"{settings}")
             if clip is not None and clip[0] == "norm":
                 clipped, norm = clip_by_global_norm(grads, clip[1])
             else:
@@ -457,19 +592,26 @@ def train(
 # --------------------------------------------------------------------------
 
 
-def check_clip(clip: Any) -> tuple[str, float] | None:
-    """``clip`` as None or a pair (kind, threshold), kind in :data:`CLIP_KINDS`."""
+def _check_clip(clip: Any, name: str = "clip") -> tuple[str, float] | None:
     if clip is None:
         return None
     if not isinstance(clip, (tuple, list)) or len(clip) != 2:
-        raise ValueError(f"clip must be None, ('norm', threshold) or ('value', threshold); got {clip!r}")
-    kind = check_choice(clip[0], "clip[0]", CLIP_KINDS)
-    return kind, check_positive_float(clip[1], "clip threshold")
+        raise ValueError(f"{name} must be None, ('norm', threshold) or ('value', threshold); got {clip!r:.80}")
+    kind = check_choice(clip[0], f"{name}[0]", CLIP_KINDS)
+    return kind, check_positive_float(clip[1], f"{name} threshold")
+
+
+@declare(clip=_Clip(), example=dict(clip=("norm", 1.0)))
+def check_clip(clip: Any) -> tuple[str, float] | None:
+    """``clip`` as None or a pair (kind, threshold), kind in :data:`CLIP_KINDS`."""
+    return _check_clip(clip)
 
 
 def _as_grads(grads: Any) -> list[torch.Tensor]:
     if isinstance(grads, torch.Tensor):
         grads = [grads]
+    elif isinstance(grads, (str, bytes)) or not hasattr(grads, "__iter__"):
+        raise TypeError(f"grads must be a torch.Tensor or a sequence of them; got {type(grads).__name__}")
     grads = list(grads)
     if not grads:
         raise ValueError("grads is empty; give at least one gradient tensor")
@@ -481,12 +623,15 @@ def _as_grads(grads: Any) -> list[torch.Tensor]:
     return grads
 
 
+@declare(grads=_GRADS, check=False, example=lambda: dict(grads=[torch.ones(2), torch.ones(1, 2)]))
 def global_norm(grads: Sequence[torch.Tensor] | torch.Tensor) -> float:
     r"""The norm of all gradients stacked into one vector,
     :math:`\|g\| = \sqrt{\sum_i \|g_i\|^2}`."""
     return math.sqrt(sum(float(g.detach().double().pow(2).sum()) for g in _as_grads(grads)))
 
 
+@declare(grads=_GRADS, max_norm=Positive(), check=False,
+         example=lambda: dict(grads=[torch.ones(2), torch.ones(1, 2)], max_norm=1.0))
 def clip_by_global_norm(
     grads: Sequence[torch.Tensor] | torch.Tensor, max_norm: float
 ) -> tuple[list[torch.Tensor], float]:
@@ -518,6 +663,8 @@ def clip_by_global_norm(
     return [g.clone() for g in grads], norm
 
 
+@declare(grads=_GRADS, clip_value=Positive(), check=False,
+         example=lambda: dict(grads=[torch.ones(2), torch.ones(1, 2)], clip_value=0.5))
 def clip_by_value(grads: Sequence[torch.Tensor] | torch.Tensor, clip_value: float) -> list[torch.Tensor]:
     r"""Clip every gradient entry to :math:`[-c, c]`:
     :math:`g_i \leftarrow \max(-c, \min(c, g_i))`.

@@ -28,14 +28,101 @@ import json
 import math
 from typing import Any, Callable, Mapping, Sequence
 
+from ._validate import Constraint, Function, Instance, Int, Optional, check_positive_int, declare
+
 __all__ = [
     "MAX_FRAMES",
+    "MIN_DPI",
+    "MAX_DPI",
+    "MAX_PIXELS",
     "render_png",
     "Explorer",
     "explore",
 ]
 
 MAX_FRAMES = 48
+
+#: The resolutions a frame may be drawn at (dots per inch).
+MIN_DPI, MAX_DPI = 10, 600
+#: The most pixels one frame may have (about a 4,000 x 4,000 image).
+MAX_PIXELS = 16_000_000
+
+
+def _check_grid(grid: Any, name: str = "grid") -> tuple[list[str], list[list[Any]]]:
+    """The slider names and their values, or a ValueError naming ``name``."""
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError(f"{name} must be a non-empty mapping of slider name -> list of values; "
+                         f"got {type(grid).__name__}")
+    names: list[str] = []
+    values: list[list[Any]] = []
+    for key, vals in grid.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"{name}'s slider names must be Python identifiers; got {key!r:.80}")
+        if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence) or len(vals) == 0:
+            raise ValueError(f"{name}[{key!r}] must be a non-empty list of values; got {vals!r:.80}")
+        if len(vals) > MAX_FRAMES:
+            raise ValueError(f"{name}[{key!r}] has {len(vals)} values; at most {MAX_FRAMES} frames in all")
+        labels = [_label(v) for v in vals]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"{name}[{key!r}] has repeated values: {labels}")
+        names.append(key)
+        values.append(list(vals))
+    sizes = [len(v) for v in values]
+    n = math.prod(sizes)
+    if n > MAX_FRAMES:
+        raise ValueError(
+            f"the {name} has {n} frames ({' x '.join(map(str, sizes))}); "
+            f"at most {MAX_FRAMES} keep the static page light"
+        )
+    return names, values
+
+
+class _Grid(Constraint):
+    """A non-empty mapping of slider name (an identifier) -> distinct values,
+    at most :data:`MAX_FRAMES` grid points in all."""
+
+    def check(self, value: Any, name: str) -> None:
+        _check_grid(value, name)
+
+    def bad_values(self) -> list[Any]:
+        return [None, {}, [("n", [1, 2])], {"not valid": [1]}, {3: [1]}, {"n": []}, {"n": "abc"},
+                {"n": 3}, {"n": [1, 2, 1]}, {"a": list(range(7)), "b": list(range(7))},
+                {"n": list(range(10**6))}]
+
+    def describe(self) -> str:
+        return f"a mapping of slider name -> list of values, at most {MAX_FRAMES} frames"
+
+
+class _Text(Constraint):
+    """A ``str`` (it may be empty)."""
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str (plain text); got {type(value).__name__}")
+
+    def bad_values(self) -> list[Any]:
+        return [None, 3, b"bytes", ["text"]]
+
+    def describe(self) -> str:
+        return "a str (plain text)"
+
+
+def _check_dpi(dpi: Any, name: str = "dpi") -> int:
+    dpi = check_positive_int(dpi, name)
+    if not MIN_DPI <= dpi <= MAX_DPI:
+        raise ValueError(f"{name} must be an integer from {MIN_DPI} to {MAX_DPI}; got {dpi}")
+    return dpi
+
+
+def _example_figure(**params: Any):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(0.5, 0.5))
+
+
+_FIGURE_FUNCTION = Function()
+_GRID = _Grid()
+_DPI = Int(MIN_DPI, MAX_DPI)
 
 
 def _label(value: Any) -> str:
@@ -44,12 +131,27 @@ def _label(value: Any) -> str:
     return str(value)
 
 
+def _figure_class():
+    from matplotlib.figure import Figure
+
+    return Figure
+
+
+@declare(fig=Instance(_figure_class(), what="a matplotlib Figure"), dpi=_DPI, colours=Int(2, 256),
+         example=lambda: dict(fig=_example_figure(), dpi=20))
 def render_png(fig, *, dpi: int = 80, colours: int = 128) -> bytes:
     """Render a matplotlib figure to a small PNG and close it.
 
-    The image is quantised to at most ``colours`` colours: plots use few
-    colours, and this makes frames about three times lighter.
+    The image is quantised to at most ``colours`` colours (2 to 256): plots
+    use few colours, and this makes frames about three times lighter. ``dpi``
+    lies in 10..600, and a frame has at most :data:`MAX_PIXELS` pixels.
     """
+    return _render(fig, dpi, colours)
+
+
+def _render(fig: Any, dpi: Any, colours: Any = 128) -> bytes:
+    """:func:`render_png`'s body; an explorer's frames come here directly, so
+    that a figure function returning something else is named as such."""
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
     from PIL import Image
@@ -58,6 +160,14 @@ def render_png(fig, *, dpi: int = 80, colours: int = 128) -> bytes:
         raise TypeError(
             f"the figure function must return a matplotlib Figure; got {type(fig).__name__}"
         )
+    dpi = _check_dpi(dpi)
+    colours = check_positive_int(colours, "colours", minimum=2)
+    if colours > 256:
+        raise ValueError(f"colours must be an integer from 2 to 256 (a PNG palette); got {colours}")
+    width, height = fig.get_size_inches()
+    if width * height * dpi * dpi > MAX_PIXELS:
+        raise ValueError(f"a {width:g} x {height:g} inch figure at dpi={dpi} would have "
+                         f"{width * height * dpi * dpi:,.0f} pixels; at most {MAX_PIXELS:,}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
@@ -68,6 +178,9 @@ def render_png(fig, *, dpi: int = 80, colours: int = 128) -> bytes:
     return out.getvalue()
 
 
+@declare(figure=_FIGURE_FUNCTION, grid=_GRID, initial=Optional(Instance(Mapping, what="a mapping of slider name -> value")),
+         caption=_Text(), alt=_Text(), dpi=_DPI,
+         example=lambda: dict(figure=_example_figure, grid={"a": [1, 2]}, initial={"a": 2}))
 class Explorer:
     """A figure over a grid of slider values; see the module docstring.
 
@@ -100,27 +213,15 @@ class Explorer:
     ) -> None:
         if not callable(figure):
             raise TypeError(f"figure must be callable; got {type(figure).__name__}")
-        if not isinstance(grid, Mapping) or not grid:
-            raise ValueError("grid must be a non-empty mapping of slider name -> list of values")
-        self.names: list[str] = []
-        self.values: list[list[Any]] = []
-        for name, vals in grid.items():
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"slider names must be Python identifiers; got {name!r}")
-            if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence) or len(vals) == 0:
-                raise ValueError(f"grid[{name!r}] must be a non-empty list of values; got {vals!r}")
-            labels = [_label(v) for v in vals]
-            if len(set(labels)) != len(labels):
-                raise ValueError(f"grid[{name!r}] has repeated values: {labels}")
-            self.names.append(name)
-            self.values.append(list(vals))
+        self.names, self.values = _check_grid(grid)
         self.sizes = [len(v) for v in self.values]
-        n = math.prod(self.sizes)
-        if n > MAX_FRAMES:
-            raise ValueError(
-                f"the grid has {n} frames ({' x '.join(map(str, self.sizes))}); "
-                f"at most {MAX_FRAMES} keep the static page light"
-            )
+        if initial is not None and not isinstance(initial, Mapping):
+            raise TypeError(f"initial must be a mapping of slider name -> value, or None; "
+                            f"got {type(initial).__name__}")
+        for name, text in (("caption", caption), ("alt", alt)):
+            if not isinstance(text, str):
+                raise TypeError(f"{name} must be a str (plain text); got {type(text).__name__}")
+        dpi = _check_dpi(dpi)
         self.initial_index = [0] * len(self.names)
         for name, value in (initial or {}).items():
             if name not in self.names:
@@ -154,7 +255,7 @@ class Explorer:
         key = tuple(int(i) for i in index)
         if key not in self._cache:
             params = self.params_at(key)
-            self._cache[key] = render_png(self.figure(**params), dpi=self.dpi)
+            self._cache[key] = _render(self.figure(**params), self.dpi)
             self.renders += 1
         return self._cache[key]
 
@@ -239,6 +340,7 @@ class Explorer:
         return f"Explorer({', '.join(f'{n}={v}' for n, v in zip(self.names, self.values))})"
 
 
+@declare(figure=_FIGURE_FUNCTION, grid=_GRID, example=lambda: dict(figure=_example_figure, grid={"a": [1, 2]}))
 def explore(
     figure: Callable[..., Any], grid: Mapping[str, Sequence[Any]], **kwargs: Any
 ) -> Explorer:

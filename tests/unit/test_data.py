@@ -231,9 +231,9 @@ def test_idx_int32_is_big_endian_on_disk(tmp_path):
 
 
 def test_write_idx_rejects_unsupported_dtype(tmp_path):
-    with pytest.raises(ValueError, match="cannot write dtype"):
+    with pytest.raises(ValueError, match="dtype int64, which IDX cannot hold"):
         write_idx(tmp_path / "x", np.zeros(3, dtype=np.int64))
-    with pytest.raises(ValueError, match="cannot write dtype"):
+    with pytest.raises(ValueError, match="dtype bool, which IDX cannot hold"):
         write_idx(tmp_path / "x", np.zeros(3, dtype=bool))
 
 
@@ -527,7 +527,7 @@ def test_load_mnist_disagreeing_files(tmp_path, tiny_mnist):
 
 def test_load_mnist_bad_arguments(tmp_path, tiny_mnist):
     _, _, files = tiny_mnist
-    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+    with pytest.raises(ValueError, match="split must be (one of )?.train.,? (or )?.test."):
         load_mnist("validation", tmp_path, files=files)
     partial = {k: v for k, v in files.items() if not k.startswith("t10k-images")}
     with pytest.raises(ValueError, match="files must give the sha256 of t10k-images"):
@@ -600,3 +600,85 @@ def test_load_mnist_offline_says_what_to_do(tmp_path, tiny_mnist):
     message = str(info.value)
     assert "MNIST could not be downloaded" in message and BASE in message
     assert "load_digits()" in message and str(tmp_path) in message
+
+
+# ------------------------------------------------------------ bad arguments
+
+
+@pytest.mark.parametrize("bad", ["no", "yes", 1, 0, None])
+def test_split_stratify_must_be_a_bool(digits, bad):
+    X, y = digits
+    with pytest.raises(TypeError, match="stratify must be True or False"):
+        train_test_split(X, y, stratify=bad)
+
+
+def test_split_stratify_accepts_numpy_bools(digits):
+    X, y = digits
+    a = train_test_split(X, y, stratify=np.bool_(False))
+    b = train_test_split(X, y, stratify=False)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: data.adding_problem(10**6, 10**5), r"n=1,000,000 sequences of length=100,000 would need"),
+        (lambda: data.temporal_order(10**5, 10**4), "would need about"),
+        (lambda: data.adding_problem(2, 10**8), "length must be (an integer from 2 to|at most) 10,000,000"),
+        (lambda: data.bars_and_stripes(12, 10**7), "n_samples=10,000,000 patterns"),
+        (lambda: data.pixel_permutation(0, 10**9), "n_pixels"),
+        (lambda: data.nudge(torch.zeros(2, 4), torch.zeros(2), side=10**6), "side"),
+    ],
+)
+def test_sizes_beyond_memory_are_refused_at_once(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_write_idx_keeps_nan_floats(tmp_path):
+    a = np.array([[0.5, np.nan], [np.inf, -1.0]], dtype=np.float32)
+    write_idx(tmp_path / "f.idx", a)
+    np.testing.assert_array_equal(read_idx(tmp_path / "f.idx"), a)
+
+
+@pytest.mark.parametrize("bad, exc", [(None, TypeError), (3, TypeError), ("", ValueError)])
+def test_idx_paths_are_checked(tmp_path, bad, exc):
+    with pytest.raises(exc, match="path"):
+        read_idx(bad)
+    with pytest.raises(exc, match="path"):
+        write_idx(bad, np.zeros(3, dtype=np.uint8))
+
+
+def test_download_and_load_mnist_check_their_arguments(tmp_path, tiny_mnist):
+    _, _, files = tiny_mnist
+    with pytest.raises(ValueError, match="timeout must be .*3600"):
+        download(URL, tmp_path / "f", "0" * 64, timeout=10**6)
+    with pytest.raises(TypeError, match="url"):
+        download(None, tmp_path / "f", "0" * 64)
+    with pytest.raises(TypeError, match="opener"):
+        download(URL, tmp_path / "f", "0" * 64, opener="urlopen")
+    with pytest.raises(TypeError, match="files must be a dict"):
+        load_mnist("test", tmp_path, files=["a"])
+    with pytest.raises(ValueError, match=r"files\['t10k-images-idx3-ubyte.gz'\] must be 64 hex digits"):
+        load_mnist("test", tmp_path, files={**files, "t10k-images-idx3-ubyte.gz": "abc"})
+    with pytest.raises(TypeError, match="download_missing must be True or False"):
+        load_mnist("test", tmp_path, files=files, download_missing="no")
+    assert list(tmp_path.iterdir()) == []  # nothing was written
+
+
+def test_digits_and_splits_cannot_be_corrupted_by_a_caller():
+    X, y = load_digits()
+    X_tr, X_te, y_tr, y_te = digits_split(0)
+    for t in (X, y, X_tr, X_te, y_tr, y_te):
+        t.zero_()
+    X2, y2 = load_digits()
+    X_tr2, _, y_tr2, _ = digits_split(0)
+    assert X2.sum() > 0 and y2.sum() > 0 and X_tr2.sum() > 0 and y_tr2.sum() > 0
+    assert data.digits_train_size(0) == 1438
+
+
+@pytest.mark.parametrize("bad, exc", [([0], TypeError), (-1, ValueError), (2**32, ValueError), (1.0, TypeError)])
+def test_digits_train_size_checks_its_seed_before_the_cache(bad, exc):
+    with pytest.raises(exc, match="seed"):
+        data.digits_train_size(bad)

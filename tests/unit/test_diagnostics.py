@@ -269,13 +269,13 @@ def test_relative_weight_change_bad_reference(tiny):
     ref = snapshot(net)
     with pytest.raises(ValueError, match="snapshot.*4 matrices"):
         relative_weight_change(net, ref[:3])
-    with pytest.raises(ValueError, match="snapshot"):
+    with pytest.raises((TypeError, ValueError), match="snapshot"):
         relative_weight_change(net, ref[0])
-    with pytest.raises(ValueError, match="snapshot"):
+    with pytest.raises((TypeError, ValueError), match="snapshot"):
         relative_weight_change(net, None)
     with pytest.raises(ValueError, match=r"reference\[1\] must have shape \(4, 5\)"):
         relative_weight_change(net, [ref[0], ref[0], ref[2], ref[3]])
-    with pytest.raises(ValueError, match=r"reference\[2\]"):
+    with pytest.raises((TypeError, ValueError), match=r"reference\[2\]"):
         relative_weight_change(net, [ref[0], ref[1], ref[2].numpy(), ref[3]])
 
 
@@ -455,3 +455,26 @@ def test_hessian_extremes_bad_arguments(tiny):
         hessian_extremes(net, X, y, seed=-1)
     with pytest.raises(ValueError, match="6 features"):
         hessian_extremes(net, X[:, :2], y)
+
+
+# ------------------------------------------------------------ upper bounds
+
+
+@pytest.mark.timeout(10)
+def test_work_beyond_the_bounds_is_refused_at_once(tiny):
+    from gradbook.diagnostics import hessian_extremes, jacobian_product_norms
+
+    net, X, y = tiny
+    with pytest.raises(ValueError, match="iters"):
+        hessian_extremes(net, X, y, iters=10**9)
+    with pytest.raises(ValueError, match="hidden"):
+        jacobian_product_norms(torch.eye(2), 10**9, "linear")
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_include_output_must_be_a_bool(tiny, bad):
+    from gradbook.diagnostics import weight_gradient_norms
+
+    net, X, y = tiny
+    with pytest.raises(TypeError, match="include_output"):
+        weight_gradient_norms(net, X, y, include_output=bad)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+
+import numpy as np
 
 import pytest
 import torch
@@ -91,3 +94,61 @@ def test_bad_loss_name(bad, batch):
     logits, y = batch
     with pytest.raises(ValueError, match="loss must be one of 'softmax', 'sigmoid'"):
         loss_value(logits, y, bad)
+
+
+# ------------------------------------------------------------- bad targets
+# loss_value runs at every training step, so it checks its arguments in its
+# own body (declared with check=False): cheaply for an int64 label tensor,
+# fully for anything else.
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (torch.tensor([0, 1, 2, 12, 0, 1, 2]), "label 12, but labels must lie in 0..4"),
+        (torch.tensor([0, 1, 2, -1, 0, 1, 2]), "label -1"),
+        (torch.tensor([0, 1, 2, -100, 0, 1, 2]), "label -100"),  # torch's ignore_index, not skipped
+        (torch.tensor([0, 1, 2]), r"one class label per row of the outputs, shape \(7,\)"),
+        (torch.zeros(7, 1, dtype=torch.int64), r"shape \(7,\)"),
+        (torch.tensor([0.0, 1.5, 2, 2, 1, 3, 0]), "whole-number"),
+        (np.array([0, 4, 2, 2, 1, 3, 9]), "label 9"),
+        (torch.tensor([0.0, 1, 2, float("nan"), 1, 3, 0]), "NaN"),
+    ],
+)
+def test_bad_labels_are_named(batch, loss, y, message):
+    logits, _ = batch
+    with pytest.raises(ValueError, match="y") as info:
+        loss_value(logits, y, loss)
+    assert re.search(message, str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_labels_as_numpy_floats_or_other_ints_are_converted(batch, loss):
+    logits, y = batch
+    expected = loss_value(logits, y, loss)
+    for other in (y.numpy(), y.tolist(), y.double(), y.to(torch.int32), y.to(torch.uint8)):
+        assert torch.equal(loss_value(logits, other, loss), expected)
+
+
+def test_mse_targets_must_have_the_outputs_shape():
+    out = torch.zeros(4, 1)
+    with pytest.raises(ValueError, match=r"y must have the shape of the outputs, \(n, n_outputs\) = \(4, 1\)"):
+        loss_value(out, torch.zeros(4), "mse")  # would broadcast to (4, 4)
+    with pytest.raises(ValueError, match=r"\(4, 1\)"):
+        loss_value(out, torch.zeros(3, 1), "mse")
+    with pytest.raises(ValueError, match="y contains NaN or infinite targets"):
+        loss_value(out, torch.tensor([[0.0], [float("nan")], [0.0], [0.0]]), "mse")
+    assert float(loss_value(out, np.ones((4, 1)), "mse")) == 1.0  # numpy targets are converted
+
+
+@pytest.mark.parametrize("logits", [np.zeros((3, 2)), [[0.0, 1.0]], torch.zeros(3, 2, dtype=torch.int64), None])
+def test_logits_must_be_a_float_tensor(logits):
+    with pytest.raises(TypeError, match="logits must be a float torch.Tensor"):
+        loss_value(logits, torch.tensor([0, 1, 1]))
+
+
+@pytest.mark.parametrize("shape", [(3,), (0, 2), (3, 0), (3, 2, 1)])
+def test_logits_must_be_2d_and_non_empty(shape):
+    with pytest.raises(ValueError, match=r"logits must be 2-D and non-empty"):
+        loss_value(torch.zeros(shape), torch.tensor([0, 1, 1]))

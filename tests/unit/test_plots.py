@@ -7,6 +7,7 @@ import re
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from gradbook.plots import (
@@ -97,3 +98,54 @@ def test_layer_log_axis_formats_a_per_layer_profile():
         layer_log_axis(ax, 0, range(2), (1e-2, 1.0))
     plt.close(fig)
 
+
+
+# ------------------------------------------------------------ tile_images
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("normalise", [True, False])
+def test_tile_images_refuses_values_that_are_not_finite(bad, normalise):
+    from gradbook.plots import tile_images
+
+    images = np.eye(4)
+    images[2, 1] = bad
+    with pytest.raises(ValueError, match="images contains .*NaN or infinite value"):
+        tile_images(images, (2, 2), 2, normalise=normalise)
+
+
+@pytest.mark.timeout(10)
+def test_tile_images_refuses_a_picture_beyond_memory_before_drawing_it():
+    from gradbook.plots import tile_images
+
+    with pytest.raises(ValueError, match="would need .* GiB"):
+        tile_images(np.zeros((10**6, 1)), (1, 1), n_cols=10_000, pad=100)  # 80 GB of gaps
+    with pytest.raises(ValueError, match="n_cols"):
+        tile_images(np.zeros((1, 4)), (2, 2), n_cols=10**12)
+
+
+@pytest.mark.parametrize("shape", [(2,), (2, 2, 1), "ab", (0, 4), (2.0, 2)])
+def test_tile_images_checks_its_shape(shape):
+    from gradbook.plots import tile_images
+
+    with pytest.raises((TypeError, ValueError), match="shape"):
+        tile_images(np.zeros((1, 4)), shape)
+
+
+@pytest.mark.parametrize("ylim", [(1.0, 0.1), (0.0, 1.0), (1e-3, float("inf")), (1.0,), "ab"])
+def test_layer_log_axis_checks_its_limits(ylim):
+    from gradbook.plots import layer_log_axis
+
+    fig, ax = plt.subplots()
+    with pytest.raises((TypeError, ValueError), match="ylim"):
+        layer_log_axis(ax, 3, range(-2, 1), ylim)
+    plt.close(fig)
+
+
+def test_figure_sizes_are_bounded():
+    with pytest.raises(ValueError, match="ncols"):
+        new_figure(10**6)
+    with pytest.raises(ValueError, match="height"):
+        new_figure(1, height=1e4)
+    with pytest.raises(ValueError, match="context"):
+        set_theme("huge")

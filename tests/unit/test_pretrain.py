@@ -496,3 +496,73 @@ def test_figures(tiny):
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     with pytest.raises(ValueError, match="method"):
         ch03.budget_figure(20, "PCA")
+
+
+# ------------------------------- chapter 3: copies, lists, bounds, figures' grids
+
+
+def test_budget_grid_cannot_be_corrupted_through_finetune(tiny):
+    grid = ch03.budget_grid(budgets=(20,), methods=("random", "SAE"), seeds=(0,))
+    run = ch03.finetune("SAE", 20, 0)
+    run.test_accuracy = -1.0
+    run.history.train_acc[-1] = -1.0
+    stack = ch03.pretrained("SAE", 0)
+    stack.coefs_[0][:] = 0.0
+    assert ch03.initial_net("SAE", 0)[0].weight.abs().sum() > 0
+    again = ch03.budget_grid(budgets=(20,), methods=("random", "SAE"), seeds=(0,))
+    pd.testing.assert_frame_equal(again.drop(columns=again.filter(like="seconds").columns),
+                                  grid.drop(columns=grid.filter(like="seconds").columns))
+
+
+def test_list_arguments_reach_the_memoised_runs(tiny):
+    a = ch03.pretrained("SAE", 0, hidden=[5, 4])
+    b = ch03.pretrained("SAE", 0, hidden=(5, 4))
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+    assert len(linear_layers(ch03.initial_net("DBN", 0, hidden=[5]))) == 2
+    grid = ch03.budget_grid(budgets=[20], methods=["random"], seeds=[0])
+    assert len(grid) == 1
+    settings = dataclasses.replace(ch03.SETTINGS, hidden=[7], seeds=[1], budgets=[20],
+                                   corruptions=[0.1])
+    assert (settings.hidden, settings.seeds, settings.budgets, settings.corruptions) == (
+        (7,), (1,), (20,), (0.1,))
+    hash(settings)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("call, message", [
+    (lambda: ch03.pretrained("DBN", hidden=[10**5, 10**5]), "hidden"),
+    (lambda: ch03.start_gradients(methods=("random",), seeds=(0,), hidden=[10**6]), "hidden"),
+    (lambda: ch03.finetune("random", 10**6), "n_labels"),
+    (lambda: ch03.sample_quality(ch03._tiny_dbn(), steps=(10**6,), n_samples=64), "steps"),
+    (lambda: ch03.sample_quality(ch03._tiny_dbn(), n_samples=1000), "n_samples"),
+    (lambda: ch03.tile(np.zeros((10**5, 4)), shape=(2, 2), n_cols=1000, pad=100),
+     "images: 100,000 tiles"),
+    (lambda: ch03.initial_net("random", corruption=0.2), "corruption applies"),
+    (lambda: ch03.budget_figure(77, "DBN"), "labels must be one of the budgets"),
+    (lambda: ch03.budget_figure(20, "DBN", budgets=(20,), methods=("random",)),
+     "method must be one of the methods drawn"),
+    (lambda: ch03.corruption_figure(0.25), "corruption must be one of the levels"),
+])
+def test_bad_settings_are_refused_before_any_work(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_pretraining_settings_are_checked(monkeypatch):
+    with pytest.raises(ValueError, match="n_iter"):
+        ch03.DBNSettings(n_iter=-1)
+    with pytest.raises(ValueError, match="corruption"):
+        dataclasses.replace(ch03.SETTINGS, corruption=1.0)
+    with pytest.raises(TypeError, match="autoencoder"):
+        ch03.PretrainingSettings(autoencoder=None)
+    monkeypatch.setattr(ch03, "SETTINGS", dataclasses.replace(
+        ch03.SETTINGS, dbn=ch03.DBNSettings(n_iter=10**6)))
+    with pytest.raises(ValueError, match="hidden: pretraining 2 layers"):
+        ch03.pretrained("DBN", 0)
+
+
+def test_figures_draw_a_smaller_grid(tiny):
+    fig = ch03.budget_figure(20, "SAE", budgets=(20,), methods=("random", "SAE"), seeds=(0,))
+    assert isinstance(fig, Figure) and len(fig.axes[0].lines) >= 2
+    fig = ch03.corruption_figure(0.5, n_labels=20, levels=(0.5,), seeds=(0,))
+    assert isinstance(fig, Figure)

@@ -762,8 +762,9 @@ def test_the_comparison_catches_wrong_updates(monkeypatch, slip):
     params = plain_params({"persistent": True, "k": 2, "momentum": 0.5})
     _, records = recorded_fit(monkeypatch, plain_data(), **params)
     record, lr = records[-2], params["learning_rate"]  # a full batch, 10 rows
-    if slip == "sign":
-        wrong = plain_update(record, params, lr=-lr)
+    if slip == "sign":  # the step taken the wrong way: theta - (the right step)
+        right = plain_update(record, params)
+        wrong = [2 * before - after for before, after in zip(record["before"], right[:3])]
     elif slip == "no 1/B":
         wrong = plain_update(record, params, lr=lr * len(record["v"]))
     elif slip == "one Gibbs step":

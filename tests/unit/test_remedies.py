@@ -69,6 +69,9 @@ def test_inverted_dropout_zero_rate_and_determinism():
     [
         ((np.ones(3), 0.5), TypeError, "torch.Tensor"),
         ((torch.ones(3), 1.0), ValueError, r"p must lie in \[0, 1\)"),
+        ((torch.tensor([0.5, float("nan")]), 0.5), ValueError, "h contains NaN"),
+        ((torch.tensor([float("inf")]), 0.0), ValueError, "h contains NaN or infinite"),
+        ((torch.ones(3), 0.5, "seed"), TypeError, "generator must be a torch.Generator"),
         ((torch.ones(3), -0.1), ValueError, "p must be a finite number"),
     ],
 )
@@ -86,7 +89,7 @@ def test_inverted_dropout_layer_is_identity_in_eval_mode():
     out = layer(h)
     assert ((out == 0) | torch.isclose(out, 2 * h)).all()
     assert "p=0.5" in repr(layer)
-    with pytest.raises(ValueError, match="p must lie"):
+    with pytest.raises(ValueError, match="p must be a finite number >= 0 and < 1"):
         InvertedDropout(1.5)
 
 
@@ -106,10 +109,10 @@ def test_dropout_mlp_structure_and_same_weights_as_mlp():
 @pytest.mark.parametrize(
     "sizes, p, exc, message",
     [
-        ([64, 10], 0.5, ValueError, "at least one hidden"),
-        ("64,10", 0.5, TypeError, "sequence of layer widths"),
+        ([64, 10], 0.5, ValueError, "sizes must be a list or tuple of 3 to"),
+        ("64,10", 0.5, TypeError, "sizes must be a list or tuple"),
         ([64, 0, 10], 0.5, ValueError, r"sizes\[1\]"),
-        ([64, 8, 10], 1.0, ValueError, "p must lie"),
+        ([64, 8, 10], 1.0, ValueError, "p must be a finite number >= 0 and < 1"),
     ],
 )
 def test_dropout_mlp_bad_input(sizes, p, exc, message):
@@ -279,7 +282,7 @@ def test_fix_comparison_columns(tiny):
                    "ratio early", "first-layer grad at init", "parameters"):
         assert column in table.columns
     assert table["ratio at init"].gt(0).all()
-    with pytest.raises(ValueError, match="at least one seed"):
+    with pytest.raises(ValueError, match="seeds must be a list or tuple of 1 to 1000"):
         ch04.fix_comparison(seeds=())
 
 
@@ -300,7 +303,7 @@ def test_wide_run_and_its_options(tiny):
     "kwargs, exc, message",
     [
         (dict(n_labels=0), ValueError, "n_labels"),
-        (dict(n_labels=2000), ValueError, "at most 1438"),
+        (dict(n_labels=2000), ValueError, "n_labels must be an integer from 1 to 1,438"),
         (dict(n_labels=20, dropout=1.0), ValueError, "dropout"),
         (dict(n_labels=20, weight_decay=-1.0), ValueError, "weight_decay"),
         (dict(n_labels=20, random_labels=1), TypeError, "random_labels"),
@@ -371,3 +374,53 @@ def test_dropout_figure(tiny, monkeypatch):
     assert len(fig0.axes[0].get_lines()) == 2
     with pytest.raises(ValueError, match="dropout"):
         ch04.dropout_figure(1.0, 20)
+
+
+# ------------------------------------------ chapter 4: bounds, lists, copies
+
+
+def test_nets_too_large_are_refused_before_anything_is_built():
+    with pytest.raises(ValueError, match="depth=1000 and width=10000: sizes .* GiB"):
+        ch04.deep_net("sigmoid", depth=1000, width=10_000)
+    with pytest.raises(ValueError, match="depth=1000 and width=10000"):
+        ch04.fix_run("sigmoid", 1000, width=10_000)
+    with pytest.raises(ValueError, match="depth=1000 and width=10000"):
+        ch04.DeepNetSettings(depth=1000, width=10_000)
+    with pytest.raises(ValueError, match="width"):
+        ch04.wide_run(20, width=10**6)
+
+
+def test_sequences_may_be_lists(tiny):
+    grid = ch04.dropout_grid(rates=[0.0, 0.5], labels=[20])
+    assert list(grid["dropout"]) == [0.0, 0.5]
+    assert list(ch04.width_sweep([4], n_labels=20)["width"]) == [4]
+    assert len(ch04.fix_comparison(["residual"], seeds=[0])) == 1
+    settings = ch04.DeepNetSettings(seeds=[0, 1], profile_epochs=[0, 2])
+    assert settings.seeds == (0, 1) and settings.profile_epochs == (0, 2)
+    assert ch04.WideNetSettings(label_budgets=[20, 40]).label_budgets == (20, 40)
+
+
+def test_a_diverged_run_says_so(tiny):
+    # each update multiplies the weights by 1 - lr * weight_decay = -19999
+    with pytest.raises(ValueError, match=r"the wide net diverged with weight_decay=1000000.0"):
+        ch04.wide_run(20, weight_decay=1e6)
+
+
+def test_figure_overrides_reach_the_runs(tiny):
+    fig = ch04.fix_profile_figure(1, "sigmoid", width=3, epochs=1)
+    assert fig.axes[1].get_title().endswith("after 1 epochs")
+    fig = ch04.dropout_figure(0.5, 20, rates=[0.0], width=3, updates=2)
+    assert "gap" in fig.axes[0].get_title()
+
+
+def test_pretraining_methods_are_chapter_3s():
+    assert ch04._PRETRAINING_METHODS == ch03.METHODS
+
+
+def test_wide_runs_cannot_be_corrupted(tiny):
+    run = ch04.random_label_run(30, width=8, updates=4)
+    run.history.train_acc[:] = [-1.0] * len(run.history.train_acc)
+    assert min(ch04.random_label_run(30, width=8, updates=4).history.train_acc) >= 0
+    table = ch04.dropout_grid(rates=(0.0,), labels=(20,))
+    ch04.wide_run(20).history.test_acc.clear()
+    assert ch04.dropout_grid(rates=(0.0,), labels=(20,)).equals(table)

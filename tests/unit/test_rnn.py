@@ -437,7 +437,7 @@ def test_bad_recurrent_matrices():
         jacobian_product_norms(torch.ones(3), 5, "linear")
     with pytest.raises(ValueError, match="NaN"):
         rnn.spectral_radius([[1.0, float("nan")], [0.0, 1.0]])
-    with pytest.raises(TypeError, match="real numeric"):
+    with pytest.raises(TypeError, match="array of finite numbers; got dtype"):
         rnn.spectral_radius([["a", "b"], ["c", "d"]])
     with pytest.raises(ValueError, match="radius"):
         rnn.recurrent_matrix(4, -0.5)
@@ -554,7 +554,7 @@ def test_growth_rate_of_a_geometric_sequence_and_bad_profiles():
         ch06.growth_rate([1.0, 2.0], start=1)
     with pytest.raises(ValueError, match="> 0"):
         ch06.growth_rate([1.0, 0.0, 2.0])
-    with pytest.raises(ValueError, match="> 0"):
+    with pytest.raises(ValueError, match="finite"):
         ch06.growth_rate([1.0, np.nan])
     with pytest.raises(ValueError, match="length"):
         ch06.lag_profile(1.0, "linear", 1)
@@ -677,3 +677,108 @@ def test_power_tick_labels_need_no_mathtext():
     assert ch06._power_label(1e-4) == "10\u207b\u2074"
     assert ch06._power_label(1.0) == "1" and ch06._power_label(1e20) == "10\u00b2\u2070"
     assert ch06._power_label(0.0) == ""
+
+
+# --------------------------------------------------------------------------
+# chapter 6: bounds, overflow, and the memoised surface
+# --------------------------------------------------------------------------
+
+
+def test_cliff_trajectory_refuses_a_run_too_long_at_once():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="steps must be an integer from 0 to 10,000,000"):
+        ch06.cliff_trajectory(7.0, -3.75, lr=0.1, steps=10**9)
+    with pytest.raises(ValueError, match=r"\(steps \+ 1\) \* length"):
+        ch06.cliff_trajectory(7.0, -3.75, lr=0.1, steps=10**6, length=50)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_cliff_trajectory_keeps_its_path_exactly():
+    # the arrays are filled in place now; the path is the one the loop computes
+    path = ch06.cliff_trajectory(6.0, -3.0, lr=0.5, steps=4, clip=1.0, length=12)
+    w, b = 6.0, -3.0
+    for k in range(4):
+        loss, g_w, g_b = ch06.cliff_gradient(w, b, length=12)
+        assert path.losses[k] == loss
+        norm = math.hypot(g_w, g_b)
+        assert path.grad_norms[k] == norm
+        if norm > 1.0:
+            g_w, g_b = g_w / norm, g_b / norm
+        w, b = w - 0.5 * g_w, b - 0.5 * g_b
+        assert tuple(path.params[k + 1]) == (w, b)
+    assert ch06.cliff_trajectory(6.0, -3.0, lr=0.5, steps=0).grad_norms.shape == (0,)
+
+
+def test_cliff_overflow_names_the_setting():
+    with pytest.raises(ValueError, match="gradient overflowed .* length=10000"):
+        ch06.cliff_gradient(100.0, -50.0, length=10_000)
+    with pytest.raises(ValueError, match="gradient overflowed"):
+        ch06.cliff_trajectory(100.0, -50.0, lr=0.1, steps=2, length=10_000)
+    with pytest.raises(ValueError, match="target=1e\\+200"):
+        ch06.cliff_gradient(6.0, -3.0, target=1e200)
+    with pytest.raises(ValueError, match="target=1e\\+200"):
+        ch06.cliff_loss([6.0], [-3.0], target=1e200)
+    with pytest.raises(ValueError, match=r"len\(w\) \* len\(b\) \* length"):
+        ch06.cliff_loss(np.zeros(3000), np.zeros(3000), length=200)
+    with pytest.raises(ValueError, match=r"a grid of len\(w\) \* len\(b\) = 100,000,000 points .* GiB"):
+        ch06.cliff_loss(np.zeros(10_000), np.zeros(10_000), length=1)
+
+
+def test_lag_profile_says_whether_the_gradient_overflowed_or_underflowed():
+    with pytest.raises(ValueError, match=r"overflowed .*radius=10\.0, nonlinearity='linear', length=400"):
+        ch06.lag_profile(10.0, "linear", 400)
+    with pytest.raises(ValueError, match=r"is 0 from lag \d+ on \(radius=0\.01.*underflowed"):
+        ch06.lag_profile(0.01, "linear", 400)
+    with pytest.raises(ValueError, match="radius=0 makes W = 0"):
+        ch06.lag_profile(0.0, "linear", 10)
+    with pytest.raises(ValueError, match="n_sequences .* GiB"):
+        ch06.lag_profile(1.0, "linear", 10**5, n_sequences=10**4)
+
+
+def test_growth_rate_overflow_is_reported():
+    with pytest.raises(ValueError, match="beyond float64's range"):
+        ch06.growth_rate([1e-300, 1e300])
+
+
+def test_settings_check_their_fields():
+    with pytest.raises(ValueError, match="w_grid's number of points"):
+        ch06.CliffSettings(w_grid=(2.0, 8.0, 2.5))
+    with pytest.raises(ValueError, match="b_grid must run from low to high"):
+        ch06.CliffSettings(b_grid=(1.0, 0.0, 11))
+    listed = ch06.CliffSettings(w_grid=[2, 8, 31], start=[6, -1])
+    assert listed.w_grid == (2.0, 8.0, 31) and listed.start == (6.0, -1.0)
+    hash(listed)
+    with pytest.raises(ValueError, match="batch_size must be at most n_train"):
+        dataclasses.replace(ch06.SETTINGS.adding, n_train=8)
+    with pytest.raises(ValueError, match="hidden_size"):
+        dataclasses.replace(ch06.SETTINGS.lag, hidden_size=10**6)
+
+
+def test_adding_run_refuses_too_long_a_run_before_training():
+    with pytest.raises(ValueError, match=r"steps \* length"):
+        ch06.adding_run("rnn", 10**5, lr=0.1, steps=10**6)
+    with pytest.raises(ValueError, match="batch_size must be at most n_train"):
+        ch06.adding_run("rnn", 5, lr=0.1, steps=1, n_train=4, batch_size=8)
+    with pytest.raises((TypeError, ValueError), match="clip"):
+        ch06.adding_run("rnn", 5, lr=0.1, steps=1, clip=("norm", "value"))
+
+
+def test_the_cliff_surface_cannot_be_corrupted():
+    cliff = ch06.SETTINGS.cliff
+    surface = ch06._cliff_surface(5, cliff.w_grid, cliff.b_grid)
+    expected = surface.copy()
+    surface[:] = -1.0
+    np.testing.assert_array_equal(ch06._cliff_surface(5, cliff.w_grid, cliff.b_grid), expected)
+    # nor through a figure: its image holds a copy
+    fig = ch06.cliff_figure(1.0, 0.3, steps=3, length=5)
+    image = fig.axes[0].images[0].get_array()
+    image[:] = 0.0
+    again = ch06.cliff_figure(1.0, 0.3, steps=3, length=5).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(np.asarray(again), expected)
+
+
+def test_plot_run_needs_an_axes():
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        ch06.plot_run(None, History(), label="x", color="k")

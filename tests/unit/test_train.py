@@ -215,7 +215,7 @@ def test_callback_does_not_change_training(small):
 
 def test_callback_must_be_callable(small):
     X, y, _, _ = small
-    with pytest.raises(TypeError, match="callback must be callable"):
+    with pytest.raises(TypeError, match="callback must be (a )?callable"):
         train(mlp([64, 10, 10]), X, y, epochs=1, callback="print")
 
 
@@ -239,15 +239,15 @@ def _bad(**overrides):
         (dict(lr="0.1"), TypeError, "lr"),
         (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
         (dict(batch_size=2.0), TypeError, "batch_size"),
-        (dict(momentum=1), ValueError, r"momentum must lie in \[0, 1\)"),
+        (dict(momentum=1), ValueError, r"momentum must (be a finite number >= 0 and < 1|lie in \[0, 1\))"),
         (dict(momentum=-0.5), ValueError, "momentum"),
         (dict(weight_decay=-1e-3), ValueError, "weight_decay"),
-        (dict(epochs=-1), ValueError, "epochs must be an integer >= 0"),
+        (dict(epochs=-1), ValueError, "epochs must be an integer (from 0 to 10,000,000|>= 0)"),
         (dict(epochs=1.5), TypeError, "epochs"),
         (dict(seed=-1), ValueError, "seed"),
         (dict(loss="mse"), ValueError, "loss must be one of"),
         (dict(diagnostics_every=0), ValueError, "diagnostics_every"),
-        (dict(progress="yes"), ValueError, "progress must be True, False or 'auto'"),
+        (dict(progress="yes"), ValueError, "progress must be True.*'auto'"),
         (dict(X_test=torch.rand(5, 4)), ValueError, "give both X_test and y_test"),
         (dict(y_test=torch.zeros(5, dtype=torch.int64)), ValueError, "give both X_test and y_test"),
         (dict(X_test=torch.rand(5, 3), y_test=torch.zeros(5, dtype=torch.int64)), ValueError,
@@ -260,10 +260,10 @@ def _bad(**overrides):
         (dict(y=torch.arange(20) - 1), ValueError, "labels >= 0"),
         (dict(y=torch.zeros(19, dtype=torch.int64)), ValueError, "19 labels but X has 20"),
         (dict(X=torch.rand(20, 5)), ValueError, "X must have 4 features"),
-        (dict(X=torch.rand(20)), ValueError, "X must be 2-D"),
-        (dict(X=torch.rand(0, 4), y=torch.zeros(0, dtype=torch.int64)), ValueError, "empty"),
+        (dict(X=torch.rand(20)), ValueError, "X must be (a )?2-D"),
+        (dict(X=torch.rand(0, 4), y=torch.zeros(0, dtype=torch.int64)), ValueError, "X (must be .* got 0 entries|is empty)"),
         (dict(X=torch.where(torch.arange(80).reshape(20, 4) == 5, float("nan"), 0.5)),
-         ValueError, "X contains 1 NaN"),
+         ValueError, "X contains (1 )?NaN"),
         (dict(diagnostics_every=1, diagnostics_data=(torch.rand(5, 2), torch.zeros(5, dtype=torch.int64))),
          ValueError, "diagnostics_data X must have 4 features"),
     ],
@@ -313,7 +313,7 @@ def test_show_progress_follows_the_build_variable(monkeypatch):
 
 @pytest.mark.parametrize("bad", ["yes", 1, None, "AUTO"])
 def test_show_progress_bad_value(bad):
-    with pytest.raises(ValueError, match="progress must be True, False or 'auto'"):
+    with pytest.raises(ValueError, match="progress must be True.*'auto'"):
         show_progress(bad)
 
 
@@ -334,7 +334,7 @@ def test_set_threads():
     try:
         set_threads(1)
         assert torch.get_num_threads() == 1
-        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        with pytest.raises(ValueError, match="n must be an integer (from 1 to|>= 1)"):
             set_threads(0)
     finally:
         torch.set_num_threads(before)
@@ -609,7 +609,7 @@ def test_neither_epochs_nor_steps_means_ten_epochs(small):
     "kwargs, exc, message",
     [
         (dict(epochs=2, steps=5), ValueError, "give epochs or steps, not both"),
-        (dict(steps=-1), ValueError, "steps must be an integer >= 0"),
+        (dict(steps=-1), ValueError, "steps must be an integer (from 0 to 10,000,000|>= 0)"),
         (dict(steps=2.5), TypeError, "steps"),
         (dict(steps=5, batch_size=21), ValueError, r"batch_size must be at most the number of training samples \(20\)"),
         (dict(clip=1.0), ValueError, r"clip must be None, \('norm', threshold\) or \('value', threshold\)"),
@@ -619,7 +619,7 @@ def test_neither_epochs_nor_steps_means_ten_epochs(small):
         (dict(clip=("norm", "1")), TypeError, "clip threshold"),
         (dict(clip=("norm", 1.0, 2.0)), ValueError, "clip must be None"),
         (dict(max_loss=0.0), ValueError, "max_loss must be a finite number > 0"),
-        (dict(max_loss="big"), TypeError, "max_loss"),
+        (dict(max_loss="big"), (TypeError, ValueError), "max_loss"),
     ],
 )
 def test_bad_loop_arguments(kwargs, exc, message):
@@ -640,3 +640,61 @@ def test_batch_size_above_n_is_fine_in_epoch_mode():
 def test_history_equality_ignores_the_wall_time():
     assert History(seconds=1.0) == History(seconds=2.0)
     assert History(steps=1) != History(steps=2)
+
+
+# ------------------------------------------------------------ upper bounds
+
+
+def test_set_threads_is_bounded_by_the_cpus():
+    import os
+
+    before = torch.get_num_threads()
+    try:
+        for bad in (10**4, (os.cpu_count() or 1) + 1):
+            with pytest.raises(ValueError, match="n must be"):
+                set_threads(bad)
+            assert torch.get_num_threads() == before  # refused before torch saw it
+        set_threads(os.cpu_count() or 1)
+        assert torch.get_num_threads() == (os.cpu_count() or 1)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.timeout(10)
+def test_a_run_too_long_to_finish_is_refused_before_it_starts():
+    X, y, _ = _bad()
+    net = mlp([4, 5, 3])
+    w = net[0].weight.detach().clone()
+    # 10**6 epochs of 2 batches: 2 * 10**6 updates are allowed, 10**7 epochs are not
+    with pytest.raises(ValueError, match="epochs=5,000,001 over 20 samples in batches of 10 would take"):
+        train(net, X, y, epochs=5_000_001)
+    with pytest.raises(ValueError, match="steps must be (an integer from 0 to|at most) 10,000,000"):
+        train(net, X, y, steps=10**8)
+    assert torch.equal(net[0].weight, w)
+
+
+def test_diagnostics_data_is_checked_and_needs_diagnostics_every():
+    X, y, _ = _bad()
+    with pytest.raises(ValueError, match="diagnostics_data is only used with diagnostics_every"):
+        train(mlp([4, 5, 3]), X, y, epochs=1, diagnostics_data=(X, y))
+    with pytest.raises(ValueError, match="diagnostics_data y holds label 7, but the model has only 3 outputs"):
+        train(mlp([4, 5, 3]), X, y, epochs=1, diagnostics_every=1, diagnostics_data=(X, torch.full((20,), 7)))
+    with pytest.raises(TypeError, match="diagnostics_data"):
+        train(mlp([4, 5, 3]), X, y, epochs=1, diagnostics_every=1, diagnostics_data=X)
+
+
+def test_a_divergence_names_the_settings_that_caused_it():
+    X, y, _ = _bad()
+    h = train(mlp([4, 5, 3], init="standard"), X * 1e3, y, epochs=5, lr=1e6, max_loss=100.0)
+    assert h.diverged
+    assert "lr=1e+06" in h.reason and "no clipping" in h.reason
+
+
+@pytest.mark.parametrize("grads", [None, 3, "ab", [], [torch.ones(2), None], [torch.tensor([float("nan")])]])
+def test_clipping_functions_check_their_gradients(grads):
+    from gradbook.train import clip_by_global_norm, clip_by_value, global_norm
+
+    for call in (lambda: global_norm(grads), lambda: clip_by_global_norm(grads, 1.0),
+                 lambda: clip_by_value(grads, 1.0)):
+        with pytest.raises((TypeError, ValueError), match="grads"):
+            call()

@@ -298,3 +298,37 @@ def test_mimebundle_has_both_renderings(explorer):
 
 def test_repr(explorer):
     assert repr(explorer) == "Explorer(n=[1, 2, 3], colour=['red', 'green'])"
+
+
+# ------------------------------------------------------------ bad arguments
+
+
+def test_render_png_bounds_its_resolution_and_palette():
+    from matplotlib.figure import Figure
+
+    for kwargs, message in [(dict(dpi=0), "dpi"), (dict(dpi=10**5), "dpi"), (dict(colours=1), "colours"),
+                            (dict(colours=10**4), "colours"), (dict(dpi=80.0), "dpi")]:
+        with pytest.raises((TypeError, ValueError), match=message):
+            render_png(Figure(figsize=(1, 1)), **kwargs)
+    with pytest.raises(ValueError, match="pixels; at most"):
+        render_png(Figure(figsize=(200, 200)), dpi=100)  # 4e8 pixels: refused before drawing
+
+
+@pytest.mark.timeout(10)
+def test_a_grid_beyond_max_frames_is_refused_at_once(figure):
+    with pytest.raises(ValueError, match=f"at most {MAX_FRAMES}"):
+        explore(figure, {"n": list(range(10**6))})
+    with pytest.raises(ValueError, match="grid"):
+        explore(figure, {"a": [1, 2, 3, 4, 5, 6, 7], "b": list(range(7))})
+    assert figure.calls == []
+
+
+@pytest.mark.parametrize("kwargs, exc, name", [
+    (dict(caption=3), TypeError, "caption"),
+    (dict(alt=None), TypeError, "alt"),
+    (dict(dpi=1), ValueError, "dpi"),
+    (dict(initial="n"), TypeError, "initial"),
+])
+def test_explorer_checks_its_options(figure, kwargs, exc, name):
+    with pytest.raises(exc, match=name):
+        Explorer(figure, {"n": [1, 2]}, **kwargs)

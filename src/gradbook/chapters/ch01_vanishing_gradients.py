@@ -14,6 +14,7 @@ sigmoid nets with hidden layers of 30 units on MNIST, at initialisation
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,15 +22,39 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._validate import check_positive_int, check_seed, check_seeds
+from .._validate import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_SEEDS,
+    MAX_STEPS,
+    Choice,
+    Instance,
+    Int,
+    LayerSizes,
+    Optional,
+    Positive,
+    Seed,
+    Sequence as SequenceOf,
+    check_positive_int,
+    check_seed,
+    check_seeds,
+    declare,
+)
 from ..data import digits_split
 from ..diagnostics import bias_gradient_norms
+from ..losses import LOSSES
 from ..memo import memoised
-from ..models.mlp import linear_layers, mlp
+from ..models.mlp import ACTIVATIONS, INIT, linear_layers, mlp
 from ..train import train
 
 __all__ = [
     "NIELSEN_EPOCH0",
+    "NielsenSettings",
+    "DigitsTrainingSettings",
+    "PlateauSettings",
+    "VanishingSettings",
+    "SETTINGS",
+    "clear_cache",
     "initial_delta_norms",
     "nielsen_comparison",
     "training_profile",
@@ -45,7 +70,23 @@ NIELSEN_EPOCH0 = {
     4: [0.00298, 0.0171, 0.0695, 0.285],
 }
 
+# What the parameters below accept (see gradbook._validate.declare).
+_SEEDS = SequenceOf(Seed(), 1, MAX_SEEDS)
+_DEPTH = Int(1, MAX_DEPTH)
+_WIDTH = Int(1, 10**5)
+_COUNT = Int(1, MAX_STEPS)  # epochs, images, mini-batch sizes
+_LR = Positive()
 
+
+def _tuples(settings, *names: str) -> None:
+    """Store the sequence fields ``names`` of a frozen settings object as
+    tuples (a list given by the caller would make it unhashable)."""
+    for name in names:
+        object.__setattr__(settings, name, tuple(getattr(settings, name)))
+
+
+@declare(width=_WIDTH, n_samples=_COUNT, seeds=_SEEDS, comparison_seeds=_SEEDS, n_train=_COUNT,
+         epochs=_COUNT, lr=_LR, batch_size=_COUNT, example=dict(width=8, seeds=(0, 1)))
 @dataclass(frozen=True)
 class NielsenSettings:
     """Nielsen's measurement at initialisation and his training setting:
@@ -63,7 +104,13 @@ class NielsenSettings:
     lr: float = 0.1
     batch_size: int = 10
 
+    def __post_init__(self) -> None:
+        _tuples(self, "seeds", "comparison_seeds")
 
+
+@declare(width=_WIDTH, depths=SequenceOf(_DEPTH, 1, MAX_DEPTH), freeze_depth=Int(2, MAX_DEPTH),
+         seeds=_SEEDS, epochs=_COUNT, lr=_LR, batch_size=_COUNT, early_epoch=_COUNT,
+         example=dict(depths=(1, 2), epochs=4, early_epoch=2))
 @dataclass(frozen=True)
 class DigitsTrainingSettings:
     """The depth sweep and the freeze comparison (claims C2, C11): nets with
@@ -80,7 +127,13 @@ class DigitsTrainingSettings:
     batch_size: int = 32
     early_epoch: int = 5
 
+    def __post_init__(self) -> None:
+        _tuples(self, "depths", "seeds")
 
+
+@declare(depth=_DEPTH, epochs=_COUNT, lr=_LR, batch_size=_COUNT, seed=Seed(),
+         hessian_epochs=SequenceOf(Int(0, MAX_STEPS), 0, MAX_STEPS), hessian_samples=_COUNT,
+         example=dict(depth=2, hessian_epochs=(0, 5)))
 @dataclass(frozen=True)
 class PlateauSettings:
     """The plateau run (claim C9): ``depth`` hidden layers of 30, trained for
@@ -96,7 +149,12 @@ class PlateauSettings:
     hessian_epochs: tuple[int, ...] = (0, 10, 20, 40, 60)
     hessian_samples: int = 500
 
+    def __post_init__(self) -> None:
+        _tuples(self, "hessian_epochs")
 
+
+@declare(nielsen=Instance(NielsenSettings), training=Instance(DigitsTrainingSettings),
+         plateau=Instance(PlateauSettings), example=lambda: dict(nielsen=NielsenSettings(width=8)))
 @dataclass(frozen=True)
 class VanishingSettings:
     """Chapter 1's settings. Replace :data:`SETTINGS` (``dataclasses.replace``)
@@ -116,11 +174,57 @@ def _or(value, default):
     return default if value is None else value
 
 
+@declare(example={})
 def clear_cache() -> None:
     """Forget the memoised training runs (after replacing :data:`SETTINGS`)."""
     _run.cache_clear()
 
 
+def _sizes(depth: int, width: int, rows: int, what: str) -> list[int]:
+    """The layer sizes ``[64] + [width] * depth + [10]``, refused (naming
+    depth, width and ``what``) if their weights and gradients, or the
+    activations of ``rows`` images, would not fit in :data:`MAX_BYTES`."""
+    sizes = [64] + [width] * depth + [10]
+    LayerSizes(2).check(sizes, "the net of depth and width")
+    activations = 4 * 3 * rows * (width * depth + 74)  # forward, backward, and a copy
+    if activations > MAX_BYTES:
+        raise ValueError(f"depth={depth}, width={width} on {rows} images ({what}) would need about "
+                         f"{activations / 1024**3:.1f} GiB of activations; at most "
+                         f"{MAX_BYTES / 1024**3:g} GiB")
+    return sizes
+
+
+def _check_run(depth: int, width: int, epochs: int, n_train: int, batch_size: int) -> None:
+    """Refuse a training run that is too long, or whose per-epoch records
+    would not fit in memory, before it starts."""
+    _sizes(depth, width, max(n_train, 1000), "n_train")
+    updates = epochs * math.ceil(n_train / batch_size)
+    if updates > MAX_STEPS:
+        raise ValueError(f"epochs={epochs} over {n_train} images in mini-batches of batch_size="
+                         f"{batch_size} make {updates:,} updates; at most {MAX_STEPS:,}")
+    records = 32 * (3 * epochs * (depth + 1) + updates)  # per-layer lists and step losses
+    if records > MAX_BYTES:
+        raise ValueError(f"epochs={epochs} of a net of depth={depth} would record about "
+                         f"{records / 1024**3:.1f} GiB of diagnostics; at most "
+                         f"{MAX_BYTES / 1024**3:g} GiB")
+
+
+def _finished(h, what: str, lr: float):
+    """``h``, or a ValueError naming ``lr`` if the run diverged."""
+    if getattr(h, "diverged", False):
+        raise ValueError(f"{what} diverged at lr={lr:g}: {h.reason}")
+    return h
+
+
+def _n_images(n: int, available: int, name: str) -> int:
+    if n > available:
+        raise ValueError(f"{name} must be at most {available} (the digits training images); got {n}")
+    return n
+
+
+@declare(depth=_DEPTH, activation=Choice(ACTIVATIONS), init=INIT, width=Optional(_WIDTH),
+         seeds=Optional(_SEEDS), n_samples=Optional(_COUNT), loss=Choice(LOSSES),
+         example=dict(depth=2, width=4, seeds=(0,), n_samples=10))
 def initial_delta_norms(
     depth: int,
     activation: str = "sigmoid",
@@ -135,20 +239,28 @@ def initial_delta_norms(
 
     Returns an array of shape (len(seeds), depth): row s holds the norms of a
     freshly initialised net ``[64] + [width] * depth + [10]`` built with seed
-    s, measured on the first ``n_samples`` training digits.
+    s, measured on the first ``n_samples`` training digits (at most 1,438).
+    Norms that overflow (a large ``init`` scale on a deep ReLU net) raise.
     """
     depth = check_positive_int(depth, "depth")
     width = check_positive_int(_or(width, SETTINGS.nielsen.width), "width")
     n_samples = check_positive_int(_or(n_samples, SETTINGS.nielsen.n_samples), "n_samples")
     X_train, _, y_train, _ = digits_split()
+    n_samples = _n_images(n_samples, len(X_train), "n_samples")
+    sizes = _sizes(depth, width, n_samples, "n_samples")
     X, y = X_train[:n_samples], y_train[:n_samples]
     rows = []
     for s in check_seeds(seeds, SETTINGS.nielsen.seeds):
-        net = mlp([64] + [width] * depth + [10], activation=activation, init=init, seed=s)
+        net = mlp(sizes, activation=activation, init=init, seed=s)
         rows.append(bias_gradient_norms(net, X, y, loss=loss))
-    return np.asarray(rows)
+    rows = np.asarray(rows)
+    if not np.isfinite(rows).all():
+        raise ValueError(f"the gradient norms overflow (inf or NaN) at init={init!r} with "
+                         f"{activation} units and depth={depth}; use a smaller init scale")
+    return rows
 
 
+@declare(seeds=Optional(_SEEDS), example=dict(seeds=(0,)))
 def nielsen_comparison(seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Our epoch-0 norms on digits beside Nielsen's on MNIST (2, 3, 4 hidden layers).
 
@@ -174,6 +286,9 @@ def nielsen_comparison(seeds: Sequence[int] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@declare(depth=_DEPTH, epochs=Optional(_COUNT), lr=Optional(_LR), batch_size=Optional(_COUNT),
+         seed=Seed(), activation=Choice(ACTIVATIONS), init=INIT, loss=Choice(LOSSES),
+         n_train=Optional(_COUNT), example=dict(depth=1, epochs=1, n_train=20))
 def training_profile(
     depth: int,
     *,
@@ -191,16 +306,19 @@ def training_profile(
 
     Nielsen's setting: 1,000 training images, mini-batches of 10, learning
     rate 0.1, his cross-entropy (``loss="sigmoid"``). Returns the
-    :class:`gradbook.train.History`.
+    :class:`gradbook.train.History` (``diverged=True`` if the run diverged).
     """
     depth = check_positive_int(depth, "depth")
     s = SETTINGS.nielsen
     n_train = check_positive_int(_or(n_train, s.n_train), "n_train")
+    epochs, batch_size = _or(epochs, s.epochs), _or(batch_size, s.batch_size)
     X_train, X_test, y_train, y_test = digits_split()
+    n_train = _n_images(n_train, len(X_train), "n_train")
+    _check_run(depth, s.width, epochs, n_train, batch_size)
     net = mlp([64] + [s.width] * depth + [10], activation=activation, init=init, seed=seed)
     return train(
-        net, X_train[:n_train], y_train[:n_train], epochs=_or(epochs, s.epochs), lr=_or(lr, s.lr),
-        batch_size=_or(batch_size, s.batch_size), loss=loss, seed=seed, X_test=X_test, y_test=y_test,
+        net, X_train[:n_train], y_train[:n_train], epochs=epochs, lr=_or(lr, s.lr),
+        batch_size=batch_size, loss=loss, seed=seed, X_test=X_test, y_test=y_test,
         diagnostics_every=1,
     )
 
@@ -219,6 +337,9 @@ def _run(depth: int, seed: int, epochs: int, lr: float, batch_size: int,
                  seed=seed, X_test=X_test, y_test=y_test, diagnostics_every=1)
 
 
+@declare(depth=Optional(Int(2, MAX_DEPTH)), width=Optional(_WIDTH), seeds=Optional(_SEEDS),
+         epochs=Optional(_COUNT), lr=Optional(_LR), batch_size=Optional(_COUNT),
+         example=dict(depth=2, width=4, seeds=(0,), epochs=1))
 def freeze_comparison(
     depth: int | None = None,
     *,
@@ -242,20 +363,24 @@ def freeze_comparison(
     seed) with the final test accuracy and the first epoch at which the test
     accuracy reached 50 %; ``changes`` has one row per (variant, seed, epoch,
     layer) with the layer's relative weight change since initialisation.
+    A run that diverges raises, naming ``lr``.
     """
     tr = SETTINGS.training
     depth = check_positive_int(_or(depth, tr.freeze_depth), "depth", minimum=2)
     width = check_positive_int(_or(width, tr.width), "width")
     epochs = check_positive_int(_or(epochs, tr.epochs), "epochs")
     lr, batch_size = _or(lr, tr.lr), _or(batch_size, tr.batch_size)
+    seeds = check_seeds(seeds, tr.seeds)
+    _check_run(depth, width, epochs, len(digits_split()[0]), batch_size)
     results, changes = [], []
-    for s in check_seeds(seeds, tr.seeds):
+    for s in seeds:
         runs = {
             "deep": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", 0, width),
             "frozen": _run(depth, s, epochs, lr, batch_size, "sigmoid", "nielsen", depth - 1, width),
             "shallow": _run(1, s, epochs, lr, batch_size, "sigmoid", "nielsen", 0, width),
         }
         for variant, h in runs.items():
+            _finished(h, f"the {variant} run (seed {s})", lr)
             results.append({"variant": variant, "seed": s, "test accuracy": h.test_acc[-1],
                             "epoch to 50%": h.first_epoch_reaching(0.5)})
             for e, row in zip(h.diag_epoch, h.weight_change):
@@ -265,6 +390,10 @@ def freeze_comparison(
     return pd.DataFrame(results), pd.DataFrame(changes)
 
 
+@declare(depths=Optional(SequenceOf(_DEPTH, 1, MAX_DEPTH)), seeds=Optional(_SEEDS),
+         epochs=Optional(_COUNT), lr=Optional(_LR), batch_size=Optional(_COUNT),
+         activation=Choice(ACTIVATIONS), init=INIT, early_epoch=Optional(_COUNT),
+         example=dict(depths=(1,), seeds=(0,), epochs=1, early_epoch=1))
 def depth_sweep(
     depths: Sequence[int] | None = None,
     *,
@@ -283,7 +412,7 @@ def depth_sweep(
     initialisation and their ratio, the first layer's relative weight change
     after ``early_epoch`` epochs and at the end, the final test accuracy,
     and the first epoch at which the test accuracy reached 50 % (NaN if
-    never).
+    never). A run that diverges raises, naming ``lr``.
     """
     tr = SETTINGS.training
     early_epoch = check_positive_int(_or(early_epoch, tr.early_epoch), "early_epoch")
@@ -291,11 +420,16 @@ def depth_sweep(
     lr, batch_size = _or(lr, tr.lr), _or(batch_size, tr.batch_size)
     if early_epoch > epochs:
         raise ValueError(f"early_epoch ({early_epoch}) must not exceed epochs ({epochs})")
+    depths = [check_positive_int(depth, "depth") for depth in _or(depths, tr.depths)]
+    seeds = check_seeds(seeds, tr.seeds)
+    n_train = len(digits_split()[0])
+    for depth in depths:
+        _check_run(depth, tr.width, epochs, n_train, batch_size)
     rows = []
-    for depth in _or(depths, tr.depths):
-        depth = check_positive_int(depth, "depth")
-        for s in check_seeds(seeds, tr.seeds):
+    for depth in depths:
+        for s in seeds:
             h = _run(depth, s, epochs, lr, batch_size, activation, init, 0, tr.width)
+            _finished(h, f"the run of depth {depth} (seed {s})", lr)
             g0 = h.bias_grad[0]
             rows.append({
                 "depth": depth, "seed": s,
@@ -309,6 +443,11 @@ def depth_sweep(
     return pd.DataFrame(rows)
 
 
+@declare(depth=Optional(_DEPTH), epochs=Optional(_COUNT), lr=Optional(_LR),
+         batch_size=Optional(_COUNT), seed=Optional(Seed()),
+         hessian_epochs=Optional(SequenceOf(Int(0, MAX_STEPS), 0, MAX_STEPS)),
+         hessian_samples=Optional(_COUNT),
+         example=dict(depth=1, epochs=1, hessian_epochs=(0,), hessian_samples=10))
 def plateau_run(
     depth: int | None = None,
     *,
@@ -341,6 +480,8 @@ def plateau_run(
     epochs, lr, batch_size = _or(epochs, pl.epochs), _or(lr, pl.lr), _or(batch_size, pl.batch_size)
     hessian_epochs = _or(hessian_epochs, pl.hessian_epochs)
     X_train, X_test, y_train, y_test = digits_split()
+    hessian_samples = _n_images(hessian_samples, len(X_train), "hessian_samples")
+    _check_run(depth, 30, epochs, len(X_train), batch_size)
     Xh, yh = X_train[:hessian_samples], y_train[:hessian_samples]
     wanted = set(int(e) for e in hessian_epochs)
     rows = []
@@ -359,6 +500,8 @@ def plateau_run(
     return history, pd.DataFrame(rows)
 
 
+@declare(depth=_DEPTH, activation=Choice(ACTIVATIONS), weight_std=Positive(1e6),
+         example=dict(depth=2, activation="relu", weight_std=0.5))
 def delta_profile_figure(depth: int, activation: str, weight_std: float):
     """The interactive figure of chapter 1: :math:`\\|\\delta^l\\|` per hidden
     layer at initialisation, on a log axis.
@@ -370,8 +513,11 @@ def delta_profile_figure(depth: int, activation: str, weight_std: float):
 
     from ..plots import ACTIVATION_COLOURS, layer_log_axis
 
-    norms = initial_delta_norms(depth, activation, init=weight_std, seeds=(0, 1, 2),
-                             n_samples=500, loss="softmax").mean(axis=0)
+    try:
+        norms = initial_delta_norms(depth, activation, init=weight_std, seeds=(0, 1, 2),
+                                    n_samples=500, loss="softmax").mean(axis=0)
+    except ValueError as exc:
+        raise ValueError(f"weight_std={weight_std:g}: {exc}") from None
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     layers = np.arange(1, depth + 1)
     ax.plot(layers, norms, "o-", color=ACTIVATION_COLOURS[activation], lw=2)

@@ -37,24 +37,57 @@ classification* prints (about 0.93 with RBM features, about 0.78 on raw pixels).
 
 from __future__ import annotations
 
-import functools
 import itertools
+import math
 import re
 import time
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .._validate import check_positive_float, check_positive_int, check_seed
+from .._validate import (
+    MAX_SEEDS,
+    MAX_STEPS,
+    Array,
+    Bool,
+    Choice,
+    Constraint,
+    Float,
+    Instance,
+    Int,
+    LayerSizes,
+    Optional,
+    Positive,
+    Seed,
+    Sequence as SequenceOf,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    declare,
+)
 from ..data import bars_and_stripes, load_digits, train_test_split
+from ..memo import memoised
 from ..models.rbm import MAX_ENUMERATED_UNITS, BernoulliRBM
 
 __all__ = [
     "SKLEARN_PUBLISHED",
     "BAS_PATTERNS",
+    "SPLITS",
     "parse_method",
+    "FactorisationSettings",
+    "CD1CaseSettings",
+    "BarsAndStripesSettings",
+    "ExampleRBMSettings",
+    "FreeEnergySettings",
+    "AISCheckSettings",
+    "AISComparisonSettings",
+    "GibbsSettings",
+    "RBMSettings",
+    "SETTINGS",
+    "clear_cache",
     "random_rbm",
     "energy",
     "factorisation_check",
@@ -71,7 +104,6 @@ __all__ = [
     "misleading_pair",
     "CURVE_METHODS",
     "learning_curve_figure",
-    "SPLITS",
     "example_split",
     "shared_digit_fraction",
     "example_rbm",
@@ -94,30 +126,304 @@ SKLEARN_PUBLISHED = {"RBM features": 0.93, "raw pixels": 0.78}
 BAS_PATTERNS = bars_and_stripes(3)
 
 
+#: The two ways :func:`example_split` can split the nudged digits.
+SPLITS = ("example", "leak-free")
+
+
+class _Text(Constraint):
+    """Any string (``Instance(str)`` would list a string among its bad values)."""
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string; got {type(value).__name__}")
+
+    def bad_values(self) -> list[Any]:
+        return [None, 3, b"bytes"]
+
+    def describe(self) -> str:
+        return "a string"
+
+
 _METHOD = re.compile(r"^(P?CD)-([1-9][0-9]*)$")
 
 
+@declare(method=_Text(), example=dict(method="PCD-1"))
 def parse_method(method: str) -> tuple[int, bool]:
-    """``"CD-k"`` or ``"PCD-k"`` -> ``(k, persistent)``.
+    """``"CD-k"`` or ``"PCD-k"`` -> ``(k, persistent)``, k from 1 to
+    ``MAX_STEPS`` (Gibbs steps per update).
 
     >>> parse_method("PCD-1")
     (1, True)
     """
     match = _METHOD.match(method) if isinstance(method, str) else None
     if match is None:
-        raise ValueError(f"method must look like 'CD-1', 'CD-10' or 'PCD-1'; got {method!r}")
-    return int(match.group(2)), match.group(1) == "PCD"
+        raise ValueError(f"method must look like 'CD-1', 'CD-10' or 'PCD-1'; got {method!r:.80}")
+    k = int(match.group(2))
+    if k > MAX_STEPS:
+        raise ValueError(f"method {method!r:.80} asks for {k:,} Gibbs steps per update; "
+                         f"at most {MAX_STEPS:,}")
+    return k, match.group(1) == "PCD"
+
+
+class _Method(Constraint):
+    """A sampler: "CD-k" or "PCD-k" (see :func:`parse_method`)."""
+
+    def check(self, value: Any, name: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be {self.describe()}; got {value!r:.80}")
+        try:
+            parse_method(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+    def bad_values(self) -> list[Any]:
+        return ["CD", "CD-0", "cd-1", "PCD1", "CD-1.5", None, 1, f"CD-{MAX_STEPS + 1}"]
+
+    def describe(self) -> str:
+        return "a sampler 'CD-k' or 'PCD-k' (k >= 1)"
+
+
+# What the parameters below accept (see gradbook._validate.declare).
+_METHODS = SequenceOf(_Method(), 1, 100)
+_SEEDS = SequenceOf(Seed(), 1, MAX_SEEDS)
+_UNITS = Int(1, 10**4)  # hidden units of a trained RBM
+_EPOCHS = Int(1, MAX_STEPS)
+_LR = Positive(1e6)  # a learning rate (float32 weights: far below their range)
+#: Multiply-adds allowed to one exact computation (cd_bias's chain, AIS): about a minute at most.
+_MAX_WORK = 10**11
+
+
+def _tuples(settings, *names: str) -> None:
+    """Store the sequence fields ``names`` of a frozen settings object as tuples."""
+    for name in names:
+        object.__setattr__(settings, name, tuple(getattr(settings, name)))
+
+
+def _check_sweeps(k: int, epochs: int, n_rows: int, batch_size: int, what: str) -> None:
+    """Refuse a training run of more than ``MAX_STEPS`` Gibbs sweeps (k per
+    update, one update per mini-batch) before it starts."""
+    sweeps = k * epochs * math.ceil(n_rows / batch_size)
+    if sweeps > MAX_STEPS:
+        raise ValueError(f"{what}: {epochs:,} epochs of {n_rows:,} rows in mini-batches of "
+                         f"{batch_size}, {k} Gibbs step(s) per update, make {sweeps:,} Gibbs "
+                         f"sweeps; at most {MAX_STEPS:,}")
+
+
+def _finite_model(rbm: BernoulliRBM, learning_rate: float, what: str) -> BernoulliRBM:
+    """``rbm``, or a ValueError naming the learning rate if its parameters overflowed."""
+    if not all(np.isfinite(a).all() for a in
+               (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_)):
+        raise ValueError(f"{what} diverged: its weights overflowed at learning_rate="
+                         f"{learning_rate:g}; use a smaller learning_rate")
+    return rbm
+
+
+# ------------------------------------------------------------------ the settings
+
+
+@declare(n_visible=Int(1, 13), n_hidden=Int(2, 13), seed=Seed(), coupling=Float(),
+         scale=Positive(1e6), example=dict(n_visible=3, n_hidden=2))
+@dataclass(frozen=True)
+class FactorisationSettings:
+    """Claim C3's machine (:func:`factorisation_check`): ``n_visible`` and
+    ``n_hidden`` units, weights and biases N(0, ``scale``^2) drawn with
+    ``seed`` (:func:`random_rbm`), and the hidden-hidden link ``coupling``."""
+
+    n_visible: int = 4
+    n_hidden: int = 3
+    seed: int = 0
+    coupling: float = 2.0
+    scale: float = 1.5
+
+
+@declare(n_visible=Int(1, 1000), n_hidden=Int(1, 1000), n_rows=Int(1, 10**4), seed=Seed(),
+         learning_rate=_LR, example=dict(n_rows=3))
+@dataclass(frozen=True)
+class CD1CaseSettings:
+    """The CD-1 update of the assignment (:func:`cd1_case`)."""
+
+    n_visible: int = 9
+    n_hidden: int = 4
+    n_rows: int = 14
+    seed: int = 0
+    learning_rate: float = 0.1
+
+
+@declare(method=_Method(), learning_rate=_LR, n_hidden=_UNITS, epochs=_EPOCHS,
+         repeats=Int(1, 10**5), batch_size=Int(1, 10**6), seed=Seed(), methods=_METHODS,
+         seeds=_SEEDS, ks=SequenceOf(Int(1, MAX_STEPS), 1, 1000),
+         example=dict(n_hidden=4, methods=["CD-1"]))
+@dataclass(frozen=True)
+class BarsAndStripesSettings:
+    """The runs on 3x3 bars and stripes (claim C6): ``method`` at
+    ``learning_rate`` with ``n_hidden`` units for ``epochs`` epochs over
+    ``repeats`` copies of each pattern, mini-batches of ``batch_size``, with
+    ``seed`` (:func:`bas_learning_curve`); ``methods`` and ``seeds`` of
+    :func:`bas_comparison`; the numbers of Gibbs steps ``ks`` of :func:`cd_bias`."""
+
+    method: str = "CD-1"
+    learning_rate: float = 0.1
+    n_hidden: int = 16
+    epochs: int = 50
+    repeats: int = 20
+    batch_size: int = 10
+    seed: int = 0
+    methods: tuple[str, ...] = ("CD-1", "CD-10", "PCD-1")
+    seeds: tuple[int, ...] = (0,)
+    ks: tuple[int, ...] = (1, 2, 5, 10, 100, 1000)
+
+    def __post_init__(self) -> None:
+        _tuples(self, "methods", "seeds", "ks")
+
+
+@declare(n_hidden=_UNITS, learning_rate=_LR, batch_size=Int(1, 10**6), n_iter=_EPOCHS,
+         method=_Method(), seed=Seed(), C_pixels=Positive(), C_features=Positive(),
+         tol=Positive(), example=dict(n_iter=1))
+@dataclass(frozen=True)
+class ExampleRBMSettings:
+    """scikit-learn's RBM example (claim C4, :func:`example_rbm`,
+    :func:`rbm_vs_pixels`): ``n_hidden`` units, ``learning_rate``,
+    mini-batches of ``batch_size``, ``n_iter`` epochs of ``method``, ``seed``;
+    logistic regressions with ``C_pixels`` on raw pixels and ``C_features``
+    on the RBM's features, solver tolerance ``tol``."""
+
+    n_hidden: int = 100
+    learning_rate: float = 0.06
+    batch_size: int = 10
+    n_iter: int = 10
+    method: str = "PCD-1"
+    seed: int = 0
+    C_pixels: float = 100.0
+    C_features: float = 6000.0
+    tol: float = 1e-4
+
+
+@declare(n_train=Int(1, 1438), n_hidden=_UNITS, epochs=_EPOCHS, learning_rate=_LR,
+         method=_Method(), every=_EPOCHS, batch_size=Int(1, 10**6), seed=Seed(),
+         example=dict(n_train=20, epochs=2))
+@dataclass(frozen=True)
+class FreeEnergySettings:
+    """Hinton's overfitting monitor (:func:`free_energy_monitor`): an RBM of
+    ``n_hidden`` units on the first ``n_train`` training digits, ``epochs``
+    epochs of ``method`` at ``learning_rate`` in mini-batches of
+    ``batch_size``, free energies recorded every ``every`` epochs."""
+
+    n_train: int = 300
+    n_hidden: int = 100
+    epochs: int = 200
+    learning_rate: float = 0.05
+    method: str = "CD-1"
+    every: int = 5
+    batch_size: int = 10
+    seed: int = 0
+
+
+@declare(n_betas=SequenceOf(Int(3, MAX_STEPS), 1, 100), n_hidden=Int(1, MAX_ENUMERATED_UNITS),
+         epochs=_EPOCHS, learning_rate=_LR, batch_size=Int(1, 10**6), n_runs=Int(2, 10**4),
+         seed=Seed(), example=dict(n_betas=[10, 100]))
+@dataclass(frozen=True)
+class AISCheckSettings:
+    """AIS against the exact log Z (:func:`ais_check`): an RBM of ``n_hidden``
+    units trained by CD-1 on the binary digits (``epochs``, ``learning_rate``,
+    ``batch_size``, ``seed``), estimated with ``n_runs`` AIS runs for each of
+    ``n_betas`` inverse temperatures."""
+
+    n_betas: tuple[int, ...] = (100, 1000, 3000)
+    n_hidden: int = 16
+    epochs: int = 20
+    learning_rate: float = 0.05
+    batch_size: int = 10
+    n_runs: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _tuples(self, "n_betas")
+
+
+@declare(methods=_METHODS, n_hidden=_UNITS, epochs=_EPOCHS, learning_rate=_LR,
+         n_betas=Int(3, MAX_STEPS), batch_size=Int(1, 10**6), n_runs=Int(2, 10**4), seed=Seed(),
+         example=dict(methods=("CD-1",)))
+@dataclass(frozen=True)
+class AISComparisonSettings:
+    """Held-out log-likelihoods with log Z by AIS (:func:`ais_comparison`):
+    one RBM of ``n_hidden`` units per method of ``methods`` (``epochs``,
+    ``learning_rate``, ``batch_size``, ``seed``), ``n_runs`` AIS runs of
+    ``n_betas`` inverse temperatures."""
+
+    methods: tuple[str, ...] = ("CD-1", "CD-10", "PCD-1")
+    n_hidden: int = 100
+    epochs: int = 30
+    learning_rate: float = 0.05
+    n_betas: int = 2000
+    batch_size: int = 10
+    n_runs: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _tuples(self, "methods")
+
+
+@declare(n_samples=Int(1, 10**5), seed=Seed(), example=dict(n_samples=4))
+@dataclass(frozen=True)
+class GibbsSettings:
+    """The Gibbs chains of the digits RBM (:func:`gibbs_samples`): ``n_samples``
+    chains, seeded by ``seed``."""
+
+    n_samples: int = 36
+    seed: int = 0
+
+
+@declare(factorisation=Instance(FactorisationSettings), cd1_case=Instance(CD1CaseSettings),
+         bars=Instance(BarsAndStripesSettings), example_rbm=Instance(ExampleRBMSettings),
+         free_energy=Instance(FreeEnergySettings), ais_check=Instance(AISCheckSettings),
+         ais_comparison=Instance(AISComparisonSettings), gibbs=Instance(GibbsSettings),
+         example=lambda: dict(gibbs=GibbsSettings(n_samples=4)))
+@dataclass(frozen=True)
+class RBMSettings:
+    """Chapter 2's settings, one field per experiment. Replace :data:`SETTINGS`
+    (``dataclasses.replace``) and call :func:`clear_cache` to run the
+    experiments with other settings; an argument given to an experiment
+    overrides its setting."""
+
+    factorisation: FactorisationSettings = FactorisationSettings()
+    cd1_case: CD1CaseSettings = CD1CaseSettings()
+    bars: BarsAndStripesSettings = BarsAndStripesSettings()
+    example_rbm: ExampleRBMSettings = ExampleRBMSettings()
+    free_energy: FreeEnergySettings = FreeEnergySettings()
+    ais_check: AISCheckSettings = AISCheckSettings()
+    ais_comparison: AISComparisonSettings = AISComparisonSettings()
+    gibbs: GibbsSettings = GibbsSettings()
+
+
+#: The chapter's settings (see :class:`RBMSettings`).
+SETTINGS = RBMSettings()
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+@declare(example={})
+def clear_cache() -> None:
+    """Forget the memoised runs (after replacing :data:`SETTINGS`)."""
+    for cached in (_bas_curve, _example_rbm, _gibbs_samples, _split, _binary_digits):
+        cached.cache_clear()
 
 
 # ------------------------------------------------------------------- C3: the model
 
 
-def random_rbm(n_visible: int, n_hidden: int, *, seed: int = 0, scale: float = 1.5) -> BernoulliRBM:
+@declare(n_visible=Int(1, 10**6), n_hidden=Int(1, 10**6), seed=Seed(),
+         scale=Optional(Positive(1e6)), example=dict(n_visible=3, n_hidden=2))
+def random_rbm(n_visible: int, n_hidden: int, *, seed: int = 0,
+               scale: float | None = None) -> BernoulliRBM:
     """A fitted-looking :class:`BernoulliRBM` whose weights and biases are
-    drawn from N(0, ``scale``^2): a model with strong, arbitrary couplings."""
+    drawn from N(0, ``scale``^2) (default ``SETTINGS.factorisation.scale``,
+    1.5): a model with strong, arbitrary couplings."""
     n_visible = check_positive_int(n_visible, "n_visible")
     n_hidden = check_positive_int(n_hidden, "n_hidden")
-    scale = check_positive_float(scale, "scale")
+    LayerSizes(2).check([n_visible, n_hidden], "n_visible and n_hidden")  # fits in memory
+    scale = check_positive_float(_or(scale, SETTINGS.factorisation.scale), "scale")
     rng = np.random.default_rng(check_seed(seed))
     rbm = BernoulliRBM(n_hidden, n_iter=0, random_state=seed, progress=False)
     rbm.fit(np.zeros((1, n_visible), dtype=np.float32))
@@ -150,6 +456,9 @@ def _bernoulli_products(states: np.ndarray, p_on: np.ndarray) -> np.ndarray:
                             1.0 - p_on[:, None, :]), axis=2)
 
 
+@declare(v=Array(2), h=Array(2), W=Array(2), b=Array(1), c=Array(1),
+         example=lambda: dict(v=np.ones((2, 3)), h=np.zeros((2, 2)), W=np.zeros((2, 3)),
+                              b=np.zeros(3), c=np.zeros(2)))
 def energy(v, h, W, b, c) -> np.ndarray:
     r"""The RBM energy :math:`E(v, h) = -b^\top v - c^\top h - h^\top W v`.
 
@@ -158,6 +467,7 @@ def energy(v, h, W, b, c) -> np.ndarray:
     v : array of shape (n_rows, n_visible); h : array of shape (n_rows, n_hidden)
         Paired rows: row r of the result is :math:`E(v_r, h_r)`.
     W : array of shape (n_hidden, n_visible); b : (n_visible,); c : (n_hidden,)
+        All finite.
 
     Returns
     -------
@@ -171,11 +481,19 @@ def energy(v, h, W, b, c) -> np.ndarray:
         raise ValueError(f"W must be (n_hidden, n_visible) = {(h.shape[1], v.shape[1])}, b "
                          f"({v.shape[1]},) and c ({h.shape[1]},); "
                          f"got {W.shape}, {b.shape}, {c.shape}")
-    return -(v @ b) - (h @ c) - np.einsum("rj,ji,ri->r", h, W, v)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = -(v @ b) - (h @ c) - np.einsum("rj,ji,ri->r", h, W, v)
+    if not np.isfinite(out).all():
+        raise ValueError("the energy overflows float64: v, h, W, b and c are too large "
+                         f"(largest magnitude {max(np.abs(a).max() for a in (v, h, W, b, c)):.3g})")
+    return out
 
 
+@declare(n_visible=Optional(Int(1, 13)), n_hidden=Optional(Int(2, 13)), seed=Optional(Seed()),
+         coupling=Optional(Float()), example=dict(n_visible=3, n_hidden=2))
 def factorisation_check(
-    n_visible: int = 4, n_hidden: int = 3, *, seed: int = 0, coupling: float = 2.0
+    n_visible: int | None = None, n_hidden: int | None = None, *, seed: int | None = None,
+    coupling: float | None = None,
 ) -> pd.DataFrame:
     r"""Claim C3: the conditionals of an RBM factorise over units, and why.
 
@@ -187,15 +505,18 @@ def factorisation_check(
     (1 - \sigma(c_j + W_{j\cdot} v))^{1 - h_j}`. The last row adds one
     hidden-hidden link, :math:`-\text{coupling}\cdot h_1 h_2` in the energy
     (no longer a bipartite graph), and compares its brute-force
-    :math:`P(h \mid v)` with the same product.
+    :math:`P(h \mid v)` with the same product. Defaults:
+    ``SETTINGS.factorisation``.
 
     Returns
     -------
     DataFrame with one row per comparison: ``model``, ``conditional``,
     ``probabilities compared`` and ``max abs difference``.
     """
-    n_visible = check_positive_int(n_visible, "n_visible")
-    n_hidden = check_positive_int(n_hidden, "n_hidden", minimum=2)
+    st = SETTINGS.factorisation
+    n_visible = check_positive_int(_or(n_visible, st.n_visible), "n_visible")
+    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden", minimum=2)
+    seed, coupling = _or(seed, st.seed), float(_or(coupling, st.coupling))
     if n_visible + n_hidden > 14:
         raise ValueError(f"brute force enumerates 2**(n_visible + n_hidden) states; keep the sum "
                          f"at most 14, got {n_visible + n_hidden}")
@@ -224,6 +545,7 @@ def factorisation_check(
                                        "max abs difference"])
 
 
+@declare(n_visible=Int(1, 100), n_hidden=Int(1, 100), example=dict(n_visible=3, n_hidden=2))
 def bipartite_figure(n_visible: int = 6, n_hidden: int = 4):
     """The RBM as a graph: every visible unit linked to every hidden unit,
     no link inside a layer."""
@@ -255,8 +577,12 @@ def bipartite_figure(n_visible: int = 6, n_hidden: int = 4):
     return fig
 
 
-def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: int = 0,
-             learning_rate: float = 0.1) -> dict:
+@declare(n_visible=Optional(Int(1, 1000)), n_hidden=Optional(Int(1, 1000)),
+         n_rows=Optional(Int(1, 10**4)), seed=Optional(Seed()), learning_rate=Optional(_LR),
+         example=dict(n_visible=3, n_hidden=2, n_rows=2))
+def cd1_case(n_visible: int | None = None, n_hidden: int | None = None,
+             n_rows: int | None = None, *, seed: int | None = None,
+             learning_rate: float | None = None) -> dict:
     r"""One CD-1 update by :class:`BernoulliRBM`, with the random numbers it used.
 
     Makes ``n_rows`` random binary rows, initialises a ``BernoulliRBM(n_hidden,
@@ -276,15 +602,16 @@ def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: i
     - P(h{=}1 \mid v_1)^\top v_1\big)`, :math:`\Delta b = \varepsilon\,
     \overline{v - v_1}`, :math:`\Delta c = \varepsilon\, \overline{P(h{=}1
     \mid v) - P(h{=}1 \mid v_1)}`, with :math:`h_0 = [u_{hid} < P(h{=}1 \mid v)]`
-    and :math:`v_1 = [u_{vis} < P(v{=}1 \mid h_0)]`.
+    and :math:`v_1 = [u_{vis} < P(v{=}1 \mid h_0)]`. Defaults: ``SETTINGS.cd1_case``.
     """
     from ..models.rbm import uniform_from_bits  # the stream BernoulliRBM draws from
 
-    n_visible = check_positive_int(n_visible, "n_visible")
-    n_hidden = check_positive_int(n_hidden, "n_hidden")
-    n_rows = check_positive_int(n_rows, "n_rows")
-    learning_rate = check_positive_float(learning_rate, "learning_rate")
-    seed = check_seed(seed)
+    st = SETTINGS.cd1_case
+    n_visible = check_positive_int(_or(n_visible, st.n_visible), "n_visible")
+    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
+    n_rows = check_positive_int(_or(n_rows, st.n_rows), "n_rows")
+    learning_rate = check_positive_float(_or(learning_rate, st.learning_rate), "learning_rate")
+    seed = check_seed(_or(seed, st.seed))
     gen = torch.Generator().manual_seed(seed)
     v = (torch.rand(n_rows, n_visible, generator=gen) < 0.5).to(torch.float32)
     rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, n_iter=0, random_state=seed,
@@ -293,6 +620,7 @@ def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: i
                (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
     noise = uniform_from_bits(rbm._bits(), 1, n_rows, n_visible + n_hidden)[0]
     rbm.partial_fit(v.numpy())
+    _finite_model(rbm, learning_rate, "the CD-1 update")
     return {"v": v, "W": W, "b": b, "c": c, "learning_rate": learning_rate,
             "u_hid": noise[:, n_visible:].clone(), "u_vis": noise[:, :n_visible].clone(),
             "W_new": torch.from_numpy(rbm.components_.copy()),
@@ -302,7 +630,18 @@ def cd1_case(n_visible: int = 9, n_hidden: int = 4, n_rows: int = 14, *, seed: i
 
 # ------------------------------------------------------- C6: exact likelihood, BAS
 
+#: A fitted BernoulliRBM (sklearn's check_is_fitted raises for an unfitted one).
+_RBM = Instance(BernoulliRBM, what="a fitted gradbook.models.rbm.BernoulliRBM")
 
+
+def _fitted_rbm(n_visible: int = 9, n_hidden: int = 3) -> BernoulliRBM:
+    """A small fitted RBM for the declarations' example calls."""
+    return BernoulliRBM(n_hidden, n_iter=0, random_state=0, progress=False).fit(
+        np.zeros((1, n_visible), dtype=np.float32))
+
+
+@declare(rbm=_RBM, X=Array(2, low=0.0, high=1.0),
+         example=lambda: dict(rbm=_fitted_rbm(), X=BAS_PATTERNS[:3]))
 def reconstruct(rbm: BernoulliRBM, X) -> np.ndarray:
     r"""Mean-field reconstruction :math:`P(v = 1 \mid h = P(h = 1 \mid x))` of each row
     of ``X``: one up-down pass without sampling, float64 (n_samples, n_features)."""
@@ -311,24 +650,29 @@ def reconstruct(rbm: BernoulliRBM, X) -> np.ndarray:
     return torch.sigmoid(torch.addmm(b, torch.sigmoid(torch.addmm(c, v, W.T)), W)).numpy()
 
 
+@declare(rbm=_RBM, X=Array(2, low=0.0, high=1.0),
+         example=lambda: dict(rbm=_fitted_rbm(), X=BAS_PATTERNS[:3]))
 def reconstruction_error(rbm: BernoulliRBM, X) -> float:
     """Mean squared difference between ``X`` and :func:`reconstruct` (per pixel)."""
-    X_np = np.asarray(X, dtype=np.float64)
-    return float(np.mean((X_np - reconstruct(rbm, X)) ** 2))
+    reconstructed = reconstruct(rbm, X)  # checks X
+    return float(np.mean((np.asarray(X, dtype=np.float64) - reconstructed) ** 2))
 
 
-def bas_training_set(repeats: int = 20, *, seed: int = 0) -> np.ndarray:
-    """Every 3x3 bars-and-stripes pattern ``repeats`` times, in a seeded random
-    order: (14 * repeats, 9) float32. The empirical distribution is exactly
-    uniform over the 14 patterns."""
-    repeats = check_positive_int(repeats, "repeats")
-    order = np.random.default_rng(check_seed(seed)).permutation(len(BAS_PATTERNS) * repeats)
+@declare(repeats=Optional(Int(1, 10**5)), seed=Optional(Seed()), example=dict(repeats=2))
+def bas_training_set(repeats: int | None = None, *, seed: int | None = None) -> np.ndarray:
+    """Every 3x3 bars-and-stripes pattern ``repeats`` times (default
+    ``SETTINGS.bars.repeats``, 20), in a seeded random order: (14 * repeats,
+    9) float32. The empirical distribution is exactly uniform over the 14
+    patterns."""
+    repeats = check_positive_int(_or(repeats, SETTINGS.bars.repeats), "repeats")
+    seed = check_seed(_or(seed, SETTINGS.bars.seed))
+    order = np.random.default_rng(seed).permutation(len(BAS_PATTERNS) * repeats)
     return BAS_PATTERNS[order % len(BAS_PATTERNS)]
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _bas_curve(method: str, learning_rate: float, n_hidden: int, epochs: int,
-               repeats: int, seed: int) -> pd.DataFrame:
+               repeats: int, seed: int, batch_size: int) -> tuple[pd.DataFrame, BernoulliRBM]:
     k, persistent = parse_method(method)
     X = bas_training_set(repeats, seed=seed)
     rows = []
@@ -336,31 +680,59 @@ def _bas_curve(method: str, learning_rate: float, n_hidden: int, epochs: int,
 
     def record(rbm: BernoulliRBM, epoch: int) -> None:
         ll = float(rbm.log_likelihood(BAS_PATTERNS).mean())
+        if not math.isfinite(ll):
+            _finite_model(rbm, learning_rate, f"the {method} run on bars and stripes")
+            raise ValueError(f"the {method} run on bars and stripes diverged at epoch {epoch}: "
+                             f"log-likelihood {ll} at learning_rate={learning_rate:g}")
         rows.append({"epoch": epoch, "log_likelihood": ll, "kl": -ll - entropy,
                      "reconstruction_error": reconstruction_error(rbm, BAS_PATTERNS)})
 
-    settings = dict(learning_rate=learning_rate, batch_size=10, k=k, persistent=persistent,
+    settings = dict(learning_rate=learning_rate, batch_size=batch_size, k=k, persistent=persistent,
                     random_state=seed, progress=False)
     record(BernoulliRBM(n_hidden, n_iter=0, **settings).fit(X), 0)  # the same initial weights
     rbm = BernoulliRBM(n_hidden, n_iter=epochs, callback=record, **settings).fit(X)
     return pd.DataFrame(rows), rbm
 
 
+def _bas_run(method, learning_rate, n_hidden, epochs, repeats, seed):
+    """The arguments of :func:`bas_learning_curve`, defaults filled in and
+    checked, and its memoised run (a fresh copy)."""
+    st = SETTINGS.bars
+    method = _or(method, st.method)
+    k, _ = parse_method(method)
+    learning_rate = check_positive_float(_or(learning_rate, st.learning_rate), "learning_rate")
+    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
+    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
+    repeats = check_positive_int(_or(repeats, st.repeats), "repeats")
+    seed = check_seed(_or(seed, st.seed))
+    _check_sweeps(k, epochs, len(BAS_PATTERNS) * repeats, st.batch_size,
+                  f"epochs={epochs}, repeats={repeats} and method={method!r}")
+    return _bas_curve(method, learning_rate, n_hidden, epochs, repeats, seed, st.batch_size)
+
+
+_BAS_RUN = dict(method=Optional(_Method()), learning_rate=Optional(_LR),
+                n_hidden=Optional(_UNITS), epochs=Optional(_EPOCHS),
+                repeats=Optional(Int(1, 10**5)), seed=Optional(Seed()))
+
+
+@declare(**_BAS_RUN, example=dict(method="CD-1", n_hidden=2, epochs=2, repeats=1))
 def bas_learning_curve(
-    method: str = "CD-1",
-    learning_rate: float = 0.1,
-    n_hidden: int = 16,
+    method: str | None = None,
+    learning_rate: float | None = None,
+    n_hidden: int | None = None,
     *,
-    epochs: int = 50,
-    repeats: int = 20,
-    seed: int = 0,
+    epochs: int | None = None,
+    repeats: int | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     r"""Train an RBM on 3x3 bars and stripes; exact learning curves.
 
     The training set is :func:`bas_training_set` (``repeats`` copies of each of
     the 14 patterns, mini-batches of 10, so ``1.4 * repeats`` updates per
-    epoch); ``method`` is ``"CD-k"`` or ``"PCD-k"``. Before training (epoch 0)
-    and after every epoch it records, on the 14 patterns:
+    epoch); ``method`` is ``"CD-k"`` or ``"PCD-k"``. Defaults:
+    ``SETTINGS.bars`` (CD-1, learning rate 0.1, 16 hidden units, 50 epochs,
+    20 repeats, seed 0). Before training (epoch 0) and after every epoch it
+    records, on the 14 patterns:
 
     - ``log_likelihood``: the exact mean :math:`\log p(v)` (``log Z`` by
       enumerating :math:`2^{\min(9, m)}` states); a perfect model reaches
@@ -370,33 +742,31 @@ def bas_learning_curve(
       \text{log\_likelihood}`, the quantity maximum likelihood minimises;
     - ``reconstruction_error``: :func:`reconstruction_error`.
 
-    Memoised (the chapter's figures share their runs); returns a copy.
+    Memoised (the chapter's figures share their runs); returns a copy. A run
+    whose weights overflow raises, naming the learning rate.
     """
-    parse_method(method)
-    return _bas_curve(method, check_positive_float(learning_rate, "learning_rate"),
-                      check_positive_int(n_hidden, "n_hidden"),
-                      check_positive_int(epochs, "epochs"),
-                      check_positive_int(repeats, "repeats"), check_seed(seed))[0].copy()
+    return _bas_run(method, learning_rate, n_hidden, epochs, repeats, seed)[0]
 
 
-def bas_model(method: str = "CD-1", learning_rate: float = 0.1, n_hidden: int = 16,
-              **options: int) -> BernoulliRBM:
-    """The RBM at the end of :func:`bas_learning_curve` with the same arguments
-    (``options``: ``epochs``, ``repeats``, ``seed``); memoised with it: read
-    it, do not modify it."""
-    settings = {"epochs": 50, "repeats": 20, "seed": 0}
-    unknown = set(options) - set(settings)
-    if unknown:
-        raise TypeError(f"bas_model got unexpected options {sorted(unknown)}; "
-                        f"it takes {sorted(settings)}")
-    settings.update(options)
-    bas_learning_curve(method, learning_rate, n_hidden, **settings)  # validates, runs
-    return _bas_curve(method, learning_rate, n_hidden, settings["epochs"], settings["repeats"],
-                      settings["seed"])[1]
+@declare(**_BAS_RUN, example=dict(method="CD-1", n_hidden=2, epochs=2, repeats=1))
+def bas_model(
+    method: str | None = None,
+    learning_rate: float | None = None,
+    n_hidden: int | None = None,
+    *,
+    epochs: int | None = None,
+    repeats: int | None = None,
+    seed: int | None = None,
+) -> BernoulliRBM:
+    """The RBM at the end of :func:`bas_learning_curve` with the same
+    arguments; memoised with it (each call returns a fresh copy)."""
+    return _bas_run(method, learning_rate, n_hidden, epochs, repeats, seed)[1]
 
 
-def cd_bias(rbm: BernoulliRBM, data=None,
-            ks: Sequence[int] = (1, 2, 5, 10, 100, 1000)) -> pd.DataFrame:
+@declare(rbm=_RBM, data=Optional(Array(2, low=0.0, high=1.0)),
+         ks=Optional(SequenceOf(Int(1, MAX_STEPS), 1, 1000)),
+         example=lambda: dict(rbm=_fitted_rbm(), ks=(1, 3)))
+def cd_bias(rbm: BernoulliRBM, data=None, ks: Sequence[int] | None = None) -> pd.DataFrame:
     r"""How far the expected CD-k update is from the log-likelihood gradient.
 
     For an RBM small enough to enumerate both layers (at most 12 units in
@@ -412,18 +782,29 @@ def cd_bias(rbm: BernoulliRBM, data=None,
       is one Gibbs step, the chain CD-k runs (negative statistics use
       :math:`P(h = 1 \mid \tilde v)`, as :class:`BernoulliRBM` does).
 
+    ``ks`` defaults to ``SETTINGS.bars.ks``; the largest k times
+    :math:`4^{n_{visible}}` (the cost of the chain) is bounded, about a
+    minute of work at most (k up to 380,000 for 9 visible units).
+
     Returns one row per k: ``cosine`` between the two directions (1: the same
     direction, 0: orthogonal), ``relative size`` (the CD-k update's norm over
     the gradient's) and the norms themselves.
     """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(rbm)
     W, b, c = _parameters(rbm)
     m, n = W.shape
     if m > 12 or n > 12 or m + n > 18:
         raise ValueError(f"cd_bias enumerates both layers: at most 12 units in each and 18 in "
                          f"all; got {n} visible and {m} hidden")
-    ks = [check_positive_int(k, "ks[i]") for k in ks]
+    ks = [check_positive_int(k, "ks[i]") for k in _or(ks, SETTINGS.bars.ks)]
     if not ks:
         raise ValueError("ks must hold at least one number of Gibbs steps")
+    if max(ks) * 4**n > _MAX_WORK:
+        raise ValueError(f"ks: {max(ks):,} Gibbs steps of the exact chain over the 2**{n} visible "
+                         f"states need {max(ks) * 4**n:.2g} multiply-adds; at most "
+                         f"{_MAX_WORK:.0e} (k at most {_MAX_WORK // 4**n:,} here)")
     data = BAS_PATTERNS if data is None else np.asarray(data, dtype=np.float64)
     if data.ndim != 2 or data.shape[1] != n or not np.isin(data, (0.0, 1.0)).all():
         raise ValueError(f"data must be binary rows of {n} values; got shape {data.shape}")
@@ -456,19 +837,25 @@ def cd_bias(rbm: BernoulliRBM, data=None,
     return pd.DataFrame(rows)
 
 
+@declare(methods=Optional(_METHODS), learning_rate=Optional(_LR), n_hidden=Optional(_UNITS),
+         seeds=Optional(_SEEDS), epochs=Optional(_EPOCHS),
+         example=dict(methods=("CD-1",), n_hidden=2, epochs=2))
 def bas_comparison(
-    methods: Sequence[str] = ("CD-1", "CD-10", "PCD-1"),
-    learning_rate: float = 0.1,
-    n_hidden: int = 16,
+    methods: Sequence[str] | None = None,
+    learning_rate: float | None = None,
+    n_hidden: int | None = None,
     *,
-    seeds: Sequence[int] = (0,),
-    epochs: int = 50,
+    seeds: Sequence[int] | None = None,
+    epochs: int | None = None,
 ) -> pd.DataFrame:
     """:func:`bas_learning_curve` for several methods and seeds, stacked, with
-    ``method`` and ``seed`` columns."""
-    seeds = [check_seed(s, "seeds[i]") for s in seeds]
+    ``method`` and ``seed`` columns. Defaults: ``SETTINGS.bars``."""
+    methods = list(_or(methods, SETTINGS.bars.methods))
+    seeds = [check_seed(s, "seeds[i]") for s in _or(seeds, SETTINGS.bars.seeds)]
     if not seeds or not methods:
         raise ValueError("methods and seeds must each hold at least one value")
+    for method in methods:  # every run checked before the first one starts
+        _bas_check(method, learning_rate, n_hidden, epochs)
     frames = []
     for method in methods:
         for seed in seeds:
@@ -477,12 +864,25 @@ def bas_comparison(
     return pd.concat(frames, ignore_index=True)
 
 
+def _bas_check(method, learning_rate, n_hidden, epochs) -> None:
+    """Refuse a run of a BAS grid that is too long, before the grid starts."""
+    k, _ = parse_method(method)
+    epochs = _or(epochs, SETTINGS.bars.epochs)
+    _check_sweeps(k, epochs, len(BAS_PATTERNS) * SETTINGS.bars.repeats, SETTINGS.bars.batch_size,
+                  f"epochs={epochs} and method={method!r}")
+
+
+@declare(methods=_METHODS, learning_rates=SequenceOf(_LR, 1, 100),
+         hidden=SequenceOf(_UNITS, 1, 100), epochs=Optional(_EPOCHS), seed=Optional(Seed()),
+         example=dict(methods=("CD-1",), learning_rates=(0.1,), hidden=(2,), epochs=2))
 def bas_grid_summary(
     methods: Sequence[str], learning_rates: Sequence[float], hidden: Sequence[int],
-    *, epochs: int = 50, seed: int = 0,
+    *, epochs: int | None = None, seed: int | None = None,
 ) -> pd.DataFrame:
     """One row per run of a grid of :func:`bas_learning_curve`: the final and
     best log-likelihood, the epoch of the best, the final reconstruction error."""
+    for method in methods:
+        _bas_check(method, None, None, epochs)
     rows = []
     for method, lr, m in itertools.product(methods, learning_rates, hidden):
         curve = bas_learning_curve(method, lr, m, epochs=epochs, seed=seed)
@@ -495,6 +895,13 @@ def bas_grid_summary(
     return pd.DataFrame(rows)
 
 
+#: The most runs :func:`misleading_pair` compares (it forms every pair).
+_MAX_PAIR_RUNS = 2000
+
+
+@declare(summary=Instance(pd.DataFrame, what="a bas_grid_summary DataFrame"),
+         example=lambda: dict(summary=pd.DataFrame({"final reconstruction error": [0.1, 0.2],
+                                                    "final log-likelihood": [-5.0, -3.0]})))
 def misleading_pair(summary: pd.DataFrame) -> pd.Series:
     """The two runs of a :func:`bas_grid_summary` on which the reconstruction
     error misleads most: run ``a`` has the lower final reconstruction error,
@@ -506,6 +913,15 @@ def misleading_pair(summary: pd.DataFrame) -> pd.Series:
     required = {"final reconstruction error", "final log-likelihood"}
     if not isinstance(summary, pd.DataFrame) or not required <= set(summary.columns):
         raise ValueError(f"summary must be a DataFrame with columns {sorted(required)}")
+    if len(summary) > _MAX_PAIR_RUNS:
+        raise ValueError(f"summary has {len(summary):,} runs; misleading_pair compares every pair "
+                         f"of them, at most {_MAX_PAIR_RUNS:,} runs")
+    try:
+        values = summary[sorted(required)].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"summary's columns {sorted(required)} must hold numbers") from None
+    if not np.isfinite(values).all():
+        raise ValueError("summary holds NaN or infinite reconstruction errors or log-likelihoods")
     pairs = summary.merge(summary, how="cross", suffixes=("_a", "_b"))
     pairs = pairs[pairs["final reconstruction error_a"] < pairs["final reconstruction error_b"]]
     gap = pairs["final log-likelihood_b"] - pairs["final log-likelihood_a"]
@@ -519,22 +935,28 @@ def misleading_pair(summary: pd.DataFrame) -> pd.Series:
 CURVE_METHODS = ("CD-1", "CD-3", "CD-10", "PCD-1")
 
 
+@declare(method=_Method(), learning_rate=_LR, n_hidden=_UNITS, epochs=Optional(_EPOCHS),
+         example=dict(method="PCD-1", learning_rate=0.3, n_hidden=2, epochs=2))
 def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
-                          epochs: int = 50):
+                          epochs: int | None = None):
     """The chapter's interactive figure: the exact log-likelihood (left) and
     the reconstruction error (right) during training on bars and stripes.
 
     ``method`` is drawn in colour; the other methods of :data:`CURVE_METHODS`
     at the same learning rate and hidden-layer size in thin grey, for
-    comparison. Axes are fixed, so frames can be compared.
+    comparison. Axes are fixed, so frames can be compared. ``epochs``
+    defaults to ``SETTINGS.bars.epochs``.
     """
     import matplotlib.pyplot as plt
 
     from ..plots import PALETTE
 
     parse_method(method)
-    fig, (ax_ll, ax_rec) = plt.subplots(1, 2, figsize=(9.0, 3.3))
+    epochs = check_positive_int(_or(epochs, SETTINGS.bars.epochs), "epochs")
     others = [m for m in CURVE_METHODS if m != method]
+    for name in others + [method]:
+        _bas_check(name, learning_rate, n_hidden, epochs)
+    fig, (ax_ll, ax_rec) = plt.subplots(1, 2, figsize=(9.0, 3.3))
     for name in others + [method]:
         curve = bas_learning_curve(name, learning_rate, n_hidden, epochs=epochs)
         style = (dict(color=PALETTE["blue"], lw=2.2, zorder=3) if name == method
@@ -563,9 +985,6 @@ def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
 
 # -------------------------------------------------------------------- digits, C4
 
-#: The two ways :func:`example_split` can split the nudged digits.
-SPLITS = ("example", "leak-free")
-
 
 def _example_order(X: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """gradbook's nudged blocks are (original, up, down, left, right); the example's
@@ -576,7 +995,7 @@ def _example_order(X: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.nda
             y.numpy().reshape(5, n)[blocks].reshape(-1))
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _split(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split as sk_split
     from sklearn.preprocessing import MinMaxScaler, minmax_scale
@@ -599,6 +1018,7 @@ def _split(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             y_train.astype(np.int64), y_test.astype(np.int64))
 
 
+@declare(kind=Choice(SPLITS), example=dict(kind="example"))
 def example_split(kind: str = "example") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nudged digits for claim C4: ``X_train, X_test, y_train, y_test`` (numpy).
 
@@ -614,13 +1034,14 @@ def example_split(kind: str = "example") -> tuple[np.ndarray, np.ndarray, np.nda
     training part's minimum and maximum (test values clipped to [0, 1]):
     7,185 and 1,800 images, no digit on both sides.
 
-    X float32 in [0, 1], y int64.
+    X float32 in [0, 1], y int64. Memoised; each call returns fresh copies.
     """
     if kind not in SPLITS:
         raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
-    return tuple(a.copy() for a in _split(kind))
+    return _split(kind)
 
 
+@declare(example={})
 def shared_digit_fraction() -> float:
     """The fraction of the example split's test images of which another version
     (the original or a shift of the same digit) lies in the training part."""
@@ -631,34 +1052,54 @@ def shared_digit_fraction() -> float:
     return float(np.isin(test % n, train % n).mean())
 
 
-@functools.lru_cache(maxsize=None)
-def _example_rbm(kind: str, n_iter: int, seed: int, method: str) -> tuple[BernoulliRBM, float]:
+@memoised
+def _example_rbm(kind: str, n_iter: int, seed: int, method: str, n_hidden: int,
+                 learning_rate: float, batch_size: int) -> tuple[BernoulliRBM, float]:
     k, persistent = parse_method(method)
     X_train = _split(kind)[0]
-    rbm = BernoulliRBM(100, learning_rate=0.06, batch_size=10, n_iter=n_iter, k=k,
-                       persistent=persistent, random_state=seed, progress=False)
+    rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, batch_size=batch_size,
+                       n_iter=n_iter, k=k, persistent=persistent, random_state=seed,
+                       progress=False)
     began = time.perf_counter()
     rbm.fit(X_train)
-    return rbm, time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    _finite_model(rbm, learning_rate, "the example's RBM (SETTINGS.example_rbm)")
+    return rbm, seconds
 
 
-def example_rbm(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
-                method: str = "PCD-1") -> BernoulliRBM:
-    """The RBM of scikit-learn's example, fitted on the training part of
-    :func:`example_split` ``(kind)``: 100 hidden units, learning rate 0.06,
-    batch 10, ``n_iter`` epochs of PCD-1 (scikit-learn's algorithm).
-    Memoised: the chapter's figures share it; do not modify it."""
+def _example_run(kind: str, n_iter, seed, method) -> tuple[BernoulliRBM, float]:
+    """:func:`example_rbm`'s arguments, defaults filled in and checked, and its
+    memoised run (a fresh copy): the RBM and its training time."""
+    st = SETTINGS.example_rbm
     if kind not in SPLITS:
         raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
-    n_iter = check_positive_int(n_iter, "n_iter")
-    parse_method(method)
-    return _example_rbm(kind, n_iter, check_seed(seed), method)[0]
+    n_iter = check_positive_int(_or(n_iter, st.n_iter), "n_iter")
+    method = _or(method, st.method)
+    k, _ = parse_method(method)
+    _check_sweeps(k, n_iter, 7188, st.batch_size, f"n_iter={n_iter} and method={method!r}")
+    return _example_rbm(kind, n_iter, check_seed(_or(seed, st.seed)), method, st.n_hidden,
+                        st.learning_rate, st.batch_size)
 
 
-def _logistic(C: float, tol: float = 1e-4):
+_EXAMPLE_RUN = dict(kind=Choice(SPLITS), n_iter=Optional(_EPOCHS), seed=Optional(Seed()),
+                    method=Optional(_Method()))
+
+
+@declare(**_EXAMPLE_RUN, example=dict(n_iter=1))
+def example_rbm(kind: str = "example", *, n_iter: int | None = None, seed: int | None = None,
+                method: str | None = None) -> BernoulliRBM:
+    """The RBM of scikit-learn's example, fitted on the training part of
+    :func:`example_split` ``(kind)``: 100 hidden units, learning rate 0.06,
+    batch 10, ``n_iter`` epochs (10) of ``method`` (PCD-1, scikit-learn's
+    algorithm), seed 0 (``SETTINGS.example_rbm``). Memoised: the chapter's
+    figures share it; each call returns a fresh copy."""
+    return _example_run(kind, n_iter, seed, method)[0]
+
+
+def _logistic(C: float, tol: float | None = None):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(solver="newton-cg", tol=tol, C=C)
+    return LogisticRegression(solver="newton-cg", tol=_or(tol, SETTINGS.example_rbm.tol), C=C)
 
 
 def _scores(model, X, y) -> dict:
@@ -669,8 +1110,9 @@ def _scores(model, X, y) -> dict:
             "weighted F1": f1_score(y, predicted, average="weighted")}
 
 
-def rbm_vs_pixels(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
-                  method: str = "PCD-1") -> pd.DataFrame:
+@declare(**_EXAMPLE_RUN, n_train=Optional(Int(2, 7188)), example=dict(n_iter=1, n_train=100))
+def rbm_vs_pixels(kind: str = "example", *, n_iter: int | None = None, seed: int | None = None,
+                  method: str | None = None, n_train: int | None = None) -> pd.DataFrame:
     """Claim C4: logistic regression on RBM features against raw pixels.
 
     scikit-learn's example: the RBM of :func:`example_rbm`, then
@@ -679,6 +1121,9 @@ def rbm_vs_pixels(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
     solver's tolerance is scikit-learn's default, 1e-4 (the example's
     ``tol=1`` stops at once; see :func:`example_solver_check`). Scored on the
     test part of :func:`example_split` ``(kind)``. BLAS runs on one thread.
+    The settings are ``SETTINGS.example_rbm``. ``n_train`` fits the logistic
+    regressions on the first ``n_train`` training images only (default: all;
+    the RBM always sees them all).
 
     Returns two rows (raw pixels, RBM features) with ``accuracy``,
     ``weighted F1``, ``seconds`` (for the RBM row: RBM training plus logistic
@@ -686,19 +1131,26 @@ def rbm_vs_pixels(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
     """
     from threadpoolctl import threadpool_limits
 
-    if kind not in SPLITS:
-        raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
-    X_train, X_test, y_train, y_test = _split(kind)
-    rbm = example_rbm(kind, n_iter=n_iter, seed=seed, method=method)
+    X_train, X_test, y_train, y_test = _split(kind) if kind in SPLITS else (None,) * 4
+    if n_train is not None:
+        n_train = check_positive_int(n_train, "n_train", minimum=2)
+        if kind in SPLITS and n_train > len(X_train):
+            raise ValueError(f"n_train must be at most {len(X_train)}; got {n_train}")
+    rbm, rbm_seconds = _example_run(kind, n_iter, seed, method)
+    if n_train is not None:
+        X_train, y_train = X_train[:n_train], y_train[:n_train]
+        if len(np.unique(y_train)) < 2:
+            raise ValueError(f"n_train={n_train} images hold one class only; take more")
+    st = SETTINGS.example_rbm
     rows = []
     with threadpool_limits(limits=1):
         began = time.perf_counter()
-        pixels = _logistic(100.0).fit(X_train, y_train)
+        pixels = _logistic(st.C_pixels).fit(X_train, y_train)
         rows.append({"features": "raw pixels", **_scores(pixels, X_test, y_test),
                      "seconds": time.perf_counter() - began})
         began = time.perf_counter()
-        classifier = _logistic(6000.0).fit(rbm.transform(X_train), y_train)
-        seconds = time.perf_counter() - began + _example_rbm(kind, n_iter, seed, method)[1]
+        classifier = _logistic(st.C_features).fit(rbm.transform(X_train), y_train)
+        seconds = time.perf_counter() - began + rbm_seconds
         rows.append({"features": "RBM features",
                      **_scores(classifier, rbm.transform(X_test), y_test), "seconds": seconds})
     frame = pd.DataFrame(rows)
@@ -706,6 +1158,7 @@ def rbm_vs_pixels(kind: str = "example", *, n_iter: int = 10, seed: int = 0,
     return frame
 
 
+@declare(example={})
 def example_solver_check() -> pd.DataFrame:
     """The example's own logistic-regression setting, ``newton-cg`` with
     ``tol=1``, on raw pixels of the example split, under the installed
@@ -721,21 +1174,24 @@ def example_solver_check() -> pd.DataFrame:
     rows = []
     with threadpool_limits(limits=1):
         for tol in (1.0, 1e-4):
-            model = _logistic(100.0, tol=tol).fit(X_train, y_train)
+            model = _logistic(SETTINGS.example_rbm.C_pixels, tol=tol).fit(X_train, y_train)
             rows.append({"tol": tol, "newton iterations": int(np.max(model.n_iter_)),
                          **_scores(model, X_test, y_test)})
     return pd.DataFrame(rows)
 
 
+@declare(n_train=Optional(Int(1, 1438)), n_hidden=Optional(_UNITS), epochs=Optional(_EPOCHS),
+         learning_rate=Optional(_LR), method=Optional(_Method()), every=Optional(_EPOCHS),
+         seed=Optional(Seed()), example=dict(n_train=20, n_hidden=4, epochs=2, every=1))
 def free_energy_monitor(
-    n_train: int = 300,
+    n_train: int | None = None,
     *,
-    n_hidden: int = 100,
-    epochs: int = 200,
-    learning_rate: float = 0.05,
-    method: str = "CD-1",
-    every: int = 5,
-    seed: int = 0,
+    n_hidden: int | None = None,
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    method: str | None = None,
+    every: int | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     r"""Hinton's overfitting monitor: mean free energy of training vs held-out data.
 
@@ -747,21 +1203,28 @@ def free_energy_monitor(
     ``gap = F(held out) - F(train)`` is exactly the difference of their mean
     log-likelihoods: no partition function is needed. A growing gap means the
     model is fitting the training digits at the expense of new ones.
+    Defaults: ``SETTINGS.free_energy`` (300 digits, 100 hidden units, 200
+    epochs of CD-1 at 0.05, every 5 epochs, mini-batches of 10).
 
-    Returns a DataFrame: ``epoch``, ``updates`` (mini-batches of 10 so far),
+    Returns a DataFrame: ``epoch``, ``updates`` (mini-batches so far),
     ``free energy, train``, ``free energy,
     held out``, ``gap``, ``reconstruction error, train``, ``reconstruction
     error, held out``.
     """
-    n_train = check_positive_int(n_train, "n_train")
-    every = check_positive_int(every, "every")
+    st = SETTINGS.free_energy
+    n_train = check_positive_int(_or(n_train, st.n_train), "n_train")
+    every = check_positive_int(_or(every, st.every), "every")
+    n_hidden, epochs = _or(n_hidden, st.n_hidden), _or(epochs, st.epochs)
+    learning_rate, seed = _or(learning_rate, st.learning_rate), _or(seed, st.seed)
+    method = _or(method, st.method)
     k, persistent = parse_method(method)
     X, y = load_digits()
     X_train, X_test, _, _ = train_test_split(X, y, test_size=0.2, seed=0)
     if n_train > X_train.shape[0]:
         raise ValueError(f"n_train must be at most {X_train.shape[0]}; got {n_train}")
+    _check_sweeps(k, epochs, n_train, st.batch_size, f"epochs={epochs} and method={method!r}")
     train_rows, held_out = X_train[:n_train].numpy(), X_test.numpy()
-    batches = -(-n_train // 10)  # mini-batches of 10 per epoch
+    batches = -(-n_train // st.batch_size)  # mini-batches per epoch
     rows = []
 
     def record(rbm: BernoulliRBM, epoch: int) -> None:
@@ -769,35 +1232,50 @@ def free_energy_monitor(
             return
         f_train = float(rbm.free_energy(train_rows).mean())
         f_held = float(rbm.free_energy(held_out).mean())
+        if not (math.isfinite(f_train) and math.isfinite(f_held)):
+            raise ValueError(f"the free energy overflowed at epoch {epoch}: the run diverged at "
+                             f"learning_rate={learning_rate:g}")
         rows.append({"epoch": epoch, "updates": epoch * batches, "free energy, train": f_train,
                      "free energy, held out": f_held, "gap": f_held - f_train,
                      "reconstruction error, train": reconstruction_error(rbm, train_rows),
                      "reconstruction error, held out": reconstruction_error(rbm, held_out)})
 
-    settings = dict(learning_rate=learning_rate, k=k, persistent=persistent,
-                    random_state=seed, progress=False)
+    settings = dict(learning_rate=learning_rate, batch_size=st.batch_size, k=k,
+                    persistent=persistent, random_state=seed, progress=False)
     record(BernoulliRBM(n_hidden, n_iter=0, **settings).fit(train_rows), 0)
     BernoulliRBM(n_hidden, n_iter=epochs, callback=record, **settings).fit(train_rows)
     return pd.DataFrame(rows)
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _binary_digits() -> tuple[np.ndarray, np.ndarray]:
     X, y = load_digits()
     X_train, X_test, _, _ = train_test_split(X, y, test_size=0.2, seed=0)
     return ((X_train.numpy() > 0.5).astype(np.float32), (X_test.numpy() > 0.5).astype(np.float32))
 
 
+@declare(example={})
 def binary_digits() -> tuple[np.ndarray, np.ndarray]:
     """The book's digits split (seed 0, unnudged), each pixel set on where its
     intensity exceeds 0.5: ``X_train`` (1,438 x 64) and ``X_test`` (359 x 64),
     float32 of 0s and 1s. Binary data have a probability under the RBM, so
-    their log-likelihood is defined."""
-    return tuple(a.copy() for a in _binary_digits())
+    their log-likelihood is defined. Each call returns fresh copies."""
+    return _binary_digits()
 
 
-def ais_check(n_betas: Sequence[int] = (100, 1000, 3000), *, n_hidden: int = 16,
-              epochs: int = 20, seed: int = 0) -> pd.DataFrame:
+def _check_ais(n_betas: int, n_runs: int, n_hidden: int, name: str) -> None:
+    """Refuse an AIS estimate of more than ``_MAX_WORK`` multiply-adds."""
+    work = 2 * n_runs * n_betas * 64 * n_hidden
+    if work > _MAX_WORK:
+        raise ValueError(f"{name}={n_betas:,} inverse temperatures, {n_runs} runs and {n_hidden} "
+                         f"hidden units make {work:.2g} multiply-adds; at most {_MAX_WORK:.0e}")
+
+
+@declare(n_betas=Optional(SequenceOf(Int(3, MAX_STEPS), 1, 100)),
+         n_hidden=Optional(Int(1, MAX_ENUMERATED_UNITS)), epochs=Optional(_EPOCHS),
+         seed=Optional(Seed()), example=dict(n_betas=(3,), n_hidden=2, epochs=1))
+def ais_check(n_betas: Sequence[int] | None = None, *, n_hidden: int | None = None,
+              epochs: int | None = None, seed: int | None = None) -> pd.DataFrame:
     r"""Annealed importance sampling against the exact log Z, on a model small enough to enumerate.
 
     Trains an RBM of ``n_hidden`` (at most ``MAX_ENUMERATED_UNITS``) hidden
@@ -805,64 +1283,81 @@ def ais_check(n_betas: Sequence[int] = (100, 1000, 3000), *, n_hidden: int = 16,
     its exact :math:`\log Z` by enumerating the hidden layer, and estimates it
     with :meth:`BernoulliRBM.ais_log_partition` (100 runs, base model fitted to
     the training digits, seed 0) for each number of inverse temperatures.
+    Defaults: ``SETTINGS.ais_check``.
 
     Returns a DataFrame with one row per ``n_betas``: ``n_betas``, ``exact``,
     ``AIS``, ``low``, ``high`` (the +-3 standard-error bounds), ``error``
     (AIS - exact) and ``seconds``.
     """
-    n_betas = [check_positive_int(n, "n_betas[i]", minimum=3) for n in n_betas]
+    st = SETTINGS.ais_check
+    n_betas = [check_positive_int(n, "n_betas[i]", minimum=3) for n in _or(n_betas, st.n_betas)]
     if not n_betas:
         raise ValueError("n_betas must hold at least one number of inverse temperatures")
-    n_hidden = check_positive_int(n_hidden, "n_hidden")
+    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
     if n_hidden > MAX_ENUMERATED_UNITS:
         raise ValueError(f"n_hidden must be at most {MAX_ENUMERATED_UNITS}, so that the exact "
                          f"log Z can be enumerated; got {n_hidden}")
+    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
+    seed = check_seed(_or(seed, st.seed))
     X_train, _ = binary_digits()
-    rbm = BernoulliRBM(n_hidden, learning_rate=0.05,
-                       batch_size=10, n_iter=check_positive_int(epochs, "epochs"),
-                       random_state=check_seed(seed), progress=False).fit(X_train)
+    _check_sweeps(1, epochs, len(X_train), st.batch_size, f"epochs={epochs}")
+    _check_ais(max(n_betas), st.n_runs, n_hidden, "n_betas")
+    rbm = BernoulliRBM(n_hidden, learning_rate=st.learning_rate, batch_size=st.batch_size,
+                       n_iter=epochs, random_state=seed, progress=False).fit(X_train)
+    _finite_model(rbm, st.learning_rate, "the AIS check's RBM (SETTINGS.ais_check)")
     exact = rbm.log_partition()
     rows = []
     for n in n_betas:
         began = time.perf_counter()
-        estimate = rbm.ais_log_partition(X_train, n_betas=n, random_state=0)
+        estimate = rbm.ais_log_partition(X_train, n_runs=st.n_runs, n_betas=n, random_state=0)
         rows.append({"n_betas": n, "exact": exact, "AIS": estimate.log_z, "low": estimate.low,
                      "high": estimate.high, "error": estimate.log_z - exact,
                      "seconds": time.perf_counter() - began})
     return pd.DataFrame(rows)
 
 
-def ais_comparison(methods: Sequence[str] = ("CD-1", "CD-10", "PCD-1"), *, n_hidden: int = 100,
-                   epochs: int = 30, learning_rate: float = 0.05, n_betas: int = 2000,
-                   seed: int = 0) -> pd.DataFrame:
+@declare(methods=Optional(_METHODS), n_hidden=Optional(_UNITS), epochs=Optional(_EPOCHS),
+         learning_rate=Optional(_LR), n_betas=Optional(Int(3, MAX_STEPS)), seed=Optional(Seed()),
+         example=dict(methods=("CD-1",), n_hidden=2, epochs=1, n_betas=3))
+def ais_comparison(methods: Sequence[str] | None = None, *, n_hidden: int | None = None,
+                   epochs: int | None = None, learning_rate: float | None = None,
+                   n_betas: int | None = None, seed: int | None = None) -> pd.DataFrame:
     r"""Held-out log-likelihood of digits RBMs too large to enumerate, with log Z by AIS.
 
     For each method (``"CD-k"`` or ``"PCD-k"``), trains an RBM of ``n_hidden``
     units on :func:`binary_digits` (batch 10), estimates :math:`\log Z` with
     :meth:`BernoulliRBM.ais_log_partition` (``n_betas`` inverse temperatures,
     100 runs, base model fitted to the training digits) and scores both sets.
+    Defaults: ``SETTINGS.ais_comparison``.
 
     Returns a DataFrame, one row per method: ``method``, ``log-likelihood,
     train``, ``log-likelihood, held out`` (nats per image), ``AIS bounds``
     (width of the +-3 se interval of log Z), ``pseudo-likelihood, held out``
     (scikit-learn's measure) and ``reconstruction error, held out``.
     """
-    methods = list(methods)
+    st = SETTINGS.ais_comparison
+    methods = list(_or(methods, st.methods))
     if not methods:
         raise ValueError("methods must name at least one method, such as 'CD-1'")
     parsed = [parse_method(m) for m in methods]
-    n_hidden = check_positive_int(n_hidden, "n_hidden")
-    epochs = check_positive_int(epochs, "epochs")
-    learning_rate = check_positive_float(learning_rate, "learning_rate")
-    n_betas = check_positive_int(n_betas, "n_betas", minimum=3)
-    seed = check_seed(seed)
+    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
+    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
+    learning_rate = check_positive_float(_or(learning_rate, st.learning_rate), "learning_rate")
+    n_betas = check_positive_int(_or(n_betas, st.n_betas), "n_betas", minimum=3)
+    seed = check_seed(_or(seed, st.seed))
     X_train, X_test = binary_digits()
+    for method, (k, _) in zip(methods, parsed):
+        _check_sweeps(k, epochs, len(X_train), st.batch_size,
+                      f"epochs={epochs} and method={method!r}")
+    _check_ais(n_betas, st.n_runs, n_hidden, "n_betas")
     rows = []
     for method, (k, persistent) in zip(methods, parsed):
-        rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, batch_size=10, n_iter=epochs,
-                           k=k, persistent=persistent, random_state=seed,
+        rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, batch_size=st.batch_size,
+                           n_iter=epochs, k=k, persistent=persistent, random_state=seed,
                            progress=False).fit(X_train)
-        estimate = rbm.ais_log_partition(X_train, n_betas=n_betas, random_state=0)
+        _finite_model(rbm, learning_rate, f"the {method} RBM")
+        estimate = rbm.ais_log_partition(X_train, n_runs=st.n_runs, n_betas=n_betas,
+                                         random_state=0)
         rows.append({
             "method": method,
             "log-likelihood, train": float(rbm.log_likelihood(X_train, log_z=estimate.log_z).mean()),
@@ -875,20 +1370,29 @@ def ais_comparison(methods: Sequence[str] = ("CD-1", "CD-10", "PCD-1"), *, n_hid
     return pd.DataFrame(rows)
 
 
-@functools.lru_cache(maxsize=None)
+@memoised
 def _gibbs_samples(n_steps: int, n_samples: int, seed: int) -> np.ndarray:
     return example_rbm().sample(n_samples, n_steps, seed=seed, probabilities=True)
 
 
-def gibbs_samples(n_steps: int, *, n_samples: int = 36, seed: int = 0) -> np.ndarray:
-    """``n_samples`` Gibbs chains of :func:`example_rbm`, each started at
+@declare(n_steps=Int(1, MAX_STEPS), n_samples=Optional(Int(1, 10**5)), seed=Optional(Seed()),
+         example=dict(n_steps=1, n_samples=2))
+def gibbs_samples(n_steps: int, *, n_samples: int | None = None,
+                  seed: int | None = None) -> np.ndarray:
+    """``n_samples`` Gibbs chains (36) of :func:`example_rbm`, each started at
     uniformly random pixels, after ``n_steps`` steps: P(v = 1 | h) of the last
-    step, (n_samples, 64). Memoised; returns a copy."""
+    step, (n_samples, 64). At most ``MAX_STEPS`` chain steps in all
+    (``n_steps * n_samples``). Memoised; each call returns a fresh copy."""
     n_steps = check_positive_int(n_steps, "n_steps")
-    n_samples = check_positive_int(n_samples, "n_samples")
-    return _gibbs_samples(n_steps, n_samples, check_seed(seed)).copy()
+    n_samples = check_positive_int(_or(n_samples, SETTINGS.gibbs.n_samples), "n_samples")
+    if n_steps * n_samples > MAX_STEPS:
+        raise ValueError(f"n_steps={n_steps:,} times n_samples={n_samples:,} chain steps; at most "
+                         f"{MAX_STEPS:,}")
+    return _gibbs_samples(n_steps, n_samples, check_seed(_or(seed, SETTINGS.gibbs.seed)))
 
 
+@declare(images=Array(2), n_cols=Int(1, 200), title=_Text(), size=Positive(5.0),
+         signed=Bool(), example=lambda: dict(images=np.zeros((3, 64)), n_cols=2, title="t"))
 def digit_grid_figure(images, *, n_cols: int = 10, title: str = "", size: float = 0.5,
                       signed: bool = False):
     """Rows of ``images`` (n, 64) as 8x8 tiles, ``n_cols`` per row, in one image.
@@ -897,13 +1401,19 @@ def digit_grid_figure(images, *, n_cols: int = 10, title: str = "", size: float 
     tile scaled to its own largest absolute value (filters: red positive,
     blue negative); otherwise ink is dark on white, values in [0, 1]. The
     tiles are laid out in one array and drawn with one ``imshow`` (fast
-    enough for the frames of an interactive figure).
+    enough for the frames of an interactive figure). The figure is
+    ``n_cols * size`` inches wide, at most 500 inches tall.
     """
     import matplotlib.pyplot as plt
 
     from ..plots import tile_images
 
     images = np.asarray(images, dtype=np.float64)
+    n_rows = math.ceil(len(images) / n_cols) if images.ndim == 2 else 0
+    if n_rows * size > 500:
+        raise ValueError(f"images: {len(images):,} tiles, n_cols={n_cols} per row, at size="
+                         f"{size:g} inches make a figure {n_rows * size:,.0f} inches tall; "
+                         f"at most 500")
     if signed and images.ndim == 2 and len(images):
         scale = np.maximum(np.abs(images).max(axis=1, keepdims=True), 1e-12)
         images = images / scale
@@ -922,6 +1432,7 @@ def digit_grid_figure(images, *, n_cols: int = 10, title: str = "", size: float 
     return fig
 
 
+@declare(n_steps=Int(1, MAX_STEPS // 36), example=dict(n_steps=1))
 def samples_figure(n_steps: int):
     """The chapter's interactive figure: 36 Gibbs chains of the digits RBM
     after ``n_steps`` steps from random pixels."""

@@ -24,6 +24,21 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._validate import (
+    MAX_BYTES,
+    MAX_SEEDS,
+    MAX_STEPS,
+    Array,
+    Bool,
+    Choice,
+    Float,
+    Instance,
+    Int,
+    LayerSizes,
+    Optional,
+    Positive,
+    Probability,
+    Seed,
+    Sequence as SequenceOf,
     check_choice,
     check_layer_sizes,
     check_positive_float,
@@ -31,6 +46,7 @@ from .._validate import (
     check_probability,
     check_seed,
     check_seeds,
+    declare,
 )
 from ..data import digits_split, digits_train_size, label_subset
 from ..memo import memoised
@@ -60,6 +76,8 @@ __all__ = [
     "corruption_figure",
 ]
 
+__undeclared__ = {"FinetuneRun": "the record finetune returns; users read it, never build it"}
+
 # ------------------------------------------------------------ chapter 3's experiments
 
 #: How the net is initialised before fine-tuning:
@@ -74,7 +92,29 @@ METHODS = ("random", "untrained AE", "DBN", "SAE", "DAE", "ReLU")
 
 PRETRAINED = ("DBN", "SAE", "DAE")
 
+#: The labelled training images there are (1,438): the largest label budget.
+_N_TRAIN = digits_train_size()
 
+# What the parameters below accept (see gradbook._validate.declare).
+_SEEDS = SequenceOf(Seed(), 1, MAX_SEEDS)
+_METHOD = Choice(METHODS)
+_METHODS = SequenceOf(_METHOD, 1, 100)
+_LABELS = Int(1, _N_TRAIN)
+_BUDGETS = SequenceOf(_LABELS, 1, 100)
+_LEVELS = SequenceOf(Probability(), 1, 100)
+_HIDDEN = LayerSizes(1)
+_LR = Positive(1e6)
+_BATCH = Int(1, 10**6)
+
+
+def _tuples(settings, *names: str) -> None:
+    """Store the sequence fields ``names`` of a frozen settings object as tuples."""
+    for name in names:
+        object.__setattr__(settings, name, tuple(getattr(settings, name)))
+
+
+@declare(learning_rate=_LR, momentum=Probability(), n_iter=Int(0, MAX_STEPS), batch_size=_BATCH,
+         example=dict(n_iter=1))
 @dataclass(frozen=True)
 class DBNSettings:
     """How each RBM of a DBN is trained (:class:`gradbook.models.stacks.DBN`'s
@@ -86,6 +126,8 @@ class DBNSettings:
     batch_size: int = 10
 
 
+@declare(learning_rate=_LR, momentum=Probability(), n_iter=Int(0, MAX_STEPS), batch_size=_BATCH,
+         example=dict(n_iter=1))
 @dataclass(frozen=True)
 class AutoencoderSettings:
     """How each autoencoder layer is trained
@@ -97,6 +139,11 @@ class AutoencoderSettings:
     batch_size: int = 20
 
 
+@declare(hidden=_HIDDEN, seeds=_SEEDS, batch_size=_BATCH, epochs=Int(1, MAX_STEPS),
+         updates=Int(1, MAX_STEPS), momentum=Probability(), lr_sigmoid=_LR, lr_relu=_LR,
+         dbn=Instance(DBNSettings), autoencoder=Instance(AutoencoderSettings),
+         corruption=Probability(), contraction=Float(0.0, 1e6), budgets=_BUDGETS,
+         corruptions=_LEVELS, example=dict(hidden=[8, 6], budgets=(20, 40)))
 @dataclass(frozen=True)
 class PretrainingSettings:
     """The chapter's settings, shared by every experiment of this module.
@@ -125,11 +172,15 @@ class PretrainingSettings:
     budgets: tuple[int, ...] = field(default_factory=lambda: (50, 100, 300, digits_train_size()))
     corruptions: tuple[float, ...] = (0.0, 0.15, 0.3, 0.6)
 
+    def __post_init__(self) -> None:
+        _tuples(self, "hidden", "seeds", "budgets", "corruptions")
+
 
 #: The chapter's settings (see :class:`PretrainingSettings`).
 SETTINGS = PretrainingSettings()
 
 
+@declare(example={})
 def clear_cache() -> None:
     """Forget every memoised stack and fine-tuning run (after changing :data:`SETTINGS`)."""
     _stack.cache_clear()
@@ -142,7 +193,26 @@ def _check_method(method: str) -> str:
 
 
 def _hidden(hidden: Sequence[int] | None) -> tuple[int, ...]:
-    return tuple(SETTINGS.hidden) if hidden is None else tuple(check_layer_sizes(hidden, "hidden"))
+    """``hidden`` (default ``SETTINGS.hidden``) as a tuple, refused if the
+    net ``[64, *hidden, 10]`` or its activations on every training image
+    would not fit in memory."""
+    sizes = tuple(SETTINGS.hidden) if hidden is None else tuple(check_layer_sizes(hidden, "hidden"))
+    LayerSizes(3).check([64, *sizes, 10], "hidden")
+    activations = 4 * 3 * _N_TRAIN * (sum(sizes) + 74)  # forward, backward and a copy
+    if activations > MAX_BYTES:
+        raise ValueError(f"hidden={list(sizes)!r:.80} on the {_N_TRAIN} training images would need "
+                         f"about {activations / 1024**3:.1f} GiB of activations; at most "
+                         f"{MAX_BYTES / 1024**3:g} GiB")
+    return sizes
+
+
+def _check_pretraining(kind: str, sizes: tuple[int, ...]) -> None:
+    """Refuse a pretraining of more than ``MAX_STEPS`` updates before it starts."""
+    settings = SETTINGS.dbn if kind == "DBN" else SETTINGS.autoencoder
+    updates = len(sizes) * settings.n_iter * math.ceil(_N_TRAIN / settings.batch_size)
+    if updates > MAX_STEPS:
+        raise ValueError(f"hidden: pretraining {len(sizes)} layers for {settings.n_iter} epochs "
+                         f"each makes {updates:,} updates; at most {MAX_STEPS:,}")
 
 
 @memoised
@@ -160,6 +230,9 @@ def _stack(kind: str, seed: int, corruption: float, contraction: float,
     return model.fit(X_train)
 
 
+@declare(method=Choice(("DBN", "SAE", "DAE", "CAE", "untrained AE")), seed=Seed(),
+         corruption=Optional(Probability()), hidden=Optional(_HIDDEN),
+         example=dict(method="untrained AE", hidden=(4,)))
 def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
                hidden: Sequence[int] | None = None) -> GreedyStack:
     """The stack of ``method`` for ``seed``, fitted once to every training
@@ -177,6 +250,7 @@ def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
         if method != "DAE":
             raise ValueError(f"corruption applies to method 'DAE' only; got method {method!r}")
         corruption = float(check_probability(corruption, "corruption"))
+    _check_pretraining(method, sizes)
     if method == "DBN":
         return _stack("DBN", seed, 0.0, 0.0, sizes)
     if method == "CAE":
@@ -188,6 +262,8 @@ def pretrained(method: str, seed: int = 0, *, corruption: float | None = None,
     return _stack("AE", seed, corruption, 0.0, sizes)
 
 
+@declare(method=_METHOD, seed=Seed(), corruption=Optional(Probability()),
+         hidden=Optional(_HIDDEN), example=dict(method="random", hidden=(4,)))
 def initial_net(method: str, seed: int = 0, *, corruption: float | None = None,
                 hidden: Sequence[int] | None = None) -> nn.Sequential:
     """The net ``[64, *hidden, 10]`` as ``method`` initialises it (see
@@ -197,6 +273,8 @@ def initial_net(method: str, seed: int = 0, *, corruption: float | None = None,
     _check_method(method)
     seed = check_seed(seed)
     sizes = [64, *_hidden(hidden), 10]
+    if corruption is not None and method != "DAE":
+        raise ValueError(f"corruption applies to method 'DAE' only; got method {method!r}")
     if method == "random":
         return mlp(sizes, "sigmoid", "xavier", seed=seed)
     if method == "ReLU":
@@ -240,6 +318,8 @@ def _finetune(method: str, n_labels: int, seed: int, corruption: float | None) -
                        epochs, steps_per_epoch)
 
 
+@declare(method=_METHOD, n_labels=_LABELS, seed=Seed(), corruption=Optional(Probability()),
+         example=dict(method="random", n_labels=10))
 def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | None = None
              ) -> FinetuneRun:
     """Fine-tune the chapter's net, initialised by ``method``, on ``n_labels``
@@ -254,6 +334,13 @@ def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | N
     """
     _check_method(method)
     n_labels = check_positive_int(n_labels, "n_labels")
+    if n_labels > _N_TRAIN:
+        raise ValueError(f"n_labels must be at most {_N_TRAIN} (the training images); got {n_labels}")
+    steps_per_epoch = math.ceil(n_labels / SETTINGS.batch_size)
+    updates = max(SETTINGS.epochs, math.ceil(SETTINGS.updates / steps_per_epoch)) * steps_per_epoch
+    if updates > MAX_STEPS:
+        raise ValueError(f"fine-tuning on n_labels={n_labels} with SETTINGS.epochs and "
+                         f"SETTINGS.updates makes {updates:,} updates; at most {MAX_STEPS:,}")
     if corruption is not None:
         if method != "DAE":
             raise ValueError(f"corruption applies to method 'DAE' only; got method {method!r}")
@@ -266,6 +353,8 @@ def finetune(method: str, n_labels: int, seed: int = 0, *, corruption: float | N
     return _finetune(method, n_labels, check_seed(seed), corruption)
 
 
+@declare(budgets=Optional(_BUDGETS), methods=Optional(_METHODS), seeds=Optional(_SEEDS),
+         example=dict(budgets=(10,), methods=("random",), seeds=(0,)))
 def budget_grid(budgets: Sequence[int] | None = None, methods: Sequence[str] | None = None,
                 seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Claims C4, C10, C14: test accuracy after fine-tuning, per method, label
@@ -295,6 +384,15 @@ def budget_grid(budgets: Sequence[int] | None = None, methods: Sequence[str] | N
     return pd.DataFrame(rows)
 
 
+def _tiny_grid() -> pd.DataFrame:
+    """A budget_grid-like DataFrame for the declarations' example calls."""
+    return pd.DataFrame({"method": ["ReLU", "DAE", "ReLU", "DAE"], "labels": [10, 10, 20, 20],
+                         "seed": 0, "test accuracy": [0.5, 0.8, 0.9, 0.9]})
+
+
+@declare(grid=Instance(pd.DataFrame, what="a budget_grid DataFrame"), method=_METHOD,
+         against=_METHODS, tolerance=Probability(allow_one=True),
+         example=lambda: dict(grid=_tiny_grid(), against=("DAE",)))
 def catch_up_budget(grid: pd.DataFrame, method: str = "ReLU",
                     against: Sequence[str] = PRETRAINED, tolerance: float = 0.005) -> int | None:
     """The smallest label budget from which ``method``'s mean test accuracy
@@ -320,6 +418,8 @@ def catch_up_budget(grid: pd.DataFrame, method: str = "ReLU",
     return budget
 
 
+@declare(methods=Optional(_METHODS), seeds=Optional(_SEEDS), hidden=Optional(_HIDDEN),
+         example=dict(methods=("random",), seeds=(0,), hidden=(4,)))
 def start_gradients(methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                     hidden: Sequence[int] | None = None) -> pd.DataFrame:
     r"""Nielsen's :math:`\|\delta^l\|` per hidden layer of each initial net
@@ -355,6 +455,9 @@ def _probe(features_train: np.ndarray, y_train: Any, features_test: np.ndarray, 
         return float(clf.score(features_test, np.asarray(y_test)))
 
 
+@declare(representations=SequenceOf(Choice(("random", *PRETRAINED)), 1, 100),
+         budgets=Optional(_BUDGETS), seeds=Optional(_SEEDS),
+         example=dict(representations=("random",), budgets=(20,), seeds=(0,)))
 def layer_probes(representations: Sequence[str] = ("random", "DBN", "SAE", "DAE"),
                  budgets: Sequence[int] | None = None, seeds: Sequence[int] | None = None
                  ) -> pd.DataFrame:
@@ -398,6 +501,14 @@ def layer_probes(representations: Sequence[str] = ("random", "DBN", "SAE", "DAE"
     return pd.DataFrame(rows)
 
 
+def _tiny_dbn() -> DBN:
+    """A small fitted DBN for the declarations' example calls."""
+    return DBN((4,), n_iter=1, random_state=0).fit(digits_split()[0][:50])
+
+
+@declare(stack=Instance(DBN, what="a fitted gradbook.models.stacks.DBN"),
+         steps=SequenceOf(Int(1, MAX_STEPS), 1, 100), n_samples=Int(1, 359), seed=Seed(),
+         example=lambda: dict(stack=_tiny_dbn(), steps=(1,), n_samples=4))
 def sample_quality(stack: DBN, steps: Sequence[int] = (1, 10, 100, 1000), n_samples: int = 64,
                    seed: int = 0) -> pd.DataFrame:
     """Claim C15: how much the DBN's samples look like digits.
@@ -422,6 +533,13 @@ def sample_quality(stack: DBN, steps: Sequence[int] = (1, 10, 100, 1000), n_samp
     n_samples = check_positive_int(n_samples, "n_samples")
     seed = check_seed(seed)
     X_train, X_test, y_train, _ = digits_split()
+    if n_samples > len(X_test):
+        raise ValueError(f"n_samples must be at most {len(X_test)} (the test images it is "
+                         f"compared with); got {n_samples}")
+    steps = [check_positive_int(k, "steps[i]") for k in steps]
+    if sum(steps) * n_samples > MAX_STEPS:
+        raise ValueError(f"steps: {sum(steps):,} Gibbs steps in all for n_samples={n_samples} "
+                         f"chains; at most {MAX_STEPS:,} chain steps")
     X = X_train.numpy().astype(np.float64)
     sources = {f"DBN, {int(k)} Gibbs steps": stack.sample(n_samples, int(k), seed=seed)
                for k in steps}
@@ -439,9 +557,8 @@ def sample_quality(stack: DBN, steps: Sequence[int] = (1, 10, 100, 1000), n_samp
     return pd.DataFrame(rows).set_index("source")
 
 
-#: Corruption levels of the denoising sweep (0 is the plain autoencoder).
-
-
+@declare(levels=Optional(_LEVELS), n_labels=_LABELS, seeds=Optional(_SEEDS),
+         example=dict(levels=(0.0,), n_labels=10, seeds=(0,)))
 def corruption_sweep(levels: Sequence[float] | None = None, n_labels: int = 100,
                      seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Test accuracy of the DAE-initialised net after fine-tuning on
@@ -459,13 +576,23 @@ def corruption_sweep(levels: Sequence[float] | None = None, n_labels: int = 100,
 # ------------------------------------------------------------------ figures
 
 
+@declare(images=Array(2), shape=SequenceOf(Int(1, 4096), 2, 2), n_cols=Int(1, 1000),
+         pad=Int(0, 100), normalise=Bool(), example=lambda: dict(images=np.zeros((3, 64))))
 def tile(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, pad: int = 1,
          normalise: bool = True) -> np.ndarray:
     """Tile rows of ``images`` into one picture: :func:`gradbook.plots.tile_images`
-    (imported on use, so that importing this module stays light)."""
+    (imported on use, so that importing this module stays light). The
+    picture must fit in ``MAX_BYTES`` (float64)."""
     from ..plots import tile_images
 
-    return tile_images(images, shape, n_cols, pad, normalise)
+    n = len(images)
+    rows = math.ceil(n / n_cols)
+    size = (rows * (shape[0] + pad)) * (n_cols * (shape[1] + pad)) * 8
+    if size > MAX_BYTES:
+        raise ValueError(f"images: {n:,} tiles of shape {tuple(shape)}, n_cols={n_cols}, pad={pad} "
+                         f"make a picture of {size / 1024**3:.1f} GiB; at most "
+                         f"{MAX_BYTES / 1024**3:g} GiB")
+    return tile_images(images, tuple(shape), n_cols, pad, normalise)
 
 
 METHOD_COLOURS = {"random": "grey", "untrained AE": "sky", "DBN": "blue", "SAE": "green",
@@ -473,24 +600,43 @@ METHOD_COLOURS = {"random": "grey", "untrained AE": "sky", "DBN": "blue", "SAE":
 
 
 @memoised
-def _grid_summary() -> pd.DataFrame:
-    grid = budget_grid()
+def _grid_summary(budgets: tuple[int, ...], methods: tuple[str, ...],
+                  seeds: tuple[int, ...]) -> pd.DataFrame:
+    grid = budget_grid(budgets, methods, seeds)
     return grid.groupby(["method", "labels"])["test accuracy"].agg(["mean", "min", "max"])
 
 
-def budget_figure(labels: int, method: str):
+@declare(labels=_LABELS, method=_METHOD, budgets=Optional(_BUDGETS), methods=Optional(_METHODS),
+         seeds=Optional(_SEEDS),
+         example=dict(labels=10, method="random", budgets=(10,), methods=("random",), seeds=(0,)))
+def budget_figure(labels: int, method: str, *, budgets: Sequence[int] | None = None,
+                  methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None):
     """Interactive figure: test accuracy against label budget for every
     method (mean and range over the seeds), with ``method`` at ``labels``
     picked out; and the training loss of that method's fine-tuning runs at
-    that budget beside random initialisation's."""
+    that budget beside random initialisation's.
+
+    The grid is :func:`budget_grid` ``(budgets, methods, seeds)``, by
+    default the chapter's (``SETTINGS.budgets``, :data:`METHODS`,
+    ``SETTINGS.seeds``); ``labels`` must be one of the budgets and
+    ``method`` one of the methods."""
     import matplotlib.pyplot as plt
 
     from ..plots import PALETTE
 
     _check_method(method)
-    summary = _grid_summary()
+    budgets = tuple(int(b) for b in (SETTINGS.budgets if budgets is None else budgets))
+    methods = tuple(METHODS if methods is None else methods)
+    seeds = tuple(check_seeds(seeds, SETTINGS.seeds))
+    if labels not in budgets:
+        raise ValueError(f"labels must be one of the budgets {budgets}; got {labels!r}")
+    if method not in methods:
+        raise ValueError(f"method must be one of the methods drawn, {methods}; got {method!r}")
+    for m in methods:
+        _check_method(m)
+    summary = _grid_summary(budgets, methods, seeds)
     fig, (ax_b, ax_c) = plt.subplots(1, 2, figsize=(10, 3.7))
-    for m in METHODS:
+    for m in methods:
         part = summary.loc[m]
         colour = PALETTE[METHOD_COLOURS[m]]
         chosen = m == method
@@ -501,7 +647,7 @@ def budget_figure(labels: int, method: str):
     point = summary.loc[(method, labels)]
     ax_b.plot([labels], [point["mean"]], "o", ms=13, mfc="none", mec="black", mew=1.5)
     ax_b.set_xscale("log")
-    ax_b.set_xticks(SETTINGS.budgets, [str(b) for b in SETTINGS.budgets])
+    ax_b.set_xticks(budgets, [str(b) for b in budgets])
     ax_b.xaxis.set_minor_locator(plt.NullLocator())
     ax_b.set(xlabel="labelled training images", ylabel="test accuracy", ylim=(0.75, 1.0))
     # A title at a fixed height spares matplotlib a costly layout pass per frame.
@@ -509,11 +655,11 @@ def budget_figure(labels: int, method: str):
     ax_b.legend(fontsize=7.5, loc="lower right", ncol=2)
     compared = [(method, "-")] if method == "random" else [("random", ":"), (method, "-")]
     for m, style in compared:
-        for s in check_seeds(None, SETTINGS.seeds):
+        for s in seeds:
             run = finetune(m, labels, s)
             updates = np.asarray(run.history.epoch) * run.steps_per_epoch
             ax_c.plot(updates, run.history.train_loss, style, color=PALETTE[METHOD_COLOURS[m]],
-                      lw=1.6, label=m if s == check_seeds(None, SETTINGS.seeds)[0] else None)
+                      lw=1.6, label=m if s == seeds[0] else None)
     ax_c.set_yscale("log")
     ax_c.set_ylim(1e-3, 5)
     ax_c.set_yticks([1e-3, 1e-2, 1e-1, 1], ["0.001", "0.01", "0.1", "1"])
@@ -525,15 +671,26 @@ def budget_figure(labels: int, method: str):
     return fig
 
 
-def corruption_figure(corruption: float, n_labels: int = 100):
+@declare(corruption=Probability(), n_labels=_LABELS, levels=Optional(_LEVELS),
+         seeds=Optional(_SEEDS),
+         example=dict(corruption=0.0, n_labels=10, levels=(0.0,), seeds=(0,)))
+def corruption_figure(corruption: float, n_labels: int = 100, *,
+                      levels: Sequence[float] | None = None, seeds: Sequence[int] | None = None):
     """Interactive figure: the first-layer filters of the denoising
     autoencoder pretrained at ``corruption`` (seed 0), and the fine-tuned
-    accuracy against the corruption level, with ``corruption`` picked out."""
+    accuracy against the corruption level, with ``corruption`` picked out.
+
+    The sweep is :func:`corruption_sweep` ``(levels, n_labels, seeds)``, by
+    default the chapter's (``SETTINGS.corruptions``, ``SETTINGS.seeds``);
+    ``corruption`` must be one of the levels."""
     import matplotlib.pyplot as plt
 
     from ..plots import PALETTE
 
-    sweep = corruption_sweep(n_labels=n_labels)
+    levels = [float(level) for level in (SETTINGS.corruptions if levels is None else levels)]
+    if float(corruption) not in levels:
+        raise ValueError(f"corruption must be one of the levels {tuple(levels)}; got {corruption!r}")
+    sweep = corruption_sweep(levels, n_labels=n_labels, seeds=seeds)
     stats = sweep.groupby("corruption")["test accuracy"].agg(["mean", "min", "max"])
     stack = pretrained("DAE", 0, corruption=corruption)
     fig, (ax_f, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8),

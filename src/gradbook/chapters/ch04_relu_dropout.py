@@ -53,12 +53,27 @@ import torch
 from torch import nn
 
 from .._validate import (
+    MAX_DEPTH,
+    MAX_SEEDS,
+    MAX_STEPS,
+    Bool,
+    Choice,
+    Float,
+    Instance,
+    Int,
+    LayerSizes,
+    Optional,
+    Positive,
+    Probability,
+    Seed,
+    Sequence as SequenceOf,
     check_choice,
     check_positive_float,
     check_positive_int,
     check_probability,
     check_seed,
     check_seeds,
+    declare,
     derived_seed,
 )
 from ..data import digits_split, digits_train_size, label_subset
@@ -67,6 +82,7 @@ from ..memo import memoised
 from ..models.mlp import ResidualMLP, batchnorm_mlp, count_parameters, dropout_mlp, mlp
 
 __all__ = [
+    "MAX_WIDTH",
     "VARIANTS",
     "DeepNetSettings",
     "WideNetSettings",
@@ -89,10 +105,44 @@ __all__ = [
     "dropout_figure",
 ]
 
+#: Result records the runners build; users never construct them.
+__undeclared__ = {
+    "FixRun": "the result record of fix_run; users never build one",
+    "WideRun": "the result record of wide_run; users never build one",
+}
+
+#: The widest hidden layer of any net here (the weights and gradients of the
+#: whole net are also checked against ``MAX_BYTES``).
+MAX_WIDTH = 10_000
+
+_N_TRAIN = digits_train_size()
+#: The largest learning rate a training runner accepts: the nets are float32,
+#: and a larger rate only overflows the first update.
+_MAX_LR = 1e6
+#: Chapter 3's ``METHODS`` (a test checks they agree), spelt out so that importing
+#: this module does not import chapter 3 and scikit-learn.
+_PRETRAINING_METHODS = ("random", "untrained AE", "DBN", "SAE", "DAE", "ReLU")
+_SEEDS = SequenceOf(Seed(), 1, MAX_SEEDS)
+#: A label count of the wide nets: at least 1, at most every training image.
+_LABELS = Int(1, _N_TRAIN)
+
 #: The deep-net variants, in the order the chapter shows them.
 VARIANTS = ("sigmoid", "sigmoid + Glorot", "tanh + Glorot", "ReLU + He", "batch norm", "residual")
 
 
+def _check_sizes(sizes: list[int], what: str) -> None:
+    """Refuse a net whose weights and gradients would not fit ``MAX_BYTES``,
+    naming ``what`` (the settings that set ``sizes``)."""
+    try:
+        LayerSizes(2).check(sizes, "sizes")
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+
+
+@declare(depth=Int(1, MAX_DEPTH), width=Int(1, MAX_WIDTH), epochs=Int(1, MAX_STEPS), batch_size=Int(1, _N_TRAIN),
+         momentum=Probability(), lr=Positive(_MAX_LR), seeds=_SEEDS, diagnostic_samples=Int(1, _N_TRAIN),
+         small_init=Positive(1e6), profile_epochs=SequenceOf(Int(0, MAX_STEPS)),
+         example=dict(depth=2, width=8, epochs=1, seeds=(0,)))
 @dataclass(frozen=True)
 class DeepNetSettings:
     """The deep, narrow nets (claims C12, C13): ``depth`` hidden layers of
@@ -113,7 +163,14 @@ class DeepNetSettings:
     small_init: float = 0.1
     profile_epochs: tuple[int, ...] = (0, 1, 4, 12)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "profile_epochs", tuple(self.profile_epochs))
+        _check_sizes([64] + [self.width] * self.depth + [10], f"depth={self.depth} and width={self.width}")
 
+
+@declare(width=Int(1, MAX_WIDTH), updates=Int(1, MAX_STEPS), batch_size=Int(1, _N_TRAIN), momentum=Probability(),
+         lr=Positive(_MAX_LR), label_budgets=SequenceOf(_LABELS), example=dict(width=8, updates=4))
 @dataclass(frozen=True)
 class WideNetSettings:
     """The wide nets (claims C8, C13): two hidden ReLU layers of ``width``
@@ -129,7 +186,12 @@ class WideNetSettings:
     lr: float = 0.02
     label_budgets: tuple[int, ...] = field(default_factory=lambda: (50, 150, 500, digits_train_size()))
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_budgets", tuple(self.label_budgets))
 
+
+@declare(deep=Instance(DeepNetSettings), wide=Instance(WideNetSettings),
+         example=lambda: dict(deep=DeepNetSettings(depth=2)))
 @dataclass(frozen=True)
 class ReluDropoutSettings:
     """Chapter 4's settings: the deep nets and the wide nets. Replace
@@ -144,6 +206,11 @@ class ReluDropoutSettings:
 SETTINGS = ReluDropoutSettings()
 
 
+#: What the deep-net runners accept for the variant and the net's shape.
+_DEEP = dict(variant=Choice(VARIANTS), depth=Optional(Int(1, MAX_DEPTH)), width=Optional(Int(1, MAX_WIDTH)))
+
+
+@declare(**_DEEP, seed=Seed(), example=dict(variant="residual", depth=1, width=2))
 def deep_net(variant: str, depth: int | None = None, width: int | None = None,
              seed: int = 0) -> nn.Module:
     """The chapter's deep net in one of :data:`VARIANTS` (see the module
@@ -154,6 +221,7 @@ def deep_net(variant: str, depth: int | None = None, width: int | None = None,
     width = check_positive_int(SETTINGS.deep.width if width is None else width, "width")
     seed = check_seed(seed)
     sizes = [64] + [width] * depth + [10]
+    _check_sizes(sizes, f"depth={depth} and width={width}")
     if variant == "sigmoid":
         return mlp(sizes, "sigmoid", SETTINGS.deep.small_init, seed=seed)
     if variant == "sigmoid + Glorot":
@@ -223,6 +291,12 @@ def _fix_run(variant: str, depth: int, width: int, seed: int, epochs: int, lr: f
     return FixRun(history, wanted, np.asarray(profiles), count_parameters(net))
 
 
+#: What the deep-net runners accept for the training settings (None: ``SETTINGS.deep``'s).
+_DEEP_TRAINING = dict(width=Optional(Int(1, MAX_WIDTH)), epochs=Optional(Int(1, MAX_STEPS)))
+
+
+@declare(**_DEEP, epochs=_DEEP_TRAINING["epochs"], seed=Seed(), lr=Optional(Positive(_MAX_LR)),
+         example=dict(variant="ReLU + He", depth=1, width=3, epochs=1))
 def fix_run(variant: str, depth: int | None = None, seed: int = 0, *,
             width: int | None = None, epochs: int | None = None, lr: float | None = None
             ) -> FixRun:
@@ -231,17 +305,26 @@ def fix_run(variant: str, depth: int | None = None, seed: int = 0, *,
     (``SETTINGS.deep``), recording the gradient profile on the first 500
     training images at initialisation, after the first and the last epoch
     and at the epochs of ``SETTINGS.deep.profile_epochs``. Memoised: each call
-    returns a fresh copy."""
+    returns a fresh copy. A run that diverges raises a ValueError naming
+    ``lr``."""
     check_choice(variant, "variant", VARIANTS)
     depth = check_positive_int(SETTINGS.deep.depth if depth is None else depth, "depth")
     width = check_positive_int(SETTINGS.deep.width if width is None else width, "width")
     epochs = check_positive_int(SETTINGS.deep.epochs if epochs is None else epochs, "epochs")
     lr = check_positive_float(SETTINGS.deep.lr if lr is None else lr, "lr")
-    return _fix_run(variant, depth, width, check_seed(seed), epochs, float(lr))
+    _check_sizes([64] + [width] * depth + [10], f"depth={depth} and width={width}")
+    run = _fix_run(variant, depth, width, check_seed(seed), epochs, float(lr))
+    if run.history.diverged:
+        raise ValueError(f"the {variant} net ({depth} hidden layers of {width}) diverged at lr={lr!r}: "
+                         f"{run.history.reason}")
+    return run
 
 
+@declare(variants=SequenceOf(Choice(VARIANTS)), depth=Optional(Int(1, MAX_DEPTH)), seeds=Optional(_SEEDS),
+         **_DEEP_TRAINING, example=dict(variants=("ReLU + He",), depth=1, seeds=(0,), width=3, epochs=1))
 def fix_comparison(variants: Sequence[str] = VARIANTS, *, depth: int | None = None,
-                   seeds: Sequence[int] | None = None) -> pd.DataFrame:
+                   seeds: Sequence[int] | None = None, width: int | None = None,
+                   epochs: int | None = None) -> pd.DataFrame:
     """Claims C12, C13: every variant of the deep net, trained the same way.
 
     One row per (variant, seed): ``test accuracy`` and ``train accuracy`` at
@@ -249,12 +332,13 @@ def fix_comparison(variants: Sequence[str] = VARIANTS, *, depth: int | None = No
     last/first hidden layer's gradient-norm ratio at initialisation
     (``ratio at init``) and after one epoch (``ratio early``),
     the first layer's gradient norm at initialisation, and the parameter
-    count.
+    count. ``width`` and ``epochs`` (None: ``SETTINGS.deep``'s) go to
+    :func:`fix_run`.
     """
     rows = []
     for variant in variants:
         for s in check_seeds(seeds, SETTINGS.deep.seeds):
-            run = fix_run(variant, depth, s)
+            run = fix_run(variant, depth, s, width=width, epochs=epochs)
             h = run.history
             rows.append({
                 "variant": variant, "seed": s,
@@ -303,6 +387,12 @@ def _wide_run(width: int, dropout: float, weight_decay: float, n_labels: int, se
     return WideRun(history, count_parameters(net), steps)
 
 
+#: What the wide-net runners accept for the net and its training (None: ``SETTINGS.wide``'s).
+_WIDE = dict(width=Optional(Int(1, MAX_WIDTH)), updates=Optional(Int(1, MAX_STEPS)))
+
+
+@declare(n_labels=_LABELS, dropout=Probability(), weight_decay=Float(0.0), seed=Seed(), random_labels=Bool(),
+         **_WIDE, example=dict(n_labels=10, width=2, updates=1))
 def wide_run(n_labels: int, *, dropout: float = 0.0, weight_decay: float = 0.0,
              width: int | None = None, seed: int = 0, random_labels: bool = False,
              updates: int | None = None) -> WideRun:
@@ -312,7 +402,8 @@ def wide_run(n_labels: int, *, dropout: float = 0.0, weight_decay: float = 0.0,
     ``updates`` mini-batch updates (whole epochs), with ``weight_decay``;
     with ``random_labels`` the labels of those images are permuted at random
     first (the images keep no relation to their labels). Test accuracy is on
-    the 359 test images. Memoised."""
+    the 359 test images. Memoised: each call returns a fresh copy. A run
+    that diverges raises a ValueError naming the settings."""
     n_labels = check_positive_int(n_labels, "n_labels")
     if n_labels > digits_train_size():
         raise ValueError(f"n_labels must be at most {digits_train_size()} (the training images); "
@@ -323,8 +414,13 @@ def wide_run(n_labels: int, *, dropout: float = 0.0, weight_decay: float = 0.0,
     updates = check_positive_int(SETTINGS.wide.updates if updates is None else updates, "updates")
     if not isinstance(random_labels, bool):
         raise TypeError(f"random_labels must be True or False; got {random_labels!r}")
-    return _wide_run(width, dropout, weight_decay, n_labels, check_seed(seed), random_labels,
-                     updates)
+    _check_sizes([64, width, width, 10], f"width={width}")
+    run = _wide_run(width, dropout, weight_decay, n_labels, check_seed(seed), random_labels,
+                    updates)
+    if run.history.diverged:
+        raise ValueError(f"the wide net diverged with weight_decay={weight_decay!r}, dropout={dropout!r} "
+                         f"and SETTINGS.wide.lr={SETTINGS.wide.lr!r}: {run.history.reason}")
+    return run
 
 
 def _wide_row(run: WideRun, **keys: Any) -> dict[str, Any]:
@@ -333,27 +429,34 @@ def _wide_row(run: WideRun, **keys: Any) -> dict[str, Any]:
             "test accuracy": h.test_acc[-1], "gap": run.gap}
 
 
+@declare(rates=SequenceOf(Probability()), labels=Optional(SequenceOf(_LABELS)), weight_decay=Float(0.0),
+         seed=Seed(), **_WIDE, example=dict(rates=(0.0,), labels=(10,), width=2, updates=1))
 def dropout_grid(rates: Sequence[float] = (0.0, 0.5),
                  labels: Sequence[int] | None = None, *,
-                 weight_decay: float = 0.0, seed: int = 0) -> pd.DataFrame:
+                 weight_decay: float = 0.0, seed: int = 0, width: int | None = None,
+                 updates: int | None = None) -> pd.DataFrame:
     """Claim C13 (dropout) and C8 (labels): one row per (dropout, labels)
     with the wide net's final train and test accuracy and their gap
-    (``labels=None`` means ``SETTINGS.wide.label_budgets``)."""
+    (``labels=None`` means ``SETTINGS.wide.label_budgets``; ``width`` and
+    ``updates`` go to :func:`wide_run`)."""
     rows = []
     for p in rates:
         for n in SETTINGS.wide.label_budgets if labels is None else labels:
-            run = wide_run(n, dropout=p, weight_decay=weight_decay, seed=seed)
+            run = wide_run(n, dropout=p, weight_decay=weight_decay, seed=seed, width=width, updates=updates)
             rows.append(_wide_row(run, dropout=float(p), labels=int(n),
                                   **{"weight decay": float(weight_decay)}))
     return pd.DataFrame(rows)
 
 
+@declare(n_labels=_LABELS, dropout=Probability(), weight_decay=Positive(), seeds=_SEEDS, **_WIDE,
+         example=dict(n_labels=10, seeds=(0,), width=2, updates=1))
 def regularisation_comparison(n_labels: int = 150, *, dropout: float = 0.5,
-                              weight_decay: float = 0.01, seeds: Sequence[int] = (0, 1, 2)
+                              weight_decay: float = 0.01, seeds: Sequence[int] = (0, 1, 2),
+                              width: int | None = None, updates: int | None = None
                               ) -> pd.DataFrame:
     """Claim C13 (dropout): the wide net with ``n_labels`` labels, with no
     regularisation, with dropout, with weight decay, and with both; one row
-    per (regulariser, seed)."""
+    per (regulariser, seed). ``width`` and ``updates`` go to :func:`wide_run`."""
     dropout = float(check_probability(dropout, "dropout"))
     weight_decay = float(check_positive_float(weight_decay, "weight_decay"))
     settings = {"none": (0.0, 0.0), f"dropout {dropout:g}": (dropout, 0.0),
@@ -362,22 +465,27 @@ def regularisation_comparison(n_labels: int = 150, *, dropout: float = 0.5,
     rows = []
     for name, (p, wd) in settings.items():
         for s in check_seeds(seeds, (0,)):
-            run = wide_run(n_labels, dropout=p, weight_decay=wd, seed=s)
+            run = wide_run(n_labels, dropout=p, weight_decay=wd, seed=s, width=width, updates=updates)
             rows.append(_wide_row(run, regulariser=name, seed=s))
     return pd.DataFrame(rows)
 
 
+@declare(widths=SequenceOf(Int(1, MAX_WIDTH)), n_labels=_LABELS, seed=Seed(), updates=_WIDE["updates"],
+         example=dict(widths=(2,), n_labels=10, updates=1))
 def width_sweep(widths: Sequence[int] = (8, 32, 128, 512), n_labels: int = 150, *,
-                seed: int = 0) -> pd.DataFrame:
+                seed: int = 0, updates: int | None = None) -> pd.DataFrame:
     """Claim C8 (parameters): the wide net's train/test gap at several widths,
-    with ``n_labels`` labels and no regularisation. One row per width."""
+    with ``n_labels`` labels and no regularisation (``updates``: see
+    :func:`wide_run`). One row per width."""
     rows = []
     for w in widths:
-        run = wide_run(n_labels, width=w, seed=seed)
+        run = wide_run(n_labels, width=w, seed=seed, updates=updates)
         rows.append(_wide_row(run, width=int(w)))
     return pd.DataFrame(rows)
 
 
+@declare(n_labels=_LABELS, width=Int(1, MAX_WIDTH), updates=Int(1, MAX_STEPS), seed=Seed(),
+         example=dict(n_labels=10, width=2, updates=1))
 def random_label_run(n_labels: int = 300, *, width: int = 256, updates: int = 1000,
                      seed: int = 0) -> WideRun:
     """Zhang et al.'s test on the digits: the wide net trained on ``n_labels``
@@ -388,6 +496,8 @@ def random_label_run(n_labels: int = 300, *, width: int = 256, updates: int = 10
 # ---------------------------------------------------------------- C14: cost
 
 
+@declare(methods=SequenceOf(Choice(_PRETRAINING_METHODS)), seeds=_SEEDS,
+         example=dict(methods=("ReLU",), seeds=(0,)))
 def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
                      seeds: Sequence[int] = (0,)) -> pd.DataFrame:
     """Claim C14: wall time and test accuracy with all 1,438 labels, from
@@ -397,11 +507,11 @@ def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
     One row per (method, seed) with ``pretrain seconds``, ``finetune
     seconds``, ``total seconds`` and ``test accuracy``.
     """
-    from .ch03_pretraining import METHODS, finetune
+    from .ch03_pretraining import finetune
 
     rows = []
     for method in methods:
-        check_choice(method, "method", METHODS)
+        check_choice(method, "method", _PRETRAINING_METHODS)
         for s in check_seeds(seeds, (0,)):
             run = finetune(method, digits_train_size(), s)
             rows.append({"method": method, "seed": s, "pretrain seconds": run.pretrain_seconds,
@@ -411,6 +521,7 @@ def pretraining_cost(methods: Sequence[str] = ("ReLU", "DBN", "SAE", "DAE"),
     return pd.DataFrame(rows)
 
 
+@declare(example=dict())
 def clear_cache() -> None:
     """Forget the memoised runs (after changing :data:`SETTINGS`)."""
     _fix_run.cache_clear()
@@ -424,20 +535,20 @@ VARIANT_COLOURS = {"sigmoid": "blue", "sigmoid + Glorot": "sky", "tanh + Glorot"
                    "ReLU + He": "green", "batch norm": "purple", "residual": "vermillion"}
 
 
-#: The epochs the profile figure draws.
-
-
-def fix_profile_figure(depth: int, variant: str):
+@declare(depth=Int(1, MAX_DEPTH), variant=Choice(VARIANTS), **_DEEP_TRAINING,
+         example=dict(depth=1, variant="ReLU + He", width=3, epochs=1))
+def fix_profile_figure(depth: int, variant: str, *, width: int | None = None, epochs: int | None = None):
     """Interactive figure: the gradient profile of ``variant`` with ``depth``
     hidden layers (seed 0) at initialisation and after 1, 4 and 12 epochs,
-    and its test accuracy through training beside every other variant's."""
+    and its test accuracy through training beside every other variant's
+    (``width`` and ``epochs``: see :func:`fix_run`)."""
     import matplotlib.pyplot as plt
 
     from ..plots import PALETTE, layer_log_axis
 
     check_choice(variant, "variant", VARIANTS)
     depth = check_positive_int(depth, "depth")
-    run = fix_run(variant, depth, 0)
+    run = fix_run(variant, depth, 0, width=width, epochs=epochs)
     fig, (ax_p, ax_a) = plt.subplots(1, 2, figsize=(10, 3.6))
     shades = plt.get_cmap("Greys")(np.linspace(0.35, 1.0, len(SETTINGS.deep.profile_epochs)))
     layers = np.arange(1, depth + 1)
@@ -452,7 +563,7 @@ def fix_profile_figure(depth: int, variant: str):
                    f"{run.ratio[0]:.3g}", fontsize=10, y=1.0)
     ax_p.legend(fontsize=8, loc="lower right")
     for other in VARIANTS:
-        h = fix_run(other, depth, 0).history
+        h = fix_run(other, depth, 0, width=width, epochs=epochs).history
         chosen = other == variant
         ax_a.plot(h.epoch, h.test_acc, color=PALETTE[VARIANT_COLOURS[other]],
                   lw=2.6 if chosen else 1.1, alpha=1.0 if chosen else 0.55, label=other)
@@ -466,27 +577,31 @@ def fix_profile_figure(depth: int, variant: str):
     return fig
 
 
+@declare(dropout=Probability(), labels=_LABELS, weight_decay=Float(0.0), rates=SequenceOf(Probability()), **_WIDE,
+         example=dict(dropout=0.0, labels=10, width=2, updates=1))
 def dropout_figure(dropout: float, labels: int, weight_decay: float = 0.0,
-                   rates: Sequence[float] = (0.0, 0.5)):
+                   rates: Sequence[float] = (0.0, 0.5), *, width: int | None = None,
+                   updates: int | None = None):
     """Interactive figure: training and test accuracy of the wide net through
     training, with ``dropout`` and ``labels`` (the unregularised run in grey
     for comparison), and the final gap for every label count and each of
-    ``rates`` (the slider's dropout rates)."""
+    ``rates`` (the slider's dropout rates); ``width`` and ``updates`` go to
+    :func:`wide_run`."""
     import matplotlib.pyplot as plt
 
     from ..plots import PALETTE
 
-    run = wide_run(labels, dropout=dropout, weight_decay=weight_decay)
-    base = wide_run(labels)
+    run = wide_run(labels, dropout=dropout, weight_decay=weight_decay, width=width, updates=updates)
+    base = wide_run(labels, width=width, updates=updates)
     fig, (ax_c, ax_g) = plt.subplots(1, 2, figsize=(10, 3.6))
     pairs = [(run, PALETTE["vermillion"], f"dropout {dropout:g}")]
     if dropout > 0 or weight_decay > 0:  # else run is the unregularised run itself
         pairs.insert(0, (base, PALETTE["grey"], "no dropout"))
     for r, colour, name in pairs:
-        updates = np.asarray(r.history.epoch) * r.steps_per_epoch
-        ax_c.plot(updates, r.history.train_acc, "--", color=colour, lw=1.6,
+        done = np.asarray(r.history.epoch) * r.steps_per_epoch
+        ax_c.plot(done, r.history.train_acc, "--", color=colour, lw=1.6,
                   label=f"{name}, train")
-        ax_c.plot(updates, r.history.test_acc, "-", color=colour, lw=2,
+        ax_c.plot(done, r.history.test_acc, "-", color=colour, lw=2,
                   label=f"{name}, test")
     ax_c.set_ylim(0, 1.02)
     ax_c.set_xlabel("updates")
@@ -495,7 +610,7 @@ def dropout_figure(dropout: float, labels: int, weight_decay: float = 0.0,
                    y=1.0)
     ax_c.legend(fontsize=8, loc="lower right")
     grid = dropout_grid(rates=tuple(sorted(set(rates) | {float(dropout)})),
-                        weight_decay=weight_decay)
+                        weight_decay=weight_decay, width=width, updates=updates)
     for p, part in grid.groupby("dropout"):
         chosen = p == dropout
         ax_g.plot(part["labels"], part["gap"], "o-", lw=2.4 if chosen else 1.1,

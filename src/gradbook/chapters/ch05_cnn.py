@@ -16,11 +16,24 @@ import pandas as pd
 import torch
 
 from .._validate import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_SEEDS,
+    MAX_STEPS,
+    Choice,
+    Instance,
+    Int,
+    Optional,
+    Positive,
+    Probability,
+    Seed,
+    Sequence as SequenceOf,
     check_choice,
     check_positive_float,
     check_positive_int,
     check_seed,
     check_seeds,
+    declare,
     derived_seed,
 )
 from ..data import digits_split, digits_train_size, label_subset, permute_pixels, pixel_permutation
@@ -31,6 +44,8 @@ from ..models.mlp import ACTIVATIONS, mlp, permute_first_layer
 from ..train import evaluate, train
 
 __all__ = [
+    "MAX_CHANNELS",
+    "MAX_WIDTH",
     "CnnSettings",
     "SETTINGS",
     "capacity_comparison",
@@ -47,7 +62,29 @@ __all__ = [
     "feature_maps_figure",
 ]
 
+#: The most channels per convolution of any CNN here (memory of the feature maps
+#: of the 1,438 training digits, evaluated at once).
+MAX_CHANNELS = 512
 
+#: The widest hidden layer of any MLP here.
+MAX_WIDTH = 10_000
+
+_N_TRAIN = digits_train_size()
+#: The largest learning rate a training runner accepts: the nets are float32,
+#: and a larger rate only overflows the first update.
+_MAX_LR = 1e6
+_N_TEST = int(digits_split()[1].shape[0])
+
+#: A label count: at least 10 (one per class), at most every training digit.
+_LABELS = Int(10, _N_TRAIN)
+_SEEDS = SequenceOf(Seed(), 1, MAX_SEEDS)
+#: The training settings every runner takes (None: :data:`SETTINGS`'s).
+_TRAINING = dict(steps=Optional(Int(1, MAX_STEPS)), lr=Optional(Positive(_MAX_LR)),
+                 batch_size=Optional(Int(1, _N_TRAIN)))
+
+
+@declare(steps=Int(1, MAX_STEPS), lr=Positive(_MAX_LR), batch_size=Int(1, _N_TRAIN), momentum=Probability(),
+         seeds=_SEEDS, label_budgets=SequenceOf(_LABELS), example=dict(steps=4, seeds=(0,)))
 @dataclass(frozen=True)
 class CnnSettings:
     """Chapter 5's training settings for the digit classifiers: SGD with
@@ -64,6 +101,10 @@ class CnnSettings:
     seeds: tuple[int, ...] = (0, 1)
     label_budgets: tuple[int, ...] = field(default_factory=lambda: (50, 200, digits_train_size()))
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "label_budgets", tuple(self.label_budgets))
+
 
 #: The chapter's settings (see :class:`CnnSettings`).
 SETTINGS = CnnSettings()
@@ -74,6 +115,24 @@ def _training(steps: int | None, lr: float | None, batch_size: int | None) -> tu
     return (check_positive_int(SETTINGS.steps if steps is None else steps, "steps"),
             float(check_positive_float(SETTINGS.lr if lr is None else lr, "lr")),
             check_positive_int(SETTINGS.batch_size if batch_size is None else batch_size, "batch_size"))
+
+
+def _check_budget(amount: int, limit: int, what: str, unit: str) -> None:
+    """Raise a ValueError naming ``what`` if ``amount`` (an estimate of the
+    work or memory a call needs, in ``unit``) exceeds ``limit``."""
+    if amount > limit:
+        raise ValueError(f"{what} would need about {amount:,} {unit}; at most {limit:,} (make it smaller)")
+
+
+def _check_deep_nets(depth: int, channels: int, width: int, n_samples: int) -> None:
+    """Refuse a deep CNN and MLP (:func:`deep_cnn`, :func:`deep_mlp`) whose
+    weights, or whose activations and error signals on ``n_samples`` digits,
+    would not fit in ``MAX_BYTES``."""
+    weights = depth * (9 * channels * channels + width * width) + (channels + width) * SIDE * SIDE * 10
+    signals = 3 * n_samples * depth * (channels * SIDE * SIDE + width)
+    _check_budget(4 * (3 * weights + signals), MAX_BYTES,
+                  f"depth={depth:,} with channels={channels:,}, width={width:,} and {n_samples:,} samples",
+                  "bytes")
 
 
 # ---------------------------------------------------------------- experiments
@@ -106,6 +165,24 @@ def _run(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, steps: 
     return history, net
 
 
+def _trained(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, steps: int,
+             lr: float, batch_size: int):
+    """:func:`_run` (a fresh copy), refused before it starts if it would take
+    more than ``MAX_STEPS`` updates, and raising a ValueError that names
+    ``lr`` if it diverged."""
+    epochs = max(1, math.ceil(steps * batch_size / n_labels))
+    _check_budget(epochs * math.ceil(n_labels / batch_size), MAX_STEPS,
+                  f"steps={steps:,} with batch_size={batch_size:,} on {n_labels:,} labels", "updates")
+    history, net = _run(arch, size, n_labels, shuffled, seed, steps, lr, batch_size)
+    if history.diverged:
+        raise ValueError(f"the {arch} run ({size}, {n_labels} labels, seed {seed}) diverged at lr={lr!r}: "
+                         f"{history.reason}")
+    return history, net
+
+
+@declare(cnn_channels=SequenceOf(Int(1, MAX_CHANNELS), 0), mlp_widths=SequenceOf(Int(1, MAX_WIDTH), 0),
+         seeds=Optional(_SEEDS), **_TRAINING,
+         example=dict(cnn_channels=(1,), mlp_widths=(1,), seeds=(0,), steps=1, batch_size=_N_TRAIN))
 def capacity_comparison(
     cnn_channels: Sequence[int] = (8,),
     mlp_widths: Sequence[int] = (8, 16, 32, 64),
@@ -129,13 +206,16 @@ def capacity_comparison(
         for size in sizes:
             size = check_positive_int(size, f"{arch} size")
             for s in check_seeds(seeds, SETTINGS.seeds):
-                history, net = _run(arch, size, digits_train_size(), False, s, steps, float(lr), batch_size)
+                history, net = _trained(arch, size, digits_train_size(), False, s, steps, float(lr), batch_size)
                 rows.append({"net": arch.upper(), "size": size, "seed": s,
                              "parameters": count_parameters(net),
                              "test accuracy": history.test_acc[-1], "seconds": history.seconds})
     return pd.DataFrame(rows)
 
 
+@declare(n_labels=Optional(SequenceOf(_LABELS)), seeds=Optional(_SEEDS), cnn_channels=Int(1, MAX_CHANNELS),
+         mlp_width=Int(1, MAX_WIDTH), **_TRAINING,
+         example=dict(n_labels=(10,), seeds=(0,), cnn_channels=1, mlp_width=1, steps=1, batch_size=10))
 def label_sweep(
     n_labels: Sequence[int] | None = None,
     *,
@@ -163,13 +243,16 @@ def label_sweep(
         for arch, size in (("cnn", cnn_channels), ("mlp", mlp_width)):
             for shuffled in (False, True):
                 for s in check_seeds(seeds, SETTINGS.seeds):
-                    history, _ = _run(arch, size, n, shuffled, s, steps, float(lr), batch_size)
+                    history, _ = _trained(arch, size, n, shuffled, s, steps, float(lr), batch_size)
                     rows.append({"net": arch.upper(), "pixels": "shuffled" if shuffled else "original",
                                  "labels": n, "seed": s, "test accuracy": history.test_acc[-1],
                                  "train accuracy": history.train_acc[-1]})
     return pd.DataFrame(rows)
 
 
+@declare(cnn_channels=Int(1, MAX_CHANNELS), mlp_width=Int(1, MAX_WIDTH), n_labels=Optional(_LABELS),
+         seed=Seed(), **_TRAINING,
+         example=dict(cnn_channels=1, mlp_width=1, n_labels=10, steps=1, batch_size=10))
 def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: int | None = None,
                       seed: int = 0, steps: int | None = None, lr: float | None = None,
                       batch_size: int | None = None) -> dict[str, Any]:
@@ -187,17 +270,18 @@ def permutation_check(*, cnn_channels: int = 8, mlp_width: int = 32, n_labels: i
     Returns a dict with the five histories (``cnn``, ``cnn_shuffled``,
     ``mlp``, ``mlp_shuffled``, ``mlp_twin``) and ``max_loss_gap``, the largest
     difference between the per-step losses of ``mlp`` and ``mlp_twin``.
+    The histories are fresh copies of the memoised runs.
     """
     n_labels = digits_train_size() if n_labels is None else n_labels
     n_labels = check_positive_int(n_labels, "n_labels", minimum=10)
     seed = check_seed(seed)
     args = (n_labels, seed, *_training(steps, lr, batch_size))
     out: dict[str, Any] = {
-        "cnn": _run("cnn", cnn_channels, n_labels, False, seed, *args[2:])[0],
-        "cnn_shuffled": _run("cnn", cnn_channels, n_labels, True, seed, *args[2:])[0],
-        "mlp": _run("mlp", mlp_width, n_labels, False, seed, *args[2:])[0],
-        "mlp_shuffled": _run("mlp", mlp_width, n_labels, True, seed, *args[2:])[0],
-        "mlp_twin": _run("mlp-twin", mlp_width, n_labels, True, seed, *args[2:])[0],
+        "cnn": _trained("cnn", cnn_channels, n_labels, False, seed, *args[2:])[0],
+        "cnn_shuffled": _trained("cnn", cnn_channels, n_labels, True, seed, *args[2:])[0],
+        "mlp": _trained("mlp", mlp_width, n_labels, False, seed, *args[2:])[0],
+        "mlp_shuffled": _trained("mlp", mlp_width, n_labels, True, seed, *args[2:])[0],
+        "mlp_twin": _trained("mlp-twin", mlp_width, n_labels, True, seed, *args[2:])[0],
     }
     out["max_loss_gap"] = float(np.max(np.abs(np.subtract(out["mlp"].step_loss,
                                                           out["mlp_twin"].step_loss))))
@@ -215,6 +299,13 @@ def _profile(arch: str, depth: int, activation: str, seed: int, n_samples: int,
     return layer_gradient_table(net, X_train[:n_samples], y_train[:n_samples])
 
 
+#: What the deep-net runners accept for the nets' shapes.
+_DEEP = dict(depth=Int(1, MAX_DEPTH), activation=Choice(ACTIVATIONS), n_samples=Int(1, _N_TRAIN),
+             channels=Int(1, MAX_CHANNELS), width=Int(1, MAX_WIDTH))
+
+
+@declare(**_DEEP, seeds=_SEEDS, example=dict(depth=1, activation="relu", seeds=(0,), n_samples=5, channels=1,
+                                             width=2))
 def sharing_profile(depth: int, activation: str = "sigmoid", *, seeds: Sequence[int] = (0, 1, 2),
                      n_samples: int = 250, channels: int = 4, width: int = 64) -> pd.DataFrame:
     """Claim C17 at initialisation: :func:`layer_gradient_table` of the deep CNN
@@ -230,6 +321,7 @@ def sharing_profile(depth: int, activation: str = "sigmoid", *, seeds: Sequence[
     n_samples = check_positive_int(n_samples, "n_samples")
     channels = check_positive_int(channels, "channels")
     width = check_positive_int(width, "width")
+    _check_deep_nets(depth, channels, width, n_samples)
     frames = []
     for arch in ("cnn", "mlp"):
         for s in check_seeds(seeds, SETTINGS.seeds):
@@ -241,6 +333,8 @@ def sharing_profile(depth: int, activation: str = "sigmoid", *, seeds: Sequence[
             [["delta rms", "weight grad rms", "terms per weight"]].mean())
 
 
+@declare(**_DEEP, epochs=Int(1, MAX_STEPS), lr=Positive(_MAX_LR), batch_size=Int(1, _N_TRAIN), seed=Seed(),
+         example=dict(depth=1, activation="relu", epochs=1, n_samples=5, channels=1, width=2, batch_size=_N_TRAIN))
 def training_profiles(depth: int = 6, activation: str = "sigmoid", *, epochs: int = 5,
                       lr: float = 0.05, batch_size: int = 32, seed: int = 0,
                       n_samples: int = 250, channels: int = 4, width: int = 64) -> pd.DataFrame:
@@ -249,16 +343,18 @@ def training_profiles(depth: int = 6, activation: str = "sigmoid", *, epochs: in
     measure :func:`layer_gradient_table` after every epoch.
 
     One row per (net, epoch, layer) with ``delta rms``, ``weight grad rms``
-    and the net's ``test accuracy`` at that epoch.
+    and the net's ``test accuracy`` at that epoch. A run that diverges
+    raises a ValueError naming ``lr``.
     """
-    return _training_profiles(check_positive_int(depth, "depth"),
-                              check_choice(activation, "activation", ACTIVATIONS),
-                              check_positive_int(epochs, "epochs"),
-                              check_positive_float(lr, "lr"),
-                              check_positive_int(batch_size, "batch_size"),
-                              check_seed(seed), check_positive_int(n_samples, "n_samples"),
-                              check_positive_int(channels, "channels"),
-                              check_positive_int(width, "width")).copy()
+    args = (check_positive_int(depth, "depth"), check_choice(activation, "activation", ACTIVATIONS),
+            check_positive_int(epochs, "epochs"), check_positive_float(lr, "lr"),
+            check_positive_int(batch_size, "batch_size"), check_seed(seed),
+            check_positive_int(n_samples, "n_samples"), check_positive_int(channels, "channels"),
+            check_positive_int(width, "width"))
+    _check_deep_nets(depth, channels, width, max(n_samples, _N_TRAIN))
+    _check_budget(2 * epochs * math.ceil(_N_TRAIN / batch_size), MAX_STEPS,
+                  f"epochs={epochs:,} with batch_size={batch_size:,}", "updates")
+    return _training_profiles(*args)
 
 
 @memoised
@@ -271,8 +367,11 @@ def _training_profiles(depth, activation, epochs, lr, batch_size, seed, n_sample
                else deep_mlp(depth, width, activation, seed=seed))
         for epoch in range(epochs + 1):
             if epoch > 0:
-                train(net, X_train, y_train, epochs=1, lr=lr, batch_size=batch_size,
-                      momentum=0.9, seed=derived_seed(seed * 1000 + epoch))
+                history = train(net, X_train, y_train, epochs=1, lr=lr, batch_size=batch_size,
+                                momentum=0.9, seed=derived_seed(seed * 1000 + epoch))
+                if history.diverged:
+                    raise ValueError(f"the deep {arch.upper()} diverged in epoch {epoch} at lr={lr!r}: "
+                                     f"{history.reason}")
             acc = evaluate(net, X_test, y_test)[1]
             f = layer_gradient_table(net, Xd, yd)
             f["net"], f["epoch"], f["test accuracy"] = arch.upper(), epoch, acc
@@ -280,6 +379,10 @@ def _training_profiles(depth, activation, epochs, lr, batch_size, seed, n_sample
     return pd.concat(rows, ignore_index=True)
 
 
+@declare(profile=Instance(pd.DataFrame), net=Instance(str, what="a net's name, e.g. 'CNN' or 'MLP'"),
+         column=Instance(str, what="a column's name, e.g. 'delta rms'"),
+         example=lambda: dict(profile=pd.DataFrame({"net": ["CNN", "CNN"], "layer": [1, 2], "delta rms": [1.0, 0.5]}),
+                              net="CNN"))
 def first_last_ratio(profile: pd.DataFrame, net: str, column: str = "delta rms") -> float:
     """Last hidden layer's value over the first's, for one net of a
     :func:`sharing_profile` (or one epoch of :func:`training_profiles`):
@@ -289,9 +392,17 @@ def first_last_ratio(profile: pd.DataFrame, net: str, column: str = "delta rms")
     part = profile[profile.net == net].sort_values("layer")[column].to_numpy()
     if len(part) == 0:
         raise ValueError(f"profile has no rows for net {net!r}; nets: {sorted(set(profile.net))}")
-    return float(part[-1] / part[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.float64(part[-1]) / np.float64(part[0]))
+    if not math.isfinite(ratio):
+        raise ValueError(f"the last/first ratio of {column!r} for net {net!r} is not finite: "
+                         f"first {part[0]!r}, last {part[-1]!r}")
+    return ratio
 
 
+@declare(profiles=Instance(pd.DataFrame), column=Instance(str, what="a column's name, e.g. 'delta rms'"),
+         example=lambda: dict(profiles=pd.DataFrame({"net": ["CNN", "CNN"], "epoch": [0, 0], "layer": [1, 2],
+                                                     "delta rms": [1.0, 0.5], "test accuracy": [0.1, 0.1]})))
 def ratios_by_epoch(profiles: pd.DataFrame, column: str = "delta rms") -> pd.DataFrame:
     """Summarise :func:`training_profiles`: one row per (net, epoch) with the
     last/first ratio of ``column`` and the test accuracy."""
@@ -311,6 +422,7 @@ def ratios_by_epoch(profiles: pd.DataFrame, column: str = "delta rms") -> pd.Dat
 NET_COLOURS = {"CNN": "#D55E00", "MLP": "#0072B2"}
 
 
+@declare(depth=Int(1, MAX_DEPTH), activation=Choice(ACTIVATIONS), example=dict(depth=1, activation="relu"))
 def sharing_profile_figure(depth: int, activation: str):
     """Interactive figure: per-layer error signal (left) and per-weight
     gradient (right) at initialisation, CNN and MLP of the same depth, on a
@@ -338,6 +450,9 @@ def sharing_profile_figure(depth: int, activation: str):
     return fig
 
 
+@declare(labels=_LABELS, pixels=Choice(("original", "shuffled")), n_labels=Optional(SequenceOf(_LABELS)),
+         seeds=Optional(_SEEDS), steps=Optional(Int(1, MAX_STEPS)),
+         example=dict(labels=10, pixels="original", n_labels=(10,), seeds=(0,), steps=1))
 def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] | None = None,
                   seeds: Sequence[int] | None = None, steps: int | None = None):
     """Interactive figure: test accuracy during training for the CNN and the
@@ -358,7 +473,7 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] | None = 
     for arch, size in (("cnn", 8), ("mlp", 32)):
         colour = NET_COLOURS[arch.upper()]
         for s in seeds:
-            h, _ = _run(arch, size, labels, pixels == "shuffled", s, steps, lr, batch_size)
+            h, _ = _trained(arch, size, labels, pixels == "shuffled", s, steps, lr, batch_size)
             done = np.array(h.epoch) * math.ceil(labels / batch_size)
             ax_c.plot(done, h.test_acc, "-", color=colour, lw=2, alpha=0.9 if s == seeds[0] else 0.5,
                       label=arch.upper() if s == seeds[0] else None)
@@ -386,17 +501,20 @@ def labels_figure(labels: int, pixels: str, *, n_labels: Sequence[int] | None = 
     return fig
 
 
+@declare(index=Int(0, _N_TEST - 1), pixels=Choice(("original", "shuffled")), steps=Optional(Int(1, MAX_STEPS)),
+         example=dict(index=0, steps=1))
 def feature_maps(index: int, pixels: str = "original", *, steps: int | None = None) -> dict[str, Any]:
     """The trained :func:`small_cnn` (8 channels, all labels, seed 0) applied
     to test digit ``index``: its input image (as the net sees it), the first
     layer's 8 filters and feature maps (after ReLU), the second layer's 16
-    feature maps, and the predicted class."""
+    feature maps, and the predicted class. The arrays are the caller's own:
+    the net they come from is a fresh copy of the memoised run's."""
     index = check_positive_int(index, "index", minimum=0)
     check_choice(pixels, "pixels", ("original", "shuffled"))
     _, X_test, _, y_test = digits_split()
     if index >= len(X_test):
         raise ValueError(f"index must be below {len(X_test)} (test digits); got {index}")
-    _, net = _run("cnn", 8, digits_train_size(), pixels == "shuffled", 0, *_training(steps, None, None))
+    _, net = _trained("cnn", 8, digits_train_size(), pixels == "shuffled", 0, *_training(steps, None, None))
     x = X_test[index:index + 1]
     if pixels == "shuffled":
         x = permute_pixels(x, pixel_permutation(0))
@@ -410,6 +528,8 @@ def feature_maps(index: int, pixels: str = "original", *, steps: int | None = No
             "label": int(y_test[index])}
 
 
+@declare(digit=Int(0, 9), pixels=Choice(("original", "shuffled")), steps=Optional(Int(1, MAX_STEPS)),
+         example=dict(digit=0, pixels="original", steps=1))
 def feature_maps_figure(digit: int, pixels: str, *, steps: int | None = None):
     """Interactive figure: the first test image of ``digit`` as the CNN sees
     it, the first layer's eight 3x3 filters, and the feature maps of both

@@ -12,7 +12,6 @@ Conventions: sequences are batch first, ``x`` of shape
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -21,20 +20,38 @@ import numpy as np
 import torch
 
 from .._validate import (
+    MAX_BYTES,
+    MAX_STEPS,
+    SEED_LIMIT,
+    Array,
+    Choice,
+    Float,
+    Instance,
+    Int,
+    Optional,
+    Positive,
+    Probability,
+    Seed,
+    Sequence,
+    Unchecked,
     check_choice,
     check_finite_float,
     check_positive_float,
     check_positive_int,
     check_seed,
+    declare,
     derived_seed,
 )
 from ..data import adding_problem
 from ..diagnostics import gradient_through_time
-from ..models.rnn import LSTMNet, RecurrentNet, VanillaRNN, task_loss
-from ..train import History, check_clip, train
+from ..memo import memoised
+from ..models.rnn import NONLINEARITIES, RECURRENT_INITS, LSTMNet, RecurrentNet, VanillaRNN, task_loss
+from ..train import CLIP_KINDS, History, check_clip, train
 
 __all__ = [
     "CLIFF_ACTIVATIONS",
+    "MAX_LENGTH",
+    "MAX_HIDDEN",
     "LagSettings",
     "CliffSettings",
     "AddingSettings",
@@ -58,12 +75,47 @@ __all__ = [
 
 CLIFF_ACTIVATIONS = ("sigmoid", "tanh")
 
+#: The longest sequence (and the longest cliff recurrence) any function here
+#: accepts: each step of a recurrent net is one Python-level step with its
+#: autograd record (tens of microseconds and about a kilobyte).
+MAX_LENGTH = 10**5
+
+#: The widest recurrent net here: drawing its W takes the eigenvalues (or a QR
+#: factorisation) of a (hidden, hidden) matrix, seconds at 2,048.
+MAX_HIDDEN = 2048
+
+#: The largest learning rate a training runner accepts: the nets are float32,
+#: and a larger rate only overflows the first update.
+_MAX_LR = 1e6
+
+#: Result records the runners build; users never construct them.
+__undeclared__ = {
+    "CliffPath": "the result record of cliff_trajectory; users never build one",
+    "AddingRun": "the result record of adding_run; users never build one",
+}
+
+
+def _check_budget(amount: int, limit: int, what: str, unit: str) -> None:
+    """Raise a ValueError naming ``what`` if ``amount`` (an estimate of the
+    work or memory a call needs, in ``unit``) exceeds ``limit``."""
+    if amount > limit:
+        raise ValueError(f"{what} would need about {amount:,} {unit}; at most {limit:,} "
+                         f"(make it smaller)")
+
+
+def _check_memory(n_bytes: int, what: str) -> None:
+    if n_bytes > MAX_BYTES:
+        raise ValueError(f"{what} would need about {n_bytes / 1024**3:.1f} GiB; at most "
+                         f"{MAX_BYTES / 1024**3:g} GiB (make it smaller)")
+
 
 # --------------------------------------------------------------------------
 # settings
 # --------------------------------------------------------------------------
 
 
+@declare(length=Int(2, MAX_LENGTH), hidden_size=Int(1, MAX_HIDDEN), n_sequences=Int(1, MAX_STEPS),
+         init=Choice(RECURRENT_INITS), example=dict(length=10, hidden_size=4))
 @dataclass(frozen=True)
 class LagSettings:
     """Experiment 1 (:func:`lag_profile`): fresh nets of ``hidden_size``
@@ -77,6 +129,15 @@ class LagSettings:
     init: str = "gaussian"
 
 
+#: The most points of each axis of the cliff's loss-surface grid.
+_MAX_GRID_POINTS = 10_000
+
+#: ``(low, high, points)`` of a grid axis (points: an integer >= 2, checked on construction).
+_GRID = Sequence(Float(), 3, 3)
+
+
+@declare(start=Sequence(Float(), 2, 2), length=Int(1, MAX_LENGTH), w_grid=_GRID, b_grid=_GRID,
+         example=dict(length=5, w_grid=(2.0, 8.0, 31)))
 @dataclass(frozen=True)
 class CliffSettings:
     """The one-unit cliff's figures: gradient descent starts at ``start``
@@ -89,7 +150,22 @@ class CliffSettings:
     w_grid: tuple[float, float, int] = (2.0, 10.0, 161)
     b_grid: tuple[float, float, int] = (-6.0, 0.0, 121)
 
+    def __post_init__(self) -> None:
+        for name in ("w_grid", "b_grid"):
+            low, high, points = getattr(self, name)
+            if isinstance(points, bool) or not isinstance(points, (int, np.integer)) \
+                    or not 2 <= points <= _MAX_GRID_POINTS:
+                raise ValueError(f"{name}'s number of points must be an integer from 2 to "
+                                 f"{_MAX_GRID_POINTS:,}; got {points!r}")
+            if not low < high:
+                raise ValueError(f"{name} must run from low to high (low < high); got {low!r}, {high!r}")
+            object.__setattr__(self, name, (float(low), float(high), int(points)))
+        object.__setattr__(self, "start", tuple(float(v) for v in self.start))
 
+
+@declare(steps=Int(1, MAX_STEPS), momentum=Probability(), hidden_size=Int(1, MAX_HIDDEN),
+         batch_size=Int(1, MAX_STEPS), n_train=Int(1, MAX_STEPS), n_test=Int(1, MAX_STEPS),
+         test_seed_offset=Int(0, SEED_LIMIT - 1), example=dict(steps=7, hidden_size=4))
 @dataclass(frozen=True)
 class AddingSettings:
     """Experiments 2 and 3 (:func:`adding_run`): nets of ``hidden_size``
@@ -105,7 +181,14 @@ class AddingSettings:
     n_test: int = 512
     test_seed_offset: int = 10_000
 
+    def __post_init__(self) -> None:
+        if self.batch_size > self.n_train:
+            raise ValueError(f"batch_size must be at most n_train (each update draws batch_size distinct "
+                             f"sequences); got batch_size={self.batch_size}, n_train={self.n_train}")
 
+
+@declare(lag=Instance(LagSettings), cliff=Instance(CliffSettings), adding=Instance(AddingSettings),
+         example=lambda: dict(cliff=CliffSettings(length=5)))
 @dataclass(frozen=True)
 class ExplodingSettings:
     """Chapter 6's settings, one frozen object per experiment. Replace
@@ -142,6 +225,14 @@ def _check_cliff(length: Any, h0: Any, target: Any, activation: Any) -> tuple[in
     return length, check_finite_float(h0, "h0"), check_finite_float(target, "target")
 
 
+#: What the cliff's functions accept for the settings they share.
+_CLIFF_SETTINGS = dict(length=Int(1, MAX_LENGTH), h0=Float(), target=Float(),
+                       activation=Choice(CLIFF_ACTIVATIONS))
+
+#: The most grid points times steps :func:`cliff_loss` runs (a few seconds).
+_MAX_SURFACE_WORK = 100 * MAX_STEPS
+
+
 def _as_grid_axis(v: Any, name: str) -> torch.Tensor:
     arr = np.asarray(v, dtype=np.float64) if not isinstance(v, torch.Tensor) else v.detach().double().numpy()
     if arr.ndim > 1:
@@ -152,6 +243,7 @@ def _as_grid_axis(v: Any, name: str) -> torch.Tensor:
     return torch.from_numpy(arr.copy())
 
 
+@declare(w=Array((1, 0)), b=Array((1, 0)), **_CLIFF_SETTINGS, example=dict(w=[2.0, 6.0], b=-3.0, length=5))
 def cliff_loss(
     w: Any,
     b: Any,
@@ -195,9 +287,17 @@ def cliff_loss(
     length, h0, target = _check_cliff(length, h0, target, activation)
     w = _as_grid_axis(w, "w")
     b = _as_grid_axis(b, "b")
+    points = len(w) * len(b)
+    _check_memory(4 * 8 * points, f"a grid of len(w) * len(b) = {points:,} points")
+    _check_budget(points * length, _MAX_SURFACE_WORK, f"len(w) * len(b) * length = {points:,} * {length:,}",
+                  "state updates")
     with torch.no_grad():
         hT = _cliff_final_state(w[None, :], b[:, None], length, h0, activation)
-    return ((hT - target) ** 2).numpy()
+    loss = ((hT - target) ** 2).numpy()
+    if not np.isfinite(loss).all():
+        raise ValueError(f"the loss overflowed: target={target!r} is too far from the final state, "
+                         f"which lies in [-1, 1]")
+    return loss
 
 
 def _sigmoid(a: float) -> float:
@@ -232,6 +332,22 @@ def _cliff_forward(
     return residual * residual, 2.0 * residual * dh_dw, 2.0 * residual * dh_db
 
 
+def _finite_cliff(
+    w: float, b: float, length: int, h0: float, target: float, activation: str
+) -> tuple[float, float, float]:
+    """:func:`_cliff_forward`, raising a ValueError that names the settings
+    if the loss or the gradient overflowed."""
+    loss, g_w, g_b = _cliff_forward(w, b, length, h0, target, activation)
+    if not math.isfinite(loss):
+        raise ValueError(f"the loss overflowed at (w, b) = ({w!r}, {b!r}): target={target!r} is too far "
+                         f"from the final state, which lies in [-1, 1]")
+    if not (math.isfinite(g_w) and math.isfinite(g_b)):
+        raise ValueError(f"the gradient overflowed at (w, b) = ({w!r}, {b!r}) with length={length}: on the "
+                         f"wall it grows like (w/4)**length; use a shorter length or a smaller |w|")
+    return loss, g_w, g_b
+
+
+@declare(w=Float(), b=Float(), **_CLIFF_SETTINGS, example=dict(w=6.0, b=-3.0, length=5))
 def cliff_gradient(
     w: float,
     b: float,
@@ -260,7 +376,7 @@ def cliff_gradient(
     (loss, dL/dw, dL/db) as floats.
     """
     length, h0, target = _check_cliff(length, h0, target, activation)
-    return _cliff_forward(check_finite_float(w, "w"), check_finite_float(b, "b"), length, h0, target, activation)
+    return _finite_cliff(check_finite_float(w, "w"), check_finite_float(b, "b"), length, h0, target, activation)
 
 
 @dataclass
@@ -277,6 +393,8 @@ class CliffPath:
     grad_norms: np.ndarray
 
 
+@declare(w0=Float(), b0=Float(), lr=Positive(), steps=Int(0, MAX_STEPS), clip=Optional(Positive()),
+         **_CLIFF_SETTINGS, example=dict(w0=6.0, b0=-3.0, lr=0.5, steps=3, clip=1.0, length=5))
 def cliff_trajectory(
     w0: float,
     b0: float,
@@ -297,31 +415,40 @@ def cliff_trajectory(
     orders of magnitude larger than elsewhere and throws the parameters far
     away; with clipping the step is at most ``lr * clip`` long.
 
-    Deterministic: no seed is needed.
+    Deterministic: no seed is needed. Each step runs the recurrence
+    ``length`` times: ``steps * length`` is at most ``MAX_STEPS``
+    (a few seconds). A step whose gradient or update overflows raises a
+    ValueError that names the setting.
     """
     length, h0, target = _check_cliff(length, h0, target, activation)
     lr = check_positive_float(lr, "lr")
     steps = check_positive_int(steps, "steps", minimum=0)
+    _check_budget((steps + 1) * length, MAX_STEPS, f"(steps + 1) * length = {steps + 1:,} * {length:,}",
+                  "recurrence steps")
     if clip is not None:
         clip = check_positive_float(clip, "clip")
     w, b = check_finite_float(w0, "w0"), check_finite_float(b0, "b0")
-    params, losses, norms = [(w, b)], [], []
-    for _ in range(steps + 1):
-        value, g_w, g_b = _cliff_forward(w, b, length, h0, target, activation)
-        losses.append(value)
-        if len(norms) == steps:
+    params = np.empty((steps + 1, 2), dtype=np.float64)
+    losses, norms = np.empty(steps + 1), np.empty(steps)
+    params[0] = w, b
+    for k in range(steps + 1):
+        value, g_w, g_b = _finite_cliff(w, b, length, h0, target, activation)
+        losses[k] = value
+        if k == steps:
             break
         norm = math.hypot(g_w, g_b)
-        norms.append(norm)
+        if not math.isfinite(norm):
+            raise ValueError(f"the gradient norm overflowed at step {k}, (w, b) = ({w!r}, {b!r}), "
+                             f"length={length}; use a shorter length")
+        norms[k] = norm
         if clip is not None and norm > clip:
             g_w, g_b = g_w * (clip / norm), g_b * (clip / norm)
         w, b = w - lr * g_w, b - lr * g_b
-        params.append((w, b))
-    return CliffPath(
-        params=np.asarray(params, dtype=np.float64),
-        losses=np.asarray(losses),
-        grad_norms=np.asarray(norms),
-    )
+        if not (math.isfinite(w) and math.isfinite(b)):
+            raise ValueError(f"step {k} overflowed: lr={lr!r} times a gradient of norm {norm:.3g} leaves the "
+                             f"range of floats; use a smaller lr" + ("" if clip is not None else " or clip"))
+        params[k + 1] = w, b
+    return CliffPath(params=params, losses=losses, grad_norms=norms)
 
 
 # --------------------------------------------------------------------------
@@ -364,6 +491,13 @@ def _log_y(ax, low: int, high: int, step: int) -> None:
     ax.yaxis.set_minor_locator(NullLocator())
 
 
+#: What :func:`lag_profile` and its figure accept for the radius, the nonlinearity and the length.
+_LAG = dict(radius=Float(0.0, 1e6), nonlinearity=Choice(NONLINEARITIES))
+
+
+@declare(**_LAG, length=Optional(Int(2, MAX_LENGTH)), hidden_size=Optional(Int(1, MAX_HIDDEN)),
+         n_sequences=Optional(Int(1, MAX_STEPS)), init=Optional(Choice(RECURRENT_INITS)), seed=Seed(),
+         example=dict(radius=1.25, nonlinearity="linear", length=5, hidden_size=4, n_sequences=2))
 def lag_profile(
     radius: float,
     nonlinearity: str = "tanh",
@@ -391,23 +525,46 @@ def lag_profile(
     Returns
     -------
     numpy.ndarray of shape (length + 1,); entry ``k`` is lag ``k``, entry 0 is 1.
+
+    Raises a ValueError naming the settings if the gradient overflows (too
+    large a radius for the length, most of all for the linear net) or
+    underflows to 0 (too small a radius) at some lag: float64 holds about
+    :math:`10^{\pm 308}`.
     """
     settings = SETTINGS.lag
     length = check_positive_int(settings.length if length is None else length, "length", minimum=2)
     n_sequences = check_positive_int(settings.n_sequences if n_sequences is None else n_sequences, "n_sequences")
-    hidden_size = settings.hidden_size if hidden_size is None else hidden_size
+    hidden_size = check_positive_int(settings.hidden_size if hidden_size is None else hidden_size, "hidden_size")
     init = settings.init if init is None else init
+    _check_memory(6 * 8 * n_sequences * (length + 1) * hidden_size,
+                  f"n_sequences * (length + 1) * hidden_size = {n_sequences:,} * {length + 1:,} * {hidden_size:,} "
+                  "states and their gradients")
     model = VanillaRNN(2, hidden_size, 1, nonlinearity, init=init, radius=radius, seed=seed)
     x, y = adding_problem(n_sequences, length, seed=seed)
     norms = gradient_through_time(model, x, y).flip(0)
-    if not torch.all(norms > 0):
-        raise ValueError(
-            f"the gradient underflowed to 0 at some lag (radius={radius}, length={length}); "
-            "use a shorter length or a larger radius"
-        )
-    return (norms / norms[0]).numpy()
+    setting = f"radius={radius!r}, nonlinearity={nonlinearity!r}, length={length}"
+    if norms[0] == 0:
+        raise ValueError(f"the gradient at the last state is 0 ({setting}): there is nothing to compare with")
+    profile = norms / norms[0]
+    finite = torch.isfinite(norms) & torch.isfinite(profile)
+    if not torch.all(finite):
+        lag = int(torch.nonzero(~finite)[0])
+        raise ValueError(f"the net's states or its gradient through time overflowed (beyond float64's "
+                         f"1.8e308; first at lag {lag}) ({setting}); use a shorter length or a smaller radius")
+    if not torch.all(profile > 0):
+        lag = int(torch.nonzero(profile <= 0)[0])
+        if radius == 0:
+            why = "radius=0 makes W = 0, which passes nothing back"
+        elif nonlinearity == "tanh" and radius > 1:
+            why = ("the tanh units saturate (slope 0 in float64) or the gradient underflowed below 1e-308; "
+                   "use a shorter length or a smaller radius")
+        else:
+            why = "it underflowed (below float64's 1e-308); use a shorter length or a larger radius"
+        raise ValueError(f"the gradient through time is 0 from lag {lag} on ({setting}): {why}")
+    return profile.numpy()
 
 
+@declare(profile=Array(1, min_size=2), start=Int(0, MAX_STEPS), example=dict(profile=[1.0, 0.5, 0.25]))
 def growth_rate(profile: Any, *, start: int = 0) -> float:
     r"""The per-step factor of a lag profile: :math:`\exp(\hat s)`, with
     :math:`\hat s` the least-squares slope of :math:`\log r_k` against
@@ -426,9 +583,13 @@ def growth_rate(profile: Any, *, start: int = 0) -> float:
     if not np.all(np.isfinite(r)) or np.any(r <= 0):
         raise ValueError("profile must hold finite values > 0 (they are norms; take logs)")
     lags = np.arange(start, start + r.size, dtype=np.float64)
-    return float(np.exp(np.polyfit(lags, np.log(r), 1)[0]))
+    slope = float(np.polyfit(lags, np.log(r), 1)[0])
+    if slope > math.log(np.finfo(np.float64).max):
+        raise ValueError(f"the profile grows by a factor beyond float64's range per lag (log slope {slope:.4g})")
+    return float(np.exp(slope))
 
 
+@declare(**_LAG, length=Int(2, MAX_LENGTH), example=dict(radius=1.25, nonlinearity="linear", length=5))
 def gradient_time_figure(radius: float, nonlinearity: str, length: int):
     r"""The chapter's first interactive figure: :math:`r_k` (see
     :func:`lag_profile`) against the lag :math:`k` on a log axis, for one
@@ -447,7 +608,9 @@ def gradient_time_figure(radius: float, nonlinearity: str, length: int):
     colour = PALETTE["blue"] if nonlinearity == "linear" else PALETTE["orange"]
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     ax.plot(lags, profile, color=colour, lw=3, alpha=0.85, label=f"measured, {nonlinearity}")
-    ax.plot(lags, float(radius) ** lags, "--", color="black", lw=1.2, label=r"theory $\rho^k$ (linear)")
+    with np.errstate(over="ignore", under="ignore"):  # beyond the axis' 1e40 either way
+        theory = float(radius) ** lags
+    ax.plot(lags, theory, "--", color="black", lw=1.2, label=r"theory $\rho^k$ (linear)")
     ax.axhline(1.0, color=PALETTE["grey"], lw=0.8, ls=":")
     _log_y(ax, -40, 40, 20)
     ax.set_xlim(0, 100)
@@ -461,7 +624,7 @@ def gradient_time_figure(radius: float, nonlinearity: str, length: int):
     return fig
 
 
-@functools.lru_cache(maxsize=4)
+@memoised
 def _cliff_surface(length: int, w_grid: tuple[float, float, int], b_grid: tuple[float, float, int]) -> np.ndarray:
     return cliff_loss(np.linspace(*w_grid), np.linspace(*b_grid), length=length)
 
@@ -497,6 +660,8 @@ def _draw_path(ax, path: CliffPath, colour: str, label: str, note_y: float) -> N
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=colour, lw=0.8))
 
 
+@declare(clip=Positive(), lr=Positive(), steps=Int(1, MAX_STEPS), length=Optional(Int(1, MAX_LENGTH)),
+         example=dict(clip=1.0, lr=0.3, steps=3, length=3))
 def cliff_figure(clip: float, lr: float, *, steps: int = 100, length: int | None = None):
     r"""The chapter's second interactive figure: gradient descent on the
     one-unit cliff (:func:`cliff_loss`, sigmoid, T = ``length``, by default
@@ -562,6 +727,12 @@ class AddingRun:
         return self.test_mse is not None and self.test_mse < ADDING_ONE_VALUE
 
 
+@declare(model=Choice(MODEL_KINDS), length=Int(2, MAX_LENGTH), lr=Positive(_MAX_LR), steps=Optional(Int(0, MAX_STEPS)),
+         clip=Optional(Sequence(Choice(CLIP_KINDS) | Positive(), 2, 2)), momentum=Optional(Probability()),
+         hidden_size=Optional(Int(1, MAX_HIDDEN)), batch_size=Optional(Int(1, MAX_STEPS)),
+         n_train=Optional(Int(1, MAX_STEPS)), n_test=Optional(Int(1, MAX_STEPS)), seed=Seed(),
+         example=dict(model="rnn", length=3, lr=0.1, steps=2, clip=("norm", 1.0), hidden_size=2,
+                      batch_size=2, n_train=4, n_test=4))
 def adding_run(
     model: str,
     length: int,
@@ -594,25 +765,46 @@ def adding_run(
     check_choice(model, "model", MODEL_KINDS)
     length = check_positive_int(length, "length", minimum=2)
     seed = check_seed(seed)
-    hidden_size = settings.hidden_size if hidden_size is None else hidden_size
+    clip = check_clip(clip)
+    steps = check_positive_int(settings.steps if steps is None else steps, "steps", minimum=0)
+    hidden_size = check_positive_int(settings.hidden_size if hidden_size is None else hidden_size, "hidden_size")
+    batch_size = check_positive_int(settings.batch_size if batch_size is None else batch_size, "batch_size")
+    n_train = check_positive_int(settings.n_train if n_train is None else n_train, "n_train")
+    n_test = check_positive_int(settings.n_test if n_test is None else n_test, "n_test")
+    if batch_size > n_train:
+        raise ValueError(f"batch_size must be at most n_train (each update draws batch_size distinct "
+                         f"sequences); got batch_size={batch_size}, n_train={n_train}")
+    _check_budget(steps * length, MAX_STEPS, f"steps * length = {steps:,} * {length:,}", "recurrence steps")
+    _check_memory(4 * length * (2 * (n_train + n_test) + 16 * hidden_size * (batch_size + n_test)),
+                  f"length={length:,} with n_train={n_train:,}, n_test={n_test:,}, batch_size={batch_size:,} "
+                  f"and hidden_size={hidden_size:,}")
     if model == "rnn":
         net: RecurrentNet = VanillaRNN(2, hidden_size, 1, "tanh", init="orthogonal", radius=1.0, seed=seed)
     else:
         net = LSTMNet(2, hidden_size, 1, seed=seed)
-    train_x, train_y = adding_problem(settings.n_train if n_train is None else n_train, length, seed=seed)
-    test_data = adding_problem(settings.n_test if n_test is None else n_test, length,
-                               seed=derived_seed(seed + settings.test_seed_offset))
+    train_x, train_y = adding_problem(n_train, length, seed=seed)
+    test_data = adding_problem(n_test, length, seed=derived_seed(seed + settings.test_seed_offset))
     start = time.perf_counter()
-    history = train(net, train_x, train_y, steps=settings.steps if steps is None else steps, lr=lr,
-                    batch_size=settings.batch_size if batch_size is None else batch_size, clip=clip,
+    history = train(net, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size, clip=clip,
                     momentum=settings.momentum if momentum is None else momentum, loss="mse", seed=seed,
                     progress="auto")
     test_mse = None if history.diverged else task_loss(net, *test_data)
     if test_mse is not None and not math.isfinite(test_mse):
         test_mse = None  # finite training losses, but the last update blew it up
-    return AddingRun(model, length, lr, check_clip(clip), history, test_mse, time.perf_counter() - start)
+    return AddingRun(model, length, lr, clip, history, test_mse, time.perf_counter() - start)
 
 
+def _plot_run_example() -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+
+    return dict(ax=plt.figure().add_subplot(), history=History(steps=2, step_loss=[1.0, 0.5], grad_norms=[1.0, 2.0]),
+                label="run", color="black", window=2)
+
+
+@declare(ax=Unchecked("a matplotlib Axes, checked in the body (matplotlib is imported only to draw)"),
+         history=Instance(History), label=Unchecked("legend text: any string (matplotlib shows it as given)"),
+         color=Unchecked("any matplotlib colour; matplotlib checks it"),
+         what=Choice(("loss", "grad_norm")), window=Int(1, MAX_STEPS), example=_plot_run_example)
 def plot_run(ax, history: History, *, label: str, color: str, what: str = "loss", window: int = 10) -> None:
     r"""Draw one training run on ``ax``: the loss (``what="loss"``, a
     moving average over ``window`` steps) or the gradient norm before
@@ -622,6 +814,10 @@ def plot_run(ax, history: History, *, label: str, color: str, what: str = "loss"
     A diverged run ends with an ``x`` at the step where it stopped and the
     note "diverged at step N", so it cannot be mistaken for a short run.
     """
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes; got {type(ax).__name__}")
     check_choice(what, "what", ("loss", "grad_norm"))
     window = check_positive_int(window, "window")
     values = np.asarray(history.step_loss if what == "loss" else history.grad_norms, dtype=np.float64)

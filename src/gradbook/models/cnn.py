@@ -39,14 +39,42 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_choice, check_positive_int, check_seed
+from .._validate import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_STEPS,
+    Array,
+    Bool,
+    Choice,
+    Int,
+    Instance,
+    Module,
+    Optional,
+    Seed,
+    Sequence as SequenceOf,
+    check_choice,
+    check_positive_int,
+    check_seed,
+    declare,
+)
 from ..data import SIDE
-from .mlp import ACTIVATION_MODULES, ACTIVATIONS, check_init, count_parameters, init_layer, mlp
+from .mlp import (
+    ACTIVATION_MODULES,
+    ACTIVATIONS,
+    INIT,
+    WIDTH,
+    check_init,
+    check_parameter_count,
+    count_parameters,
+    init_layer,
+    mlp,
+)
 
 __all__ = [
     "DEFAULT_INIT",
     "conv_output_size",
     "conv_parameter_count",
+    "IMAGES",
     "conv2d_loops",
     "shared_kernel_gradient",
     "small_cnn",
@@ -74,6 +102,7 @@ DEFAULT_INIT = {"sigmoid": "nielsen", "tanh": "xavier", "relu": "he"}
 # ------------------------------------------------------------------ counting
 
 
+@declare(size=Int(1), kernel=Int(1), padding=Int(0), stride=Int(1), example=dict(size=8, kernel=3))
 def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1) -> int:
     r"""Side of a convolution's output: :math:`\lfloor (n + 2p - k)/s \rfloor + 1`.
 
@@ -95,6 +124,8 @@ def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1) 
     return (size + 2 * padding - kernel) // stride + 1
 
 
+@declare(in_channels=Int(1), out_channels=Int(1), kernel=Int(1), bias=Bool(),
+         example=dict(in_channels=1, out_channels=2, kernel=3))
 def conv_parameter_count(in_channels: int, out_channels: int, kernel: int, bias: bool = True) -> int:
     r"""Trainable parameters of a full ``Conv2d``: :math:`c_{out}(c_{in} k^2 + 1)`.
 
@@ -118,9 +149,39 @@ def _as_image_batch(x: Any, name: str) -> torch.Tensor:
         raise ValueError(
             f"{name} must have shape (batch, channels, height, width); got shape {tuple(x.shape)}"
         )
+    if 0 in x.shape:
+        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
+    if not torch.isfinite(x.detach()).all():
+        raise ValueError(f"{name} contains NaN or infinite values; all values must be finite")
     return x
 
 
+def _output_side(x: torch.Tensor, name: str, kh: int, kw: int, padding: int, out_channels: int
+                 ) -> tuple[int, int]:
+    """(H', W') of a stride-1 convolution of ``x`` by a kh x kw kernel, or raise
+    if the kernel does not fit, or if the loops over the output positions
+    would take more than MAX_STEPS steps or the padded input or the result
+    more than MAX_BYTES."""
+    n, c_in, h, w = x.shape
+    out_h, out_w = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"a {kh}x{kw} kernel does not fit a padded {h}x{w} input")
+    if out_h * out_w > MAX_STEPS:
+        raise ValueError(f"{name} and padding give {out_h * out_w:,} output positions, one loop "
+                         f"step each; at most {MAX_STEPS:,}")
+    floats = max(n * c_in * (h + 2 * padding) * (w + 2 * padding), n * out_channels * out_h * out_w)
+    if floats * x.element_size() > MAX_BYTES:
+        raise ValueError(f"{name} and padding would need {floats * x.element_size() / 1024**3:.1f} GiB; "
+                         f"at most {MAX_BYTES / 1024**3:g} GiB")
+    return out_h, out_w
+
+
+#: An image batch: a 4-D float tensor (batch, channels, height, width).
+IMAGES = Array(4)
+
+
+@declare(x=IMAGES, weight=IMAGES, bias=Optional(Array(1)), padding=Int(0),
+         example=lambda: dict(x=torch.ones(1, 1, 4, 4), weight=torch.ones(2, 1, 3, 3), bias=torch.zeros(2)))
 def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
                  padding: int = 0) -> torch.Tensor:
     r"""A 2-D convolution (cross-correlation, as in deep learning) by loops.
@@ -146,10 +207,10 @@ def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
         raise ValueError(f"weight expects {c_w} input channels; x has {c_in}")
     if bias is not None and (not isinstance(bias, torch.Tensor) or bias.shape != (c_out,)):
         raise ValueError(f"bias must be a tensor of shape ({c_out},); got {getattr(bias, 'shape', bias)}")
+    if bias is not None and not torch.isfinite(bias.detach()).all():
+        raise ValueError("bias contains NaN or infinite values; all values must be finite")
+    out_h, out_w = _output_side(x, "x", kh, kw, padding, c_out)
     xp = F.pad(x, (padding, padding, padding, padding))
-    out_h, out_w = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
-    if out_h < 1 or out_w < 1:
-        raise ValueError(f"a {kh}x{kw} kernel does not fit a padded {h}x{w} input")
     out = torch.zeros(n, c_out, out_h, out_w, dtype=x.dtype)
     for i in range(out_h):
         for j in range(out_w):
@@ -160,6 +221,8 @@ def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     return out
 
 
+@declare(delta=IMAGES, a=IMAGES, kernel=Int(1), padding=Int(0),
+         example=lambda: dict(delta=torch.ones(1, 2, 2, 2), a=torch.ones(1, 1, 4, 4), kernel=3))
 def shared_kernel_gradient(delta: torch.Tensor, a: torch.Tensor, kernel: int,
                            padding: int = 0) -> torch.Tensor:
     r"""The gradient of a shared kernel, summed position by position.
@@ -186,13 +249,13 @@ def shared_kernel_gradient(delta: torch.Tensor, a: torch.Tensor, kernel: int,
     padding = check_positive_int(padding, "padding", minimum=0)
     if delta.shape[0] != a.shape[0]:
         raise ValueError(f"delta has {delta.shape[0]} samples, a has {a.shape[0]}")
-    ap = F.pad(a, (padding, padding, padding, padding))
-    out_h, out_w = ap.shape[2] - kernel + 1, ap.shape[3] - kernel + 1
+    out_h, out_w = _output_side(a, "a", kernel, kernel, padding, delta.shape[1])
     if tuple(delta.shape[2:]) != (out_h, out_w):
         raise ValueError(
             f"delta must have spatial shape ({out_h}, {out_w}) for a {kernel}x{kernel} kernel "
             f"on this input; got {tuple(delta.shape[2:])}"
         )
+    ap = F.pad(a, (padding, padding, padding, padding))
     grad = torch.zeros(delta.shape[1], a.shape[1], kernel, kernel, dtype=a.dtype)
     for i in range(out_h):
         for j in range(out_w):
@@ -204,6 +267,17 @@ def shared_kernel_gradient(delta: torch.Tensor, a: torch.Tensor, kernel: int,
 # ------------------------------------------------------------------ the nets
 
 
+def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    """A 3x3 ``Conv2d`` with padding 1, its weights left unset (``skip_init``:
+    no draw from torch's global generator); :func:`_initialise` fills them."""
+    return torch.nn.utils.skip_init(nn.Conv2d, in_channels, out_channels, 3, padding=1)
+
+
+def _linear(n_in: int, n_out: int) -> nn.Linear:
+    """A ``Linear`` layer with its weights left unset, as :func:`_conv3x3`."""
+    return torch.nn.utils.skip_init(nn.Linear, n_in, n_out)
+
+
 def _initialise(net: nn.Module, init: str | float, seed: int) -> nn.Module:
     gen = torch.Generator().manual_seed(seed)
     for m in net.modules():
@@ -212,6 +286,8 @@ def _initialise(net: nn.Module, init: str | float, seed: int) -> nn.Module:
     return net
 
 
+@declare(channels=WIDTH, activation=Choice(ACTIVATIONS), init=Optional(INIT), seed=Seed(),
+         example=dict(channels=2))
 def small_cnn(channels: int = 8, activation: str = "relu", init: str | float | None = None,
               seed: int = 0) -> nn.Sequential:
     """The chapter's CNN for the 8x8 digits.
@@ -219,57 +295,75 @@ def small_cnn(channels: int = 8, activation: str = "relu", init: str | float | N
     ``(n, 64) -> 1x8x8 -> conv3x3(channels) -> act -> maxpool2 -> 4x4
     -> conv3x3(2*channels) -> act -> maxpool2 -> 2x2 -> linear(10)``,
     both convolutions with padding 1. With ``channels=8`` it has 1,898
-    parameters.
+    parameters. Draws nothing from torch's global generator.
     """
     channels = check_positive_int(channels, "channels")
     check_choice(activation, "activation", ACTIVATIONS)
     init = DEFAULT_INIT[activation] if init is None else init
     check_init(init)
     seed = check_seed(seed)
+    features = 2 * channels * (SIDE // 4) ** 2
+    check_parameter_count(10 * channels + 2 * channels * (9 * channels + 1) + 10 * (features + 1),
+                          "channels")
     act = ACTIVATION_MODULES[activation]
     net = nn.Sequential(
         nn.Unflatten(1, (1, SIDE, SIDE)),
-        nn.Conv2d(1, channels, 3, padding=1), act(), nn.MaxPool2d(2),
-        nn.Conv2d(channels, 2 * channels, 3, padding=1), act(), nn.MaxPool2d(2),
+        _conv3x3(1, channels), act(), nn.MaxPool2d(2),
+        _conv3x3(channels, 2 * channels), act(), nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(2 * channels * (SIDE // 4) ** 2, 10),
+        _linear(features, 10),
     )
     return _initialise(net, init, seed)
 
 
+@declare(depth=Int(1, MAX_DEPTH), channels=WIDTH, activation=Choice(ACTIVATIONS), init=Optional(INIT),
+         seed=Seed(), example=dict(depth=2, channels=2))
 def deep_cnn(depth: int, channels: int = 4, activation: str = "sigmoid",
              init: str | float | None = None, seed: int = 0) -> nn.Sequential:
     """A plain deep CNN for the gradient measurements: ``depth`` layers of
     ``channels`` 3x3 kernels with padding 1 (every layer keeps the 8x8 size,
     no pooling), each followed by ``activation``, then a linear read-out to 10
-    classes. Takes (n, 64) rows."""
+    classes. Takes (n, 64) rows. Draws nothing from torch's global generator."""
     depth = check_positive_int(depth, "depth")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"depth must be an integer from 1 to {MAX_DEPTH:,}; got {depth}")
     channels = check_positive_int(channels, "channels")
     check_choice(activation, "activation", ACTIVATIONS)
     init = DEFAULT_INIT[activation] if init is None else init
     check_init(init)
     seed = check_seed(seed)
+    check_parameter_count(10 * channels + (depth - 1) * channels * (9 * channels + 1)
+                          + 10 * (channels * SIDE * SIDE + 1), "depth and channels")
     layers: list[nn.Module] = [nn.Unflatten(1, (1, SIDE, SIDE))]
     for i in range(depth):
-        layers += [nn.Conv2d(1 if i == 0 else channels, channels, 3, padding=1), ACTIVATION_MODULES[activation]()]
-    layers += [nn.Flatten(), nn.Linear(channels * SIDE * SIDE, 10)]
+        layers += [_conv3x3(1 if i == 0 else channels, channels), ACTIVATION_MODULES[activation]()]
+    layers += [nn.Flatten(), _linear(channels * SIDE * SIDE, 10)]
     return _initialise(nn.Sequential(*layers), init, seed)
 
 
+@declare(depth=Int(1, MAX_DEPTH), width=WIDTH, activation=Choice(ACTIVATIONS), init=Optional(INIT),
+         seed=Seed(), example=dict(depth=2, width=3))
 def deep_mlp(depth: int, width: int = 64, activation: str = "sigmoid",
              init: str | float | None = None, seed: int = 0) -> nn.Sequential:
     """The MLP twin of :func:`deep_cnn`: ``[64] + [width] * depth + [10]``
     built by :func:`gradbook.models.mlp.mlp`, with the same default initialisation
     per activation."""
     depth = check_positive_int(depth, "depth")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"depth must be an integer from 1 to {MAX_DEPTH:,}; got {depth}")
+    width = check_positive_int(width, "width")
     check_choice(activation, "activation", ACTIVATIONS)
     init = DEFAULT_INIT[activation] if init is None else init
+    check_init(init)
+    check_parameter_count((SIDE * SIDE + 1) * width + (depth - 1) * (width + 1) * width + (width + 1) * 10,
+                          "depth and width")
     return mlp([SIDE * SIDE] + [width] * depth + [10], activation=activation, init=init, seed=seed)
 
 
 # -------------------------------------------------------------- LeNet-5 (1998)
 
 
+@declare(example=dict())
 class ScaledTanh(nn.Module):
     r"""LeNet-5's squashing function :math:`f(a) = A \tanh(S a)`, with
     :math:`A = 1.7159` and :math:`S = 2/3` (LeCun et al. 1998, appendix A)."""
@@ -277,10 +371,14 @@ class ScaledTanh(nn.Module):
     A = 1.7159
     S = 2.0 / 3.0
 
+    def __init__(self) -> None:
+        super().__init__()
+
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         return self.A * torch.tanh(self.S * a)
 
 
+@declare(channels=WIDTH, example=dict(channels=2))
 class Subsampling(nn.Module):
     """LeNet-5's S2 and S4 layers: each unit adds the four inputs of its 2x2
     block, multiplies the sum by a trainable coefficient and adds a trainable
@@ -297,10 +395,14 @@ class Subsampling(nn.Module):
         return summed * self.coefficient.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 
+@declare(table=SequenceOf(SequenceOf(Int(0), 1), 1, MAX_DEPTH), in_channels=WIDTH, kernel=WIDTH,
+         example=dict(table=[[0], [0, 1]], in_channels=2, kernel=3))
 class PartialConv2d(nn.Module):
     """A convolution in which output map ``o`` sees only the input maps
     ``table[o]``: one small ``Conv2d`` per output map, so that the
-    parameters that exist are exactly the ones the table allows."""
+    parameters that exist are exactly the ones the table allows. Its weights
+    start as PyTorch's default initialisation draws them, from torch's global
+    generator (:func:`lenet5` seeds it and restores it afterwards)."""
 
     def __init__(self, table: Sequence[Sequence[int]], in_channels: int, kernel: int) -> None:
         super().__init__()
@@ -315,12 +417,15 @@ class PartialConv2d(nn.Module):
                     f"table[{o}] must list distinct input maps in 0..{in_channels - 1}; got {list(inputs)}"
                 )
         self.table = [tuple(int(c) for c in inputs) for inputs in table]
+        check_parameter_count(sum(len(inputs) * kernel * kernel + 1 for inputs in self.table),
+                              "table and kernel")
         self.convs = nn.ModuleList(nn.Conv2d(len(inputs), 1, kernel) for inputs in self.table)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([conv(x[:, list(inputs)]) for conv, inputs in zip(self.convs, self.table)], 1)
 
 
+@declare(in_features=WIDTH, classes=WIDTH, seed=Seed(), example=dict(in_features=3, classes=2))
 class RBFOutput(nn.Module):
     r"""LeNet-5's output layer: unit :math:`i` computes the squared distance
     :math:`\sum_j (x_j - w_{ij})^2` to a fixed code :math:`w_i`. The paper's
@@ -333,6 +438,7 @@ class RBFOutput(nn.Module):
         super().__init__()
         in_features = check_positive_int(in_features, "in_features")
         classes = check_positive_int(classes, "classes")
+        check_parameter_count(in_features * classes, "in_features and classes")
         gen = torch.Generator().manual_seed(check_seed(seed))
         codes = torch.randint(0, 2, (classes, in_features), generator=gen).float() * 2 - 1
         self.register_buffer("codes", codes)
@@ -361,6 +467,7 @@ LENET5_PAPER = {
 }
 
 
+@declare(variant=Choice(("paper", "torch")), seed=Seed(), example=dict(variant="torch"))
 def lenet5(variant: str = "paper", seed: int = 0) -> nn.Sequential:
     """LeNet-5 for 32x32 inputs (n, 1, 32, 32), untrained.
 
@@ -418,6 +525,8 @@ def _connections(m: nn.Module, out: tuple[int, ...]) -> int:
     return 0
 
 
+@declare(model=Module(), x=Instance(torch.Tensor, what="a torch.Tensor"),
+         example=lambda: dict(model=lenet5("torch"), x=torch.zeros(1, 1, 32, 32)))
 def count_connections(model: nn.Module, x: torch.Tensor) -> int:
     """Connections of ``model`` on input ``x`` (one sample is enough): for
     every unit of every weighted layer, its inputs plus one for the bias.
@@ -439,15 +548,22 @@ def count_connections(model: nn.Module, x: torch.Tensor) -> int:
 
     hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)
              and not any(isinstance(p, PartialConv2d) and m in p.convs for p in model.modules())]
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample; got shape {tuple(x.shape)}")
+    if not torch.isfinite(x.detach()).all():
+        raise ValueError("x contains NaN or infinite values; all values must be finite")
     try:
         with torch.no_grad():
             model(x[:1])
+    except RuntimeError as exc:
+        raise ValueError(f"x of shape {tuple(x.shape)} does not fit the model: {exc}") from None
     finally:
         for h in hooks:
             h.remove()
     return total[0]
 
 
+@declare(variant=Choice(("paper", "torch")), example=dict(variant="torch"))
 def lenet5_table(variant: str = "paper") -> pd.DataFrame:
     """Trainable parameters and connections of each LeNet-5 layer, computed
     from the torch module on a 32x32 input.

@@ -23,11 +23,19 @@ import torch
 from torch import nn
 
 from .._validate import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    Array,
     Choice,
+    Int,
     Instance,
     LayerSizes,
+    Module,
+    Optional,
     Positive,
+    Probability,
     Seed,
+    Unchecked,
     check_choice,
     check_layer_sizes,
     check_module,
@@ -44,7 +52,12 @@ __all__ = [
     "ACTIVATIONS",
     "INITS",
     "ACTIVATION_MODULES",
+    "INIT",
+    "BYTES_PER_PARAMETER",
+    "WIDTH",
+    "GENERATOR",
     "check_init",
+    "check_parameter_count",
     "init_layer",
     "mlp",
     "linear_layers",
@@ -71,6 +84,23 @@ INITS = ("nielsen", "standard", "xavier", "he")
 ACTIVATION_MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
+#: What an ``init`` argument accepts: a rule's name or a weight standard deviation.
+INIT = Choice(INITS) | Positive(1e6)
+
+#: Bytes per trainable number of a net: float32 weights, their gradients and
+#: a momentum buffer.
+BYTES_PER_PARAMETER = 12
+
+#: What a count of units, channels or features accepts: an integer >= 1, at
+#: most the largest whose weights could fit ``MAX_BYTES`` with a single input
+#: (the builders then check the whole net's parameters).
+WIDTH = Int(1, MAX_BYTES // BYTES_PER_PARAMETER)
+
+#: A generator argument: a ``torch.Generator``.
+GENERATOR = Instance(torch.Generator, what="a torch.Generator")
+
+
+@declare(init=INIT, name=Unchecked("the argument's name, used in messages"), example=dict(init="he"))
 def check_init(init: str | float, name: str = "init") -> str | float:
     """Return ``init`` if it is one of :data:`INITS` or a finite number > 0
     (a weight standard deviation); raise otherwise."""
@@ -83,12 +113,23 @@ def check_init(init: str | float, name: str = "init") -> str | float:
     return init
 
 
-#: What an ``init`` argument accepts: a rule's name or a weight standard deviation.
-INIT = Choice(INITS) | Positive(1e6)
+@declare(count=Int(0), what=Unchecked("words naming the settings that give the count, for the message"),
+         example=dict(count=10, what="sizes"))
+def check_parameter_count(count: int, what: str) -> int:
+    """Return ``count`` if a net of ``count`` trainable numbers fits
+    ``MAX_BYTES`` (with their gradients and a momentum buffer, float32);
+    raise a ``ValueError`` naming ``what`` (the settings that gave the count)
+    otherwise. The builders call it before they allocate anything."""
+    if count * BYTES_PER_PARAMETER > MAX_BYTES:
+        raise ValueError(
+            f"{what} would give {count:,} parameters, about "
+            f"{count * BYTES_PER_PARAMETER / 1024**3:.1f} GiB with their gradients and momentum; "
+            f"at most {MAX_BYTES / 1024**3:g} GiB")
+    return count
 
 
 @declare(layer=Instance(nn.Linear, nn.Conv2d, what="a torch.nn.Linear or torch.nn.Conv2d"),
-         init=INIT, gen=Instance(torch.Generator),
+         init=INIT, gen=GENERATOR,
          example=lambda: dict(layer=nn.Linear(3, 2), init="he", gen=torch.Generator().manual_seed(0)))
 def init_layer(layer: nn.Linear | nn.Conv2d, init: str | float, gen: torch.Generator) -> None:
     """Fill one layer's weights and biases in place, from ``gen``.
@@ -182,6 +223,7 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+@declare(model=Module(), example=lambda: dict(model=mlp([3, 2])))
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
     """All ``nn.Linear`` layers of ``model``, input side first."""
     check_module(model)
@@ -191,6 +233,7 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     return layers
 
 
+@declare(model=Module(), example=lambda: dict(model=mlp([3, 2, 2])))
 def hidden_layers(model: nn.Module) -> list[nn.Linear]:
     """The linear layers that feed hidden units: all but the output layer."""
     layers = linear_layers(model)
@@ -199,6 +242,7 @@ def hidden_layers(model: nn.Module) -> list[nn.Linear]:
     return layers[:-1]
 
 
+@declare(model=Module(), example=lambda: dict(model=mlp([3, 2])))
 def weighted_layers(model: nn.Module) -> list[nn.Linear | nn.Conv2d]:
     """All ``nn.Conv2d`` and ``nn.Linear`` layers of ``model``, input side first."""
     check_module(model)
@@ -208,6 +252,7 @@ def weighted_layers(model: nn.Module) -> list[nn.Linear | nn.Conv2d]:
     return layers
 
 
+@declare(model=Module(), example=lambda: dict(model=mlp([3, 2])))
 def io_sizes(model: nn.Module) -> tuple[int | None, int | None]:
     """(inputs, outputs) of ``model``: the input width where the net starts
     with an ``nn.Unflatten`` of each row (a CNN fed flat rows) or where its
@@ -225,6 +270,7 @@ def io_sizes(model: nn.Module) -> tuple[int | None, int | None]:
     return n_in, last.out_features if isinstance(last, nn.Linear) else None
 
 
+@declare(model=Module(), example=lambda: dict(model=mlp([3, 2, 2])))
 def activation_of(model: nn.Module) -> str:
     """The name of the hidden activation of a net built by :func:`mlp`."""
     check_module(model)
@@ -238,6 +284,8 @@ def activation_of(model: nn.Module) -> str:
 # ------------------------------------------------------------------ dropout
 
 
+@declare(h=Instance(torch.Tensor, what="a torch.Tensor"), p=Probability(), generator=Optional(GENERATOR),
+         check=False, example=lambda: dict(h=torch.ones(2, 3), p=0.5, generator=torch.Generator().manual_seed(0)))
 def inverted_dropout(h: torch.Tensor, p: float, generator: torch.Generator | None = None
                      ) -> torch.Tensor:
     r"""Inverted dropout: drop each unit with probability ``p``, scale the survivors.
@@ -256,17 +304,27 @@ def inverted_dropout(h: torch.Tensor, p: float, generator: torch.Generator | Non
     """
     if not isinstance(h, torch.Tensor):
         raise TypeError(f"h must be a torch.Tensor; got {type(h).__name__}")
+    if not torch.isfinite(h.detach()).all():
+        raise ValueError("h contains NaN or infinite values; all activations must be finite")
     p = check_probability(p, "p")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None; got {type(generator).__name__}")
     if p == 0.0:
         return h
     keep = torch.rand(h.shape, generator=generator) >= p
     return h * keep / (1.0 - p)
 
 
+@declare(p=Probability(), seed=Seed(), example=dict(p=0.5))
 class InvertedDropout(nn.Module):
     """:func:`inverted_dropout` as a layer, active in training mode only, with
     its own seeded generator (so that runs are reproducible without touching
-    torch's global random state)."""
+    torch's global random state).
+
+    The forward pass draws the same mask and scales by the same factor as
+    :func:`inverted_dropout`, without its check of the activations: in a net
+    whose training diverges they become NaN, and the training loop, not this
+    layer, reports the divergence (naming the learning rate)."""
 
     def __init__(self, p: float, seed: int = 0) -> None:
         super().__init__()
@@ -274,14 +332,17 @@ class InvertedDropout(nn.Module):
         self.generator = torch.Generator().manual_seed(check_seed(seed))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if not self.training:
+        if not self.training or self.p == 0.0:
             return h
-        return inverted_dropout(h, self.p, self.generator)
+        keep = torch.rand(h.shape, generator=self.generator) >= self.p
+        return h * keep / (1.0 - self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
+@declare(sizes=LayerSizes(3), p=Probability(), activation=Choice(ACTIVATIONS), init=INIT, seed=Seed(),
+         example=dict(sizes=[4, 3, 2], p=0.5))
 def dropout_mlp(sizes: Sequence[int], p: float, *, activation: str = "relu",
                 init: str | float = "he", seed: int = 0) -> nn.Sequential:
     """:func:`mlp` with an :class:`InvertedDropout` layer after
@@ -304,6 +365,8 @@ def dropout_mlp(sizes: Sequence[int], p: float, *, activation: str = "relu",
 # --------------------------------------------------------- the deep variants
 
 
+@declare(sizes=LayerSizes(3), activation=Choice(ACTIVATIONS), init=INIT, seed=Seed(),
+         example=dict(sizes=[4, 3, 2]))
 def batchnorm_mlp(sizes: Sequence[int], activation: str = "sigmoid",
                   init: str | float = 0.1, seed: int = 0) -> nn.Sequential:
     r""":func:`mlp` with batch normalisation (Ioffe & Szegedy
@@ -327,6 +390,8 @@ def batchnorm_mlp(sizes: Sequence[int], activation: str = "sigmoid",
     return nn.Sequential(*layers)
 
 
+@declare(n_in=WIDTH, width=WIDTH, depth=Int(1, MAX_DEPTH), n_out=WIDTH, activation=Choice(ACTIVATIONS),
+         init=INIT, seed=Seed(), example=dict(n_in=4, width=3, depth=2, n_out=2))
 class ResidualMLP(nn.Module):
     r"""A fully connected net with identity skips (He et al. 2016):
 
@@ -356,6 +421,10 @@ class ResidualMLP(nn.Module):
         width = check_positive_int(width, "width")
         depth = check_positive_int(depth, "depth")
         n_out = check_positive_int(n_out, "n_out")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"depth must be an integer from 1 to {MAX_DEPTH:,}; got {depth}")
+        check_parameter_count(n_in * width + (depth - 1) * width * width + width * n_out
+                              + depth * width + n_out, "n_in, width, depth and n_out")
         check_choice(activation, "activation", ACTIVATIONS)
         check_init(init)
         gen = torch.Generator().manual_seed(check_seed(seed))
@@ -377,6 +446,7 @@ class ResidualMLP(nn.Module):
         return output(h)
 
 
+@declare(model=Module(), example=lambda: dict(model=mlp([3, 2])))
 def count_parameters(model: nn.Module) -> int:
     """The number of trainable numbers (entries of the tensors with
     ``requires_grad``: weights, biases, batch-norm scales). Buffers, such as
@@ -386,6 +456,8 @@ def count_parameters(model: nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
+@declare(model=Module(), perm=Array(1, integer=True, low=0),
+         example=lambda: dict(model=mlp([3, 2]), perm=torch.tensor([2, 0, 1])))
 def permute_first_layer(model: nn.Sequential, perm: torch.Tensor) -> nn.Sequential:
     r"""A copy of an MLP whose first layer reads shuffled pixels as the
     original read the originals: :math:`W' = W[:, \pi]`.

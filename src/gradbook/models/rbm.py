@@ -108,18 +108,47 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validate import as_features, check_choice, check_positive_float, check_positive_int, check_seed
+from .._validate import (
+    MAX_BYTES,
+    MAX_STEPS,
+    Array,
+    Bool,
+    Choice,
+    Float,
+    Function,
+    Instance,
+    Int,
+    Optional,
+    Positive,
+    Probability,
+    Seed,
+    Sequence as SequenceOf,
+    as_features,
+    check_choice,
+    check_positive_int,
+    check_seed,
+    declare,
+)
+from .mlp import WIDTH
 
 __all__ = [
     "MAX_ENUMERATED_UNITS",
-    "BernoulliRBM",
-    "CDUpdate",
-    "LogPartitionEstimate",
-    "ais_log_partition",
-    "cd_update",
-    "free_energy",
     "uniform_from_bits",
+    "free_energy",
+    "LogPartitionEstimate",
+    "MAX_PLAIN_AIS_STEPS",
+    "ais_log_partition",
+    "CDUpdate",
+    "cd_update",
+    "MAX_LEARNING_RATE",
+    "RBM_PARAMETERS",
+    "BernoulliRBM",
 ]
+
+__undeclared__ = {
+    "CDUpdate": "the record cd_update returns",
+    "LogPartitionEstimate": "the record ais_log_partition and BernoulliRBM.ais_log_partition return",
+}
 
 #: The largest layer ``BernoulliRBM.log_partition()`` enumerates (2**20 states).
 MAX_ENUMERATED_UNITS = 20
@@ -141,6 +170,12 @@ _SMALL_WORK = 1 << 20
 _MONITOR_ROWS = 256
 
 
+#: A tiny binary data set for the declared example calls.
+_TINY = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], dtype=np.float32)
+
+
+@declare(bits=Instance(np.random.BitGenerator, what="a numpy.random.BitGenerator"), check=False,
+         example=lambda: dict(bits=np.random.SFC64(0)))
 def uniform_from_bits(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor:
     """Uniform numbers in [0, 1) of the given shape, float32 with 23 random bits.
 
@@ -151,8 +186,16 @@ def uniform_from_bits(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor
     book's CPU this costs about 2.5 ns a number, against 5 to 8 for
     ``torch.rand`` or numpy's ``Generator.random``; an RBM update draws one
     number per sampled unit, so this is a large share of the time.
+    Called in the training loop: it checks its arguments itself, cheaply.
     """
+    if not isinstance(bits, np.random.BitGenerator):
+        raise TypeError(f"bits must be a numpy.random.BitGenerator; got {type(bits).__name__}")
+    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
+        raise ValueError(f"shape must be integers >= 0; got {shape!r:.80}")
     count = math.prod(shape)
+    if count * 8 > MAX_BYTES:
+        raise ValueError(f"shape {shape} asks for {count:,} numbers, {count * 8 / 1024**3:.1f} GiB "
+                         f"while drawn; at most {MAX_BYTES / 1024**3:g} GiB")
     words = bits.random_raw((count + 1) // 2).view(np.int32)[:count]
     mantissa = torch.from_numpy(words).bitwise_and_(0x7FFFFF).bitwise_or_(0x3F800000)
     return mantissa.view(torch.float32).sub_(1.0).view(shape)
@@ -188,12 +231,32 @@ def _softplus(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
 
 
+def _check_shapes(W: Any, b: Any, c: Any, **rows: Any) -> None:
+    """Raise a ValueError naming the argument whose shape does not fit W (m, n):
+    b (n,), c (m,), each of ``rows`` (r, n)."""
+    shape = tuple(np.shape(W))
+    if len(shape) != 2:
+        raise ValueError(f"W must be a 2-D matrix (m, n); got shape {shape}")
+    m, n = shape
+    for name, value, want in (("b", b, (n,)), ("c", c, (m,))):
+        if tuple(np.shape(value)) != want:
+            raise ValueError(f"{name} must have shape {want} for W of shape {shape}; "
+                             f"got {tuple(np.shape(value))}")
+    for name, value in rows.items():
+        got = tuple(np.shape(value))
+        if len(got) != 2 or got[1] != n:
+            raise ValueError(f"{name} must have shape (rows, {n}) for W of shape {shape}; got {got}")
+
+
+@declare(v=Array(2), W=Array(2), b=Array(1), c=Array(1),
+         example=dict(v=_TINY, W=np.zeros((2, 3)), b=np.zeros(3), c=np.zeros(2)))
 def free_energy(v: Any, W: Any, b: Any, c: Any) -> torch.Tensor:
     """F(v) = -b'v - sum_j softplus(c_j + W_j v), one value per row of ``v``.
 
     ``v`` (rows, n), ``W`` (m, n), ``b`` (n,), ``c`` (m,): arrays or tensors,
     computed in float64 (softplus(x) = log(1 + e^x), exact for any x).
     """
+    _check_shapes(W, b, c, v=v)
     v, W, b, c = (torch.as_tensor(t, dtype=torch.float64) for t in (v, W, b, c))
     return -(v @ b) - _softplus(torch.addmm(c, v, W.T)).sum(dim=1)
 
@@ -320,6 +383,14 @@ def _ais_log_partition(
     return LogPartitionEstimate.from_log_weights(log_w, log_z_base)
 
 
+#: The most annealing steps of the plain ais_log_partition: a step is a few
+#: small float64 products and a Python loop turn, some 30 microseconds.
+MAX_PLAIN_AIS_STEPS = 10**6
+
+
+@declare(W=Array(2), b=Array(1), c=Array(1), base_bias=Optional(Array(1)), runs=Int(1, MAX_STEPS),
+         steps=Int(1, MAX_PLAIN_AIS_STEPS), seed=Seed(),
+         example=dict(W=np.zeros((2, 3)), b=np.zeros(3), c=np.zeros(2), runs=2, steps=3))
 def ais_log_partition(
     W: Any, b: Any, c: Any, base_bias: Any = None, *, runs: int = 100, steps: int = 10_000,
     seed: int = 0,
@@ -334,6 +405,8 @@ def ais_log_partition(
     path draws them in blocks and samples in float32; the tests check that the
     two give the same estimate.
     """
+    _check_shapes(W, b, c, **({} if base_bias is None else {"base_bias": [base_bias]}))
+    _check_runs(runs, *np.shape(W), steps=steps)
     W, b, c = (torch.as_tensor(t, dtype=torch.float64) for t in (W, b, c))
     b_base = torch.zeros_like(b) if base_bias is None else torch.as_tensor(base_bias).double()
     m, n = W.shape
@@ -354,6 +427,23 @@ def ais_log_partition(
     return LogPartitionEstimate.from_log_weights(log_w, log_z_base)
 
 
+#: Multiply-adds allowed to the plain ais_log_partition (float64): about a minute.
+_PLAIN_AIS_WORK = 10**11
+
+
+def _check_runs(runs: int, m: int, n: int, steps: int | None = None) -> None:
+    """Annealing ``runs`` chains of an RBM with m hidden and n visible units
+    holds a few (runs, m + n) arrays: refuse more than MAX_BYTES; and, given
+    ``steps`` (the plain loop), more than _PLAIN_AIS_WORK multiply-adds."""
+    if runs * (m + n) * 8 * 8 > MAX_BYTES:
+        raise ValueError(f"{runs:,} annealing runs of {m} + {n} units would need "
+                         f"{runs * (m + n) * 64 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
+    if steps is not None and 4 * runs * steps * m * n > _PLAIN_AIS_WORK:
+        raise ValueError(f"runs={runs:,} and steps={steps:,} on {m} x {n} weights are "
+                         f"{4 * runs * steps * m * n:.1e} multiply-adds, minutes of float64 work; "
+                         f"at most {_PLAIN_AIS_WORK:.0e}")
+
+
 class CDUpdate(NamedTuple):
     """What ``cd_update()`` returns: new tensors, the arguments are left unchanged."""
 
@@ -364,6 +454,15 @@ class CDUpdate(NamedTuple):
     velocity: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # of (W, b, c)
 
 
+#: Uniform numbers for k Gibbs steps: a (k, C, units) array or k arrays (C, units).
+_NOISE = Array(3) | SequenceOf(Array(2))
+
+
+@declare(v=Array(2), W=Array(2), b=Array(1), c=Array(1), u_hid=_NOISE, u_vis=_NOISE, lr=Positive(),
+         chains=Optional(Array(2)), momentum=Probability(), weight_decay=Float(0.0),
+         velocity=Optional(SequenceOf(Array((1, 2)), 3, 3)),
+         example=lambda: dict(v=torch.ones(2, 3), W=torch.zeros(2, 3), b=torch.zeros(3), c=torch.zeros(2),
+                              u_hid=[torch.full((2, 2), 0.5)], u_vis=[torch.full((2, 3), 0.5)], lr=0.1))
 def cd_update(
     v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
     u_hid: Sequence[torch.Tensor], u_vis: Sequence[torch.Tensor], *, lr: float,
@@ -384,6 +483,7 @@ def cd_update(
     times the sum), plus momentum and weight decay (on W only) as in
     ``BernoulliRBM``; ``velocity`` is the previous update's (None: zeros).
     """
+    _check_shapes(W, b, c, v=v)
     # Positive phase: P(h = 1 | v) for the data.
     h_data = torch.sigmoid(v @ W.T + c)
     # Negative phase: k Gibbs steps h -> v -> h, from the data (CD) or the chains (PCD).
@@ -447,8 +547,9 @@ class _ContrastiveDivergence:
         m, n, n_rows = rbm.n_components, X.shape[1], X.shape[0]
         self.k, self.persistent = rbm.k, bool(rbm.persistent)
         self.momentum = float(rbm.momentum)
-        lr = float(rbm.learning_rate)
-        self.decay = 1.0 - lr * float(rbm.weight_decay)
+        self.lr = lr = float(rbm.learning_rate)
+        self.weight_decay = float(rbm.weight_decay)
+        self.decay = 1.0 - lr * self.weight_decay
         self.A = A = torch.zeros(m + 1, n + 1)
         A[:m, :n] = torch.as_tensor(rbm.components_)
         A[:m, n] = torch.as_tensor(rbm.intercept_hidden_)
@@ -542,6 +643,16 @@ class _ContrastiveDivergence:
                 velocity[:self.n_hidden, :self.n_visible].add_(self.W, alpha=self.decay - 1.0)
             A.add_(velocity)
 
+    def check_finite(self, epoch: int) -> None:
+        """Raise if the parameters overflowed (inf or NaN) during ``epoch``:
+        the step was too large for this data."""
+        if not torch.isfinite(self.A).all():
+            raise ValueError(
+                f"training diverged in epoch {epoch}: the weights overflowed to inf or NaN; "
+                f"lower learning_rate (now {self.lr:g})"
+                + (f" or weight_decay (now {self.weight_decay:g})" if self.weight_decay else "")
+                + (f" or momentum (now {self.momentum:g})" if self.momentum else ""))
+
     def store(self, rbm: BernoulliRBM) -> None:
         """Copy the state back into ``rbm``'s fitted attributes."""
         m, n = self.n_hidden, self.n_visible
@@ -554,6 +665,26 @@ class _ContrastiveDivergence:
         rbm._rng_state = self.bits.state
 
 
+#: The largest learning rate. An update moves each parameter by at most the
+#: learning rate (the statistics are probabilities) times 1 / (1 - momentum),
+#: so below this bound, and without weight decay, no run of ``MAX_STEPS``
+#: epochs can overflow float32; a run that does overflow (a large
+#: ``learning_rate * weight_decay`` scales the weights by more than 1 in size
+#: at every update) raises, naming the settings.
+MAX_LEARNING_RATE = 1e6
+
+#: What each parameter of :class:`BernoulliRBM` accepts, checked by ``fit``
+#: and ``partial_fit`` (the constructor only stores them, as scikit-learn asks).
+RBM_PARAMETERS = dict(
+    n_components=WIDTH, learning_rate=Positive(MAX_LEARNING_RATE), batch_size=WIDTH, n_iter=Int(0, MAX_STEPS),
+    verbose=Int(0), random_state=Optional(Seed()), k=Int(1, MAX_STEPS), persistent=Bool(),
+    momentum=Probability(), weight_decay=Float(0.0), callback=Optional(Function()),
+    progress=Bool() | Choice(("auto",)),
+)
+
+
+@declare(check=False, then=lambda rbm: rbm.fit(_TINY),
+         example=dict(n_components=2, n_iter=1, random_state=0, progress=False), **RBM_PARAMETERS)
 class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Bernoulli restricted Boltzmann machine trained by CD-k or persistent CD-k.
 
@@ -667,24 +798,22 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        check_positive_int(self.n_components, "n_components")
-        check_positive_float(self.learning_rate, "learning_rate")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.n_iter, "n_iter", minimum=0)
-        check_positive_int(self.verbose, "verbose", minimum=0)
-        if self.random_state is not None:
-            check_seed(self.random_state, "random_state")
-        check_positive_int(self.k, "k")
-        if not isinstance(self.persistent, (bool, np.bool_)):
-            raise TypeError(f"persistent must be True or False; got {self.persistent!r}")
-        momentum = check_positive_float(self.momentum, "momentum", allow_zero=True)
-        if momentum >= 1:
-            raise ValueError(f"momentum must lie in [0, 1); got {self.momentum!r}")
-        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError(f"callback must be callable or None; got {self.callback!r}")
-        if not isinstance(self.progress, bool):
-            check_choice(self.progress, "progress", ("auto",))
+        """Each parameter as :data:`RBM_PARAMETERS` declares it."""
+        for name, rule in RBM_PARAMETERS.items():
+            rule.check(getattr(self, name), name)
+
+    def _check_memory(self, n_rows: int, n_features: int, batch_size: int) -> None:
+        """Refuse a fit whose parameters, buffers and random numbers would need
+        more than MAX_BYTES (an estimate, in float32 numbers)."""
+        m, n, k = int(self.n_components), int(n_features), int(self.k)
+        rows = min(batch_size, n_rows)
+        chains = batch_size if self.persistent else rows
+        numbers = (6 * (m + 1) * (n + 1) + n_rows * (n + 1) + 2 * rows * (m + 1)
+                   + chains * (4 * m + 2 * n + 4) + 2 * k * chains * (n + m))
+        if numbers * 4 > MAX_BYTES:
+            raise ValueError(
+                f"n_components={m} on {n} features, with batch_size={batch_size} and k={k}, "
+                f"would need about {numbers * 4 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
 
     def _check_input(self, X: Any, name: str = "X") -> torch.Tensor:
         """X of a fitted model: 2-D, finite, in [0, 1], n_features_in_ columns."""
@@ -711,6 +840,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._check_params()
         with _threads_for(self._work(X, self.batch_size)):
             X_t = as_features(X, "X", unit_interval=True)
+            self._check_memory(X_t.shape[0], X_t.shape[1], self.batch_size)
             validate_data(self, X, reset=True, skip_check_array=True)
             self._initialise(X_t.shape[1])
             self._train(X_t, self.batch_size, self.n_iter)
@@ -727,6 +857,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         with _threads_for(self._work(X, None)):
             if not hasattr(self, "components_"):
                 X_t = as_features(X, "X", unit_interval=True)
+                self._check_memory(X_t.shape[0], X_t.shape[1], X_t.shape[0])
                 validate_data(self, X, reset=True, skip_check_array=True)
                 self._initialise(X_t.shape[1])
             else:
@@ -736,6 +867,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                         f"n_components is {self.n_components} but the fitted model has "
                         f"{self.components_.shape[0]} hidden units; call fit to start again"
                     )
+                self._check_memory(X_t.shape[0], X_t.shape[1], X_t.shape[0])
             self._train(X_t, X_t.shape[0], 1, record=False)
         return self
 
@@ -791,6 +923,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             with torch.inference_mode():
                 trainer.epoch()
             seconds += time.perf_counter() - began
+            trainer.check_finite(epoch)
             trainer.store(self)
             if record:
                 self._record(epoch, seconds, monitor)
@@ -865,6 +998,12 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         check_is_fitted(self)
         n_samples = check_positive_int(n_samples, "n_samples")
         n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+        if n_steps > MAX_STEPS:
+            raise ValueError(f"n_steps must be an integer from 0 to {MAX_STEPS:,}; got {n_steps}")
+        units = sum(self.components_.shape)
+        if n_samples * units * 4 * 6 > MAX_BYTES:
+            raise ValueError(f"n_samples={n_samples:,} chains of {units} units would need "
+                             f"{n_samples * units * 24 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
         bits = np.random.SFC64(check_seed(seed))
         W, b, c = self._weights()
         v = _bernoulli(torch.full((n_samples, W.shape[1]), 0.5), bits)
@@ -968,6 +1107,9 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         check_is_fitted(self)
         n_runs = check_positive_int(n_runs, "n_runs", minimum=2)
         n_betas = check_positive_int(n_betas, "n_betas", minimum=3)
+        if n_betas > MAX_STEPS:
+            raise ValueError(f"n_betas must be an integer from 3 to {MAX_STEPS:,}; got {n_betas}")
+        _check_runs(n_runs, *self.components_.shape)
         gen = torch.Generator()
         if random_state is None:
             gen.seed()

@@ -41,6 +41,14 @@ import torch
 from torch import nn
 
 from .._validate import (
+    Array,
+    Choice,
+    Float,
+    Instance,
+    Int,
+    Module,
+    Seed,
+    Unchecked,
     as_features,
     as_labels,
     as_sequences,
@@ -50,23 +58,28 @@ from .._validate import (
     check_positive_float,
     check_positive_int,
     check_seed,
+    declare,
     derived_seed,
 )
 from ..losses import loss_value
+from .mlp import WIDTH, check_parameter_count
 
 __all__ = [
     "NONLINEARITIES",
     "RECURRENT_INITS",
     "TASK_LOSSES",
+    "MAX_HIDDEN",
+    "MAX_SCALE",
+    "TARGETS",
     "as_targets",
     "last_step_loss",
-    "check_recurrent_net",
     "orthogonal_matrix",
     "spectral_radius",
     "recurrent_matrix",
     "RecurrentNet",
     "VanillaRNN",
     "LSTMNet",
+    "check_recurrent_net",
     "task_loss",
 ]
 
@@ -79,15 +92,41 @@ RECURRENT_INITS = ("orthogonal", "gaussian")
 TASK_LOSSES = ("mse", "softmax")
 
 
+__undeclared__ = {
+    "RecurrentNet": "the base class of VanillaRNN and LSTMNet, which declare its parameters; "
+                    "users build those",
+}
+
+
+#: The largest recurrent matrix (n, n) the module draws or measures: the
+#: eigenvalues of a "gaussian" one (and spectral_radius) take about 15 s at
+#: n = 2048 on the book's CPU, and eight times longer at twice the size.
+MAX_HIDDEN = 2048
+
+#: The largest spectral radius, input scale or forget-gate bias accepted: far
+#: beyond any a recurrent net is trained with, and small enough that the
+#: weights themselves stay finite in float32.
+MAX_SCALE = 1e6
+
+#: Targets for the last step: (n,) class labels or (n, n_outputs) values.
+TARGETS = Array((1, 2))
+
+
 # --------------------------------------------------------------------------
 # checks
 # --------------------------------------------------------------------------
 
 
+@declare(y=TARGETS, loss=Choice(TASK_LOSSES), n_samples=Int(1), n_outputs=Int(1),
+         name=Unchecked("the argument's name, used in messages"), check=False,
+         example=dict(y=[[0.5], [1.0]], loss="mse", n_samples=2, n_outputs=1))
 def as_targets(y: Any, loss: str, n_samples: int, n_outputs: int, name: str = "y") -> torch.Tensor:
     """Targets for the last time step: (n, n_outputs) floats for "mse",
-    (n,) class labels for "softmax"."""
+    (n,) class labels for "softmax". Checks its arguments itself (the
+    messages name ``name``: the caller's argument)."""
     check_choice(loss, "loss", TASK_LOSSES)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    n_outputs = check_positive_int(n_outputs, "n_outputs")
     if loss == "softmax":
         return as_labels(y, name, n_samples=n_samples, n_classes=n_outputs)
     t = as_features(y, name, n_features=n_outputs)
@@ -96,6 +135,8 @@ def as_targets(y: Any, loss: str, n_samples: int, n_outputs: int, name: str = "y
     return t
 
 
+@declare(last=Instance(torch.Tensor, what="a torch.Tensor"), y=Instance(torch.Tensor, what="a torch.Tensor"),
+         loss=Choice(TASK_LOSSES), example=lambda: dict(last=torch.zeros(2, 1), y=torch.ones(2, 1), loss="mse"))
 def last_step_loss(last: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """Mean loss of the last step's outputs (n, n_outputs) against ``y``:
     :func:`gradbook.losses.loss_value` with "mse" or "softmax"."""
@@ -103,20 +144,12 @@ def last_step_loss(last: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tens
     return loss_value(last, y, loss)
 
 
-def check_recurrent_net(model: Any) -> "RecurrentNet":
-    if not isinstance(model, RecurrentNet):
-        raise TypeError(
-            f"model must be a VanillaRNN or LSTMNet (a gradbook.models.rnn.RecurrentNet); "
-            f"got {type(model).__name__}"
-        )
-    return model
-
-
 # --------------------------------------------------------------------------
 # recurrent matrices
 # --------------------------------------------------------------------------
 
 
+@declare(n=Int(1, MAX_HIDDEN), seed=Seed(), example=dict(n=3))
 def orthogonal_matrix(n: int, seed: int = 0) -> torch.Tensor:
     r"""A random orthogonal matrix, uniform (Haar) over the orthogonal group.
 
@@ -134,15 +167,22 @@ def orthogonal_matrix(n: int, seed: int = 0) -> torch.Tensor:
     return (q * torch.sign(torch.diagonal(r))).to(torch.float32)
 
 
+@declare(W=Array(2), example=dict(W=[[0.5, 0.0], [0.0, 2.0]]))
 def spectral_radius(W: Any) -> float:
     r"""The spectral radius :math:`\rho(W) = \max_i |\lambda_i(W)|`.
 
     It governs :math:`\|W^k\|` for large k: :math:`\|W^k\|^{1/k} \to \rho(W)`
-    (Gelfand's formula). ``W`` must be a square real matrix.
+    (Gelfand's formula). ``W`` must be a square real matrix, at most
+    ``MAX_HIDDEN`` rows.
     """
-    return float(torch.linalg.eigvals(as_square_matrix(W)).abs().max())
+    W = as_square_matrix(W)
+    if W.shape[0] > MAX_HIDDEN:
+        raise ValueError(f"W has {W.shape[0]:,} rows; spectral_radius takes at most {MAX_HIDDEN:,}")
+    return float(torch.linalg.eigvals(W).abs().max())
 
 
+@declare(n=Int(1, MAX_HIDDEN), radius=Float(0.0, MAX_SCALE), kind=Choice(RECURRENT_INITS), seed=Seed(),
+         example=dict(n=3, radius=0.9))
 def recurrent_matrix(n: int, radius: float = 1.0, kind: str = "orthogonal", seed: int = 0) -> torch.Tensor:
     r"""A random (n, n) recurrent matrix with spectral radius ``radius``.
 
@@ -203,7 +243,8 @@ class RecurrentNet(nn.Module):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.output_size = check_positive_int(output_size, "output_size")
-        self.readout = nn.Linear(self.hidden_size, self.output_size)
+        # skip_init: no draw from torch's global generator; _init_readout fills it.
+        self.readout = torch.nn.utils.skip_init(nn.Linear, self.hidden_size, self.output_size)
 
     def _init_readout(self, gen: torch.Generator) -> None:
         """Readout weights N(0, 1/hidden_size), zero bias."""
@@ -255,6 +296,9 @@ class RecurrentNet(nn.Module):
         return self.readout(hidden), states
 
 
+@declare(input_size=WIDTH, hidden_size=Int(1, MAX_HIDDEN), output_size=WIDTH,
+         nonlinearity=Choice(NONLINEARITIES), init=Choice(RECURRENT_INITS), radius=Float(0.0, MAX_SCALE),
+         input_scale=Float(0.0, MAX_SCALE), seed=Seed(), example=dict(input_size=2, hidden_size=3))
 class VanillaRNN(RecurrentNet):
     r"""An Elman network :math:`h_t = \phi(W h_{t-1} + U x_t + b)` with a
     linear readout :math:`\hat y_t = V h_t + c`.
@@ -278,6 +322,7 @@ class VanillaRNN(RecurrentNet):
     readout : ``nn.Linear(hidden, output)``, :math:`V` and :math:`c`.
 
     The state is :math:`h_t` itself (``state_size == hidden_size``).
+    Draws nothing from torch's global generator.
     """
 
     def __init__(
@@ -292,6 +337,12 @@ class VanillaRNN(RecurrentNet):
         input_scale: float = 1.0,
         seed: int = 0,
     ) -> None:
+        hidden_size = check_positive_int(hidden_size, "hidden_size")
+        if hidden_size > MAX_HIDDEN:
+            raise ValueError(f"hidden_size must be an integer from 1 to {MAX_HIDDEN:,}; got {hidden_size}")
+        check_choice(init, "init", RECURRENT_INITS)
+        check_parameter_count(_rnn_parameters(input_size, hidden_size, output_size),
+                              "input_size, hidden_size and output_size")
         super().__init__(input_size, hidden_size, output_size)
         self.nonlinearity = check_choice(nonlinearity, "nonlinearity", NONLINEARITIES)
         input_scale = check_positive_float(input_scale, "input_scale", allow_zero=True)
@@ -312,6 +363,17 @@ class VanillaRNN(RecurrentNet):
         return torch.tanh(a) if self.nonlinearity == "tanh" else a
 
 
+def _rnn_parameters(input_size: Any, hidden_size: int, output_size: Any, gates: int = 1) -> int:
+    """Trainable numbers of a recurrent net (``gates`` 4 for an LSTM), 0 if a
+    size is not an int yet (RecurrentNet's checks then name it)."""
+    sizes = (input_size, hidden_size, output_size)
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in sizes):
+        return 0
+    return gates * hidden_size * (input_size + hidden_size + 2) + output_size * (hidden_size + 1)
+
+
+@declare(input_size=WIDTH, hidden_size=WIDTH, output_size=WIDTH, forget_bias=Float(-MAX_SCALE, MAX_SCALE),
+         seed=Seed(), example=dict(input_size=2, hidden_size=3))
 class LSTMNet(RecurrentNet):
     r"""A one-layer LSTM (Hochreiter & Schmidhuber 1997, with the forget gate
     of Gers et al. 2000) with the same interface as :class:`VanillaRNN`.
@@ -335,6 +397,7 @@ class LSTMNet(RecurrentNet):
         and Jozefowicz et al. 2015 advise: remember by default).
     seed : seeds all weights, which start U(-1/sqrt(hidden), 1/sqrt(hidden))
         as in PyTorch; the readout starts N(0, 1/hidden) with zero bias.
+        Draws nothing from torch's global generator.
     """
 
     def __init__(
@@ -346,11 +409,19 @@ class LSTMNet(RecurrentNet):
         forget_bias: float = 1.0,
         seed: int = 0,
     ) -> None:
+        check_parameter_count(_rnn_parameters(input_size, hidden_size, output_size, gates=4),
+                              "input_size, hidden_size and output_size")
         super().__init__(input_size, hidden_size, output_size)
         forget_bias = check_finite_float(forget_bias, "forget_bias")
+        if abs(forget_bias) > MAX_SCALE:
+            raise ValueError(f"forget_bias must lie in [-{MAX_SCALE:g}, {MAX_SCALE:g}]; got {forget_bias!r}")
         gen = torch.Generator().manual_seed(check_seed(seed))
         self.state_size = 2 * self.hidden_size
-        self.lstm = nn.LSTM(self.input_size, self.hidden_size, batch_first=True)
+        # Built on the meta device, then given empty memory: no draw from torch's
+        # global generator (skip_init does the same for modules that name their
+        # device argument, which nn.LSTM does not); every parameter is filled below.
+        self.lstm = nn.LSTM(self.input_size, self.hidden_size, batch_first=True,
+                            device="meta").to_empty(device="cpu")
         k = 1.0 / math.sqrt(self.hidden_size)
         H = self.hidden_size
         with torch.no_grad():
@@ -379,11 +450,26 @@ class LSTMNet(RecurrentNet):
         return self.readout(hidden[:, -1])
 
 
+@declare(model=Module(), example=lambda: dict(model=VanillaRNN(2, 3)))
+def check_recurrent_net(model: Any) -> RecurrentNet:
+    """Return ``model`` if it is a :class:`VanillaRNN` or :class:`LSTMNet`
+    (a :class:`RecurrentNet`); raise a ``TypeError`` otherwise."""
+    if not isinstance(model, RecurrentNet):
+        raise TypeError(
+            f"model must be a VanillaRNN or LSTMNet (a gradbook.models.rnn.RecurrentNet); "
+            f"got {type(model).__name__}"
+        )
+    return model
+
+
 # --------------------------------------------------------------------------
 # training
 # --------------------------------------------------------------------------
 
 
+@declare(model=Instance(RecurrentNet, what="a VanillaRNN or LSTMNet"), x=Array(3), y=TARGETS,
+         loss=Choice(TASK_LOSSES), example=lambda: dict(model=VanillaRNN(2, 3), x=torch.zeros(2, 4, 2),
+                                                         y=torch.zeros(2, 1)))
 def task_loss(model: RecurrentNet, x: Any, y: Any, loss: str = "mse") -> float:
     """The mean loss of ``model`` at the last step of ``(x, y)``
     (see :func:`hidden_state_gradients` for the shapes)."""

@@ -64,28 +64,73 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._validate import (
+    MAX_BYTES,
+    Array,
+    Bool,
+    Choice,
+    Float,
+    Function,
+    LayerSizes,
+    Optional,
+    Positive,
+    Probability,
+    Seed,
+    Unchecked,
     as_features,
-    check_choice,
     check_layer_sizes,
-    check_positive_float,
     check_positive_int,
     check_probability,
     check_seed,
+    declare,
     derived_seed,
 )
+from .mlp import GENERATOR, WIDTH
+from .rbm import RBM_PARAMETERS
 
 __all__ = [
     "mask_noise",
     "greedy_layerwise",
     "GreedyStack",
+    "DBN_PARAMETERS",
     "DBN",
     "autoencoder_objective",
+    "AUTOENCODER_PARAMETERS",
     "StackedAutoencoder",
 ]
+
+__undeclared__ = {
+    "GreedyStack": "the base class of DBN and StackedAutoencoder, which declare their parameters; "
+                   "users build those",
+}
+
+#: A tiny data set in [0, 1] for the declared example calls.
+_TINY = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], dtype=np.float32)
+
+
+def _check_parameters(estimator: Any, rules: dict) -> None:
+    """Each parameter of ``estimator`` as ``rules`` declares it (in ``fit``:
+    a scikit-learn constructor only stores its parameters)."""
+    for name, rule in rules.items():
+        rule.check(getattr(estimator, name), name)
+
+
+def _check_stack_size(sizes: Sequence[int], n_features: int, copies: int) -> None:
+    """Refuse a stack whose weights and biases, with ``copies`` float32 numbers
+    for each while training (weights, decoder, velocity, buffers), would not
+    fit MAX_BYTES, naming hidden_layer_sizes."""
+    widths = [n_features, *sizes]
+    count = sum((a + 1) * b + a for a, b in zip(widths[:-1], widths[1:]))
+    if count * copies * 4 > MAX_BYTES:
+        raise ValueError(
+            f"hidden_layer_sizes {list(sizes)!r:.60} on {n_features} features would need about "
+            f"{count * copies * 4 / 1024**3:.1f} GiB to train ({count:,} weights and biases); "
+            f"at most {MAX_BYTES / 1024**3:g} GiB")
 
 # ------------------------------------------------------------------ the algorithm
 
 
+@declare(X=Array(2), corruption=Probability(), generator=Optional(GENERATOR), check=False,
+         example=lambda: dict(X=torch.ones(2, 3), corruption=0.5, generator=torch.Generator().manual_seed(0)))
 def mask_noise(X: torch.Tensor, corruption: float, generator: torch.Generator | None = None
                ) -> torch.Tensor:
     r"""Masking noise (Vincent et al. 2008): each entry of ``X`` is set to 0
@@ -98,10 +143,16 @@ def mask_noise(X: torch.Tensor, corruption: float, generator: torch.Generator | 
     """
     X = as_features(X, "X")
     corruption = check_probability(corruption, "corruption")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None; got {type(generator).__name__}")
     keep = torch.rand(X.shape, generator=generator) >= corruption
     return X * keep
 
 
+@declare(X=Unchecked("passed as it is to fit_layer, which checks it"), hidden_layer_sizes=LayerSizes(1),
+         fit_layer=Function(), encode=Function(),
+         example=dict(X=_TINY, hidden_layer_sizes=[2], fit_layer=lambda codes, n, depth: n,
+                      encode=lambda layer, codes: codes))
 def greedy_layerwise(
     X: Any,
     hidden_layer_sizes: Sequence[int],
@@ -216,6 +267,16 @@ class GreedyStack(TransformerMixin, BaseEstimator):
         return len(self.hidden_layer_sizes_)
 
 
+#: What each parameter of :class:`DBN` accepts, checked by ``fit``.
+DBN_PARAMETERS = dict(
+    hidden_layer_sizes=LayerSizes(1),
+    **{name: RBM_PARAMETERS[name] for name in ("learning_rate", "batch_size", "n_iter", "k", "persistent",
+                                               "momentum", "weight_decay", "random_state", "progress")},
+)
+
+
+@declare(check=False, then=lambda dbn: dbn.fit(_TINY),
+         example=dict(hidden_layer_sizes=(2,), n_iter=1, random_state=0, progress=False), **DBN_PARAMETERS)
 class DBN(GreedyStack):
     r"""A deep belief net: Bernoulli RBMs stacked and trained greedily.
 
@@ -280,10 +341,9 @@ class DBN(GreedyStack):
         from .rbm import BernoulliRBM
 
         sizes = tuple(check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
-        if self.random_state is not None:
-            check_seed(self.random_state, "random_state")
-        check_positive_int(self.n_iter, "n_iter", minimum=0)
+        _check_parameters(self, DBN_PARAMETERS)
         X = as_features(X, "X", unit_interval=True)
+        _check_stack_size(sizes, X.shape[1], copies=6)
         seeds = _layer_seeds(self.random_state, len(sizes))
         monitor_rows = np.random.RandomState(seeds[0]).permutation(X.shape[0])[:256]
         histories: list[dict[str, list[float]]] = []
@@ -378,6 +438,9 @@ class _Autoencoder:
         return torch.addmm(self.b, H, self.D).sigmoid_()
 
 
+@declare(X=Array(2), X_in=Array(2), W=Array(2), c=Array(1), D=Array(2), b=Array(1), contraction=Float(0.0),
+         example=lambda: dict(X=torch.as_tensor(_TINY), X_in=torch.as_tensor(_TINY), W=torch.zeros(2, 3),
+                              c=torch.zeros(2), D=torch.zeros(2, 3), b=torch.zeros(3), contraction=0.5))
 def autoencoder_objective(
     X: torch.Tensor, X_in: torch.Tensor, W: torch.Tensor, c: torch.Tensor,
     D: torch.Tensor, b: torch.Tensor, contraction: float = 0.0,
@@ -459,7 +522,20 @@ def _fit_autoencoder(
         history["loss"].append(float(value))
         history["seconds"].append(seconds)
 
+    def diverged(epoch: int) -> ValueError:
+        """The error for an objective or weights that overflowed, naming the settings."""
+        if epoch == 0:  # the initial weights are small: only the penalty's weight can overflow
+            return ValueError(f"the contractive penalty of the autoencoder {n_in} -> {n_hidden} "
+                              f"overflows at the initial weights; lower contraction (now {contraction:g})")
+        return ValueError(
+            f"training the autoencoder {n_in} -> {n_hidden} diverged in epoch {epoch}: its weights or "
+            f"its objective overflowed to inf or NaN; lower learning_rate (now {learning_rate:g})"
+            + (f" or contraction (now {contraction:g})" if contraction else "")
+            + (f" or momentum (now {momentum:g})" if momentum else ""))
+
     record(0, 0.0)
+    if not math.isfinite(history["loss"][-1]):
+        raise diverged(0)
     seconds = 0.0
     epochs = range(1, n_iter + 1)
     if progress:
@@ -480,10 +556,25 @@ def _fit_autoencoder(
                     v.mul_(momentum).add_(g)
                     p.sub_(v, alpha=learning_rate)
         seconds += time.perf_counter() - began
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            raise diverged(epoch)
         record(epoch, seconds)
+        if not math.isfinite(history["loss"][-1]):
+            raise diverged(epoch)
     return _Autoencoder(W, c, W.clone() if tied else D, b, history)
 
 
+#: What each parameter of :class:`StackedAutoencoder` accepts, checked by ``fit``.
+AUTOENCODER_PARAMETERS = dict(
+    hidden_layer_sizes=LayerSizes(1), corruption=Probability(), contraction=Float(0.0), tied=Bool(),
+    learning_rate=Positive(), batch_size=WIDTH, n_iter=RBM_PARAMETERS["n_iter"], momentum=Probability(),
+    random_state=Optional(Seed()), progress=Bool() | Choice(("auto",)),
+)
+
+
+@declare(check=False, then=lambda sae: sae.fit(_TINY),
+         example=dict(hidden_layer_sizes=(2,), n_iter=1, random_state=0, progress=False),
+         **AUTOENCODER_PARAMETERS)
 class StackedAutoencoder(GreedyStack):
     r"""Greedy layer-wise autoencoders with sigmoid units: plain, denoising or contractive.
 
@@ -556,19 +647,12 @@ class StackedAutoencoder(GreedyStack):
     def fit(self, X: Any, y: Any = None) -> StackedAutoencoder:
         """Train the autoencoders greedily on ``X`` (n_samples, n_features), values in [0, 1]."""
         sizes = tuple(check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
-        corruption = check_probability(self.corruption, "corruption")
-        contraction = check_positive_float(self.contraction, "contraction", allow_zero=True)
-        if not isinstance(self.tied, (bool, np.bool_)):
-            raise TypeError(f"tied must be True or False; got {self.tied!r}")
-        learning_rate = check_positive_float(self.learning_rate, "learning_rate")
-        batch_size = check_positive_int(self.batch_size, "batch_size")
-        n_iter = check_positive_int(self.n_iter, "n_iter", minimum=0)
-        momentum = check_probability(self.momentum, "momentum")
-        if self.random_state is not None:
-            check_seed(self.random_state, "random_state")
-        if not isinstance(self.progress, bool):
-            check_choice(self.progress, "progress", ("auto",))
+        _check_parameters(self, AUTOENCODER_PARAMETERS)
+        corruption, contraction = float(self.corruption), float(self.contraction)
+        learning_rate, momentum = float(self.learning_rate), float(self.momentum)
+        batch_size, n_iter = int(self.batch_size), int(self.n_iter)
         X = as_features(X, "X", unit_interval=True)
+        _check_stack_size(sizes, X.shape[1], copies=3 if self.tied else 5)
         seeds = _layer_seeds(self.random_state, len(sizes))
         from ..train import show_progress
 
