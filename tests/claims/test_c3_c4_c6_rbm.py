@@ -40,7 +40,7 @@ def test_c3_conditionals_factorise_only_without_links_inside_a_layer(n_visible, 
 @pytest.fixture(scope="module")
 def bas_runs():
     """The chapter's experiment 1: 8 hidden units, learning rate 0.3, 3 seeds."""
-    return ch02.bas_comparison(("CD-1", "CD-10", "PCD-1"), learning_rate=0.3, n_hidden=8,
+    return ch02.bas_comparison(("CD-1", "CD-10", "PCD-1"), lr=0.3, n_hidden=8,
                              seeds=(0, 1, 2))
 
 
@@ -72,7 +72,7 @@ def test_c6_pcd_likelihood_collapses_while_it_reconstructs(bas_runs):
 
 
 def test_c6_cd1_is_a_biased_estimate_of_the_gradient():
-    trained = ch02.bas_model("CD-1", learning_rate=0.3, n_hidden=8, seed=0)
+    trained = ch02.bas_model("CD-1", lr=0.3, n_hidden=8, seed=0)
     bias = ch02.cd_bias(trained, ks=(1, 10, 1000)).set_index("k")
     # measured: k=1 cosine 0.44, 0.07 of the gradient's length; k=10 0.95; k=1000 1.00
     assert bias.loc[1, "cosine"] < 0.7
@@ -97,8 +97,8 @@ def test_c6_lower_reconstruction_error_with_a_far_lower_likelihood():
 
 
 def test_c6_free_energy_gap_opens_with_few_training_digits():
-    few = ch02.free_energy_monitor(200, epochs=150, learning_rate=0.1, every=50)
-    many = ch02.free_energy_monitor(1438, epochs=21, learning_rate=0.1, every=21)
+    few = ch02.free_energy_monitor(200, epochs=150, lr=0.1, every=50)
+    many = ch02.free_energy_monitor(1438, epochs=21, lr=0.1, every=21)
     # measured: gap 3.4 nats with 200 digits, 0.02 with all 1,438 after as many updates
     assert few["gap"].iloc[-1] > 2.0
     assert abs(many["gap"].iloc[-1]) < 0.3

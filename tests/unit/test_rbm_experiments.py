@@ -109,7 +109,7 @@ def test_reconstruct_is_one_mean_field_pass():
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(n_visible=5, n_hidden=7, n_rows=3, seed=4,
-                                                  learning_rate=0.5)])
+                                                  lr=0.5)])
 def test_cd1_case_is_redone_by_hand(kwargs):
     case = ch02.cd1_case(**kwargs)
     v, W, b, c, lr = case["v"], case["W"], case["b"], case["c"], case["learning_rate"]
@@ -174,7 +174,7 @@ def test_bas_learning_curve_is_memoised_but_returns_copies():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(method="XCD-1"), "method"), (dict(learning_rate=0), "learning_rate"),
+    (dict(method="XCD-1"), "method"), (dict(lr=0), "lr"),
     (dict(n_hidden=0), "n_hidden"), (dict(epochs=0), "epochs"), (dict(seed=-1), "seed"),
 ])
 def test_bas_learning_curve_bad_arguments(kwargs, message):
@@ -452,7 +452,7 @@ def test_ais_comparison_scores_each_method():
     (lambda: ch02.ais_comparison(()), "methods must be a list or tuple of 1 to 100"),
     (lambda: ch02.ais_comparison(("CD-one",)), r"methods must be .* 'CD-k' or 'PCD-k'"),
     (lambda: ch02.ais_comparison(n_betas=2), "n_betas must be an integer from 3"),
-    (lambda: ch02.ais_comparison(learning_rate=0), "learning_rate must be a finite number > 0"),
+    (lambda: ch02.ais_comparison(lr=0), "lr must be a finite number > 0"),
 ])
 def test_ais_experiments_reject_bad_settings(call, message):
     with pytest.raises(ValueError, match=message):
@@ -463,11 +463,11 @@ def test_ais_experiments_reject_bad_settings(call, message):
 
 
 def test_example_rbm_cannot_be_corrupted_by_its_caller():
-    rbm = ch02.example_rbm(n_iter=1)
+    rbm = ch02.example_rbm(epochs=1)
     weights = rbm.components_.copy()
     rbm.components_[:] = 0.0
     rbm.intercept_hidden_[:] = 7.0
-    again = ch02.example_rbm(n_iter=1)
+    again = ch02.example_rbm(epochs=1)
     assert again is not rbm
     np.testing.assert_array_equal(again.components_, weights)
     assert (again.intercept_hidden_ != 7.0).any()
@@ -517,9 +517,9 @@ def test_sequences_may_be_lists():
 
 def test_settings_defaults_are_the_chapters():
     st = ch02.SETTINGS
-    assert (st.bars.method, st.bars.learning_rate, st.bars.n_hidden, st.bars.epochs,
+    assert (st.bars.method, st.bars.lr, st.bars.n_hidden, st.bars.epochs,
             st.bars.repeats, st.bars.batch_size) == ("CD-1", 0.1, 16, 50, 20, 10)
-    assert (st.example_rbm.n_hidden, st.example_rbm.learning_rate, st.example_rbm.n_iter,
+    assert (st.example_rbm.n_hidden, st.example_rbm.lr, st.example_rbm.epochs,
             st.example_rbm.method) == (100, 0.06, 10, "PCD-1")
     assert (st.free_energy.n_train, st.free_energy.epochs, st.free_energy.every) == (300, 200, 5)
     assert st.ais_check.n_betas == (100, 1000, 3000) and st.ais_comparison.n_betas == 2000
@@ -547,7 +547,7 @@ def test_settings_are_read_at_call_time(monkeypatch):
     (lambda: ch02.cd_bias(ch02.random_rbm(12, 6), ks=[10**6]), "ks: 1,000,000 Gibbs steps"),
     (lambda: ch02.bas_learning_curve("CD-1000000"), "epochs=50, repeats=20 and method='CD-1000000'"),
     (lambda: ch02.bas_learning_curve(epochs=10**6), "Gibbs sweeps"),
-    (lambda: ch02.example_rbm(n_iter=10**6), "n_iter=1000000"),
+    (lambda: ch02.example_rbm(epochs=10**6), "epochs=1000000"),
     (lambda: ch02.gibbs_samples(10**6, n_samples=100), "n_steps=1,000,000 times n_samples"),
     (lambda: ch02.ais_comparison(n_betas=10**7), "n_betas=10,000,000"),
     (lambda: ch02.random_rbm(10**6, 10**6), "n_visible and n_hidden"),
@@ -576,13 +576,13 @@ def test_energy_overflow_is_reported():
 
 
 def test_a_learning_rate_beyond_float32_weights_is_refused():
-    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0 and <= 1e"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0 and <= 1e"):
         ch02.bas_learning_curve("CD-1", 1e300, 3, epochs=2, repeats=1)
 
 
 def test_rbm_vs_pixels_on_a_few_training_images():
-    table = ch02.rbm_vs_pixels(n_iter=1, n_train=100)
+    table = ch02.rbm_vs_pixels(epochs=1, n_train=100)
     assert table["features"].tolist() == ["raw pixels", "RBM features"]
     assert table["accuracy"].between(0, 1).all()
     with pytest.raises(ValueError, match="n_train must be at most 7185"):
-        ch02.rbm_vs_pixels("leak-free", n_iter=1, n_train=7188)
+        ch02.rbm_vs_pixels("leak-free", epochs=1, n_train=7188)

@@ -209,12 +209,12 @@ def _check_sweeps(k: int, epochs: int, n_rows: int, batch_size: int, what: str) 
                          f"sweeps; at most {MAX_STEPS:,}")
 
 
-def _finite_model(rbm: BernoulliRBM, learning_rate: float, what: str) -> BernoulliRBM:
+def _finite_model(rbm: BernoulliRBM, lr: float, what: str) -> BernoulliRBM:
     """``rbm``, or a ValueError naming the learning rate if its parameters overflowed."""
     if not all(np.isfinite(a).all() for a in
                (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_)):
-        raise ValueError(f"{what} diverged: its weights overflowed at learning_rate="
-                         f"{learning_rate:g}; use a smaller learning_rate")
+        raise ValueError(f"{what} diverged: its weights overflowed at lr="
+                         f"{lr:g}; use a smaller lr")
     return rbm
 
 
@@ -237,7 +237,7 @@ class FactorisationSettings:
 
 
 @declare(n_visible=Int(1, 1000), n_hidden=Int(1, 1000), n_rows=Int(1, 10**4), seed=Seed(),
-         learning_rate=_LR, example=dict(n_rows=3))
+         lr=_LR, example=dict(n_rows=3))
 @dataclass(frozen=True)
 class CD1CaseSettings:
     """The CD-1 update of the assignment (:func:`cd1_case`)."""
@@ -246,23 +246,23 @@ class CD1CaseSettings:
     n_hidden: int = 4
     n_rows: int = 14
     seed: int = 0
-    learning_rate: float = 0.1
+    lr: float = 0.1
 
 
-@declare(method=_Method(), learning_rate=_LR, n_hidden=_UNITS, epochs=_EPOCHS,
+@declare(method=_Method(), lr=_LR, n_hidden=_UNITS, epochs=_EPOCHS,
          repeats=Int(1, 10**5), batch_size=Int(1, 10**6), seed=Seed(), methods=_METHODS,
          seeds=_SEEDS, ks=SequenceOf(Int(1, MAX_STEPS), 1, 1000),
          example=dict(n_hidden=4, methods=["CD-1"]))
 @dataclass(frozen=True)
 class BarsAndStripesSettings:
     """The runs on 3x3 bars and stripes (claim C6): ``method`` at
-    ``learning_rate`` with ``n_hidden`` units for ``epochs`` epochs over
+    ``lr`` with ``n_hidden`` units for ``epochs`` epochs over
     ``repeats`` copies of each pattern, mini-batches of ``batch_size``, with
     ``seed`` (:func:`bas_learning_curve`); ``methods`` and ``seeds`` of
     :func:`bas_comparison`; the numbers of Gibbs steps ``ks`` of :func:`cd_bias`."""
 
     method: str = "CD-1"
-    learning_rate: float = 0.1
+    lr: float = 0.1
     n_hidden: int = 16
     epochs: int = 50
     repeats: int = 20
@@ -276,21 +276,21 @@ class BarsAndStripesSettings:
         _tuples(self, "methods", "seeds", "ks")
 
 
-@declare(n_hidden=_UNITS, learning_rate=_LR, batch_size=Int(1, 10**6), n_iter=_EPOCHS,
+@declare(n_hidden=_UNITS, lr=_LR, batch_size=Int(1, 10**6), epochs=_EPOCHS,
          method=_Method(), seed=Seed(), C_pixels=Positive(), C_features=Positive(),
-         tol=Positive(), example=dict(n_iter=1))
+         tol=Positive(), example=dict(epochs=1))
 @dataclass(frozen=True)
 class ExampleRBMSettings:
     """scikit-learn's RBM example (claim C4, :func:`example_rbm`,
-    :func:`rbm_vs_pixels`): ``n_hidden`` units, ``learning_rate``,
-    mini-batches of ``batch_size``, ``n_iter`` epochs of ``method``, ``seed``;
+    :func:`rbm_vs_pixels`): ``n_hidden`` units, ``lr``,
+    mini-batches of ``batch_size``, ``epochs`` epochs of ``method``, ``seed``;
     logistic regressions with ``C_pixels`` on raw pixels and ``C_features``
     on the RBM's features, solver tolerance ``tol``."""
 
     n_hidden: int = 100
-    learning_rate: float = 0.06
+    lr: float = 0.06
     batch_size: int = 10
-    n_iter: int = 10
+    epochs: int = 10
     method: str = "PCD-1"
     seed: int = 0
     C_pixels: float = 100.0
@@ -298,20 +298,20 @@ class ExampleRBMSettings:
     tol: float = 1e-4
 
 
-@declare(n_train=Int(1, 1438), n_hidden=_UNITS, epochs=_EPOCHS, learning_rate=_LR,
+@declare(n_train=Int(1, 1438), n_hidden=_UNITS, epochs=_EPOCHS, lr=_LR,
          method=_Method(), every=_EPOCHS, batch_size=Int(1, 10**6), seed=Seed(),
          example=dict(n_train=20, epochs=2))
 @dataclass(frozen=True)
 class FreeEnergySettings:
     """Hinton's overfitting monitor (:func:`free_energy_monitor`): an RBM of
     ``n_hidden`` units on the first ``n_train`` training digits, ``epochs``
-    epochs of ``method`` at ``learning_rate`` in mini-batches of
+    epochs of ``method`` at ``lr`` in mini-batches of
     ``batch_size``, free energies recorded every ``every`` epochs."""
 
     n_train: int = 300
     n_hidden: int = 100
     epochs: int = 200
-    learning_rate: float = 0.05
+    lr: float = 0.05
     method: str = "CD-1"
     every: int = 5
     batch_size: int = 10
@@ -319,19 +319,19 @@ class FreeEnergySettings:
 
 
 @declare(n_betas=SequenceOf(Int(3, MAX_STEPS), 1, 100), n_hidden=Int(1, MAX_ENUMERATED_UNITS),
-         epochs=_EPOCHS, learning_rate=_LR, batch_size=Int(1, 10**6), n_runs=Int(2, 10**4),
+         epochs=_EPOCHS, lr=_LR, batch_size=Int(1, 10**6), n_runs=Int(2, 10**4),
          seed=Seed(), example=dict(n_betas=[10, 100]))
 @dataclass(frozen=True)
 class AISCheckSettings:
     """AIS against the exact log Z (:func:`ais_check`): an RBM of ``n_hidden``
-    units trained by CD-1 on the binary digits (``epochs``, ``learning_rate``,
+    units trained by CD-1 on the binary digits (``epochs``, ``lr``,
     ``batch_size``, ``seed``), estimated with ``n_runs`` AIS runs for each of
     ``n_betas`` inverse temperatures."""
 
     n_betas: tuple[int, ...] = (100, 1000, 3000)
     n_hidden: int = 16
     epochs: int = 20
-    learning_rate: float = 0.05
+    lr: float = 0.05
     batch_size: int = 10
     n_runs: int = 100
     seed: int = 0
@@ -340,20 +340,20 @@ class AISCheckSettings:
         _tuples(self, "n_betas")
 
 
-@declare(methods=_METHODS, n_hidden=_UNITS, epochs=_EPOCHS, learning_rate=_LR,
+@declare(methods=_METHODS, n_hidden=_UNITS, epochs=_EPOCHS, lr=_LR,
          n_betas=Int(3, MAX_STEPS), batch_size=Int(1, 10**6), n_runs=Int(2, 10**4), seed=Seed(),
          example=dict(methods=("CD-1",)))
 @dataclass(frozen=True)
 class AISComparisonSettings:
     """Held-out log-likelihoods with log Z by AIS (:func:`ais_comparison`):
     one RBM of ``n_hidden`` units per method of ``methods`` (``epochs``,
-    ``learning_rate``, ``batch_size``, ``seed``), ``n_runs`` AIS runs of
+    ``lr``, ``batch_size``, ``seed``), ``n_runs`` AIS runs of
     ``n_betas`` inverse temperatures."""
 
     methods: tuple[str, ...] = ("CD-1", "CD-10", "PCD-1")
     n_hidden: int = 100
     epochs: int = 30
-    learning_rate: float = 0.05
+    lr: float = 0.05
     n_betas: int = 2000
     batch_size: int = 10
     n_runs: int = 100
@@ -578,11 +578,11 @@ def bipartite_figure(n_visible: int = 6, n_hidden: int = 4):
 
 
 @declare(n_visible=Optional(Int(1, 1000)), n_hidden=Optional(Int(1, 1000)),
-         n_rows=Optional(Int(1, 10**4)), seed=Optional(Seed()), learning_rate=Optional(_LR),
+         n_rows=Optional(Int(1, 10**4)), seed=Optional(Seed()), lr=Optional(_LR),
          example=dict(n_visible=3, n_hidden=2, n_rows=2))
 def cd1_case(n_visible: int | None = None, n_hidden: int | None = None,
              n_rows: int | None = None, *, seed: int | None = None,
-             learning_rate: float | None = None) -> dict:
+             lr: float | None = None) -> dict:
     r"""One CD-1 update by :class:`BernoulliRBM`, with the random numbers it used.
 
     Makes ``n_rows`` random binary rows, initialises a ``BernoulliRBM(n_hidden,
@@ -591,7 +591,7 @@ def cd1_case(n_visible: int | None = None, n_hidden: int | None = None,
     what is needed to redo that update by hand and compare:
 
     - ``v`` (n_rows, n_visible), the data; ``W``, ``b``, ``c``, the parameters
-      before the update; ``learning_rate``;
+      before the update; ``lr``;
     - ``u_hid`` (n_rows, n_hidden) and ``u_vis`` (n_rows, n_visible), the
       uniform numbers of the update: hidden unit j of row r is sampled on when
       ``u_hid[r, j] < P(h_j = 1 | v_r)``, and likewise for the reconstruction;
@@ -610,18 +610,18 @@ def cd1_case(n_visible: int | None = None, n_hidden: int | None = None,
     n_visible = check_positive_int(_or(n_visible, st.n_visible), "n_visible")
     n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
     n_rows = check_positive_int(_or(n_rows, st.n_rows), "n_rows")
-    learning_rate = check_positive_float(_or(learning_rate, st.learning_rate), "learning_rate")
+    lr = check_positive_float(_or(lr, st.lr), "lr")
     seed = check_seed(_or(seed, st.seed))
     gen = torch.Generator().manual_seed(seed)
     v = (torch.rand(n_rows, n_visible, generator=gen) < 0.5).to(torch.float32)
-    rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, n_iter=0, random_state=seed,
+    rbm = BernoulliRBM(n_hidden, learning_rate=lr, n_iter=0, random_state=seed,
                        progress=False).fit(v.numpy())
     W, b, c = (torch.from_numpy(a.copy()) for a in
                (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
     noise = uniform_from_bits(rbm._bits(), 1, n_rows, n_visible + n_hidden)[0]
     rbm.partial_fit(v.numpy())
-    _finite_model(rbm, learning_rate, "the CD-1 update")
-    return {"v": v, "W": W, "b": b, "c": c, "learning_rate": learning_rate,
+    _finite_model(rbm, lr, "the CD-1 update")
+    return {"v": v, "W": W, "b": b, "c": c, "learning_rate": lr,
             "u_hid": noise[:, n_visible:].clone(), "u_vis": noise[:, :n_visible].clone(),
             "W_new": torch.from_numpy(rbm.components_.copy()),
             "b_new": torch.from_numpy(rbm.intercept_visible_.copy()),
@@ -671,7 +671,7 @@ def bas_training_set(repeats: int | None = None, *, seed: int | None = None) -> 
 
 
 @memoised
-def _bas_curve(method: str, learning_rate: float, n_hidden: int, epochs: int,
+def _bas_curve(method: str, lr: float, n_hidden: int, epochs: int,
                repeats: int, seed: int, batch_size: int) -> tuple[pd.DataFrame, BernoulliRBM]:
     k, persistent = parse_method(method)
     X = bas_training_set(repeats, seed=seed)
@@ -681,36 +681,36 @@ def _bas_curve(method: str, learning_rate: float, n_hidden: int, epochs: int,
     def record(rbm: BernoulliRBM, epoch: int) -> None:
         ll = float(rbm.log_likelihood(BAS_PATTERNS).mean())
         if not math.isfinite(ll):
-            _finite_model(rbm, learning_rate, f"the {method} run on bars and stripes")
+            _finite_model(rbm, lr, f"the {method} run on bars and stripes")
             raise ValueError(f"the {method} run on bars and stripes diverged at epoch {epoch}: "
-                             f"log-likelihood {ll} at learning_rate={learning_rate:g}")
+                             f"log-likelihood {ll} at lr={lr:g}")
         rows.append({"epoch": epoch, "log_likelihood": ll, "kl": -ll - entropy,
                      "reconstruction_error": reconstruction_error(rbm, BAS_PATTERNS)})
 
-    settings = dict(learning_rate=learning_rate, batch_size=batch_size, k=k, persistent=persistent,
+    settings = dict(learning_rate=lr, batch_size=batch_size, k=k, persistent=persistent,
                     random_state=seed, progress=False)
     record(BernoulliRBM(n_hidden, n_iter=0, **settings).fit(X), 0)  # the same initial weights
     rbm = BernoulliRBM(n_hidden, n_iter=epochs, callback=record, **settings).fit(X)
     return pd.DataFrame(rows), rbm
 
 
-def _bas_run(method, learning_rate, n_hidden, epochs, repeats, seed):
+def _bas_run(method, lr, n_hidden, epochs, repeats, seed):
     """The arguments of :func:`bas_learning_curve`, defaults filled in and
     checked, and its memoised run (a fresh copy)."""
     st = SETTINGS.bars
     method = _or(method, st.method)
     k, _ = parse_method(method)
-    learning_rate = check_positive_float(_or(learning_rate, st.learning_rate), "learning_rate")
+    lr = check_positive_float(_or(lr, st.lr), "lr")
     n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
     epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
     repeats = check_positive_int(_or(repeats, st.repeats), "repeats")
     seed = check_seed(_or(seed, st.seed))
     _check_sweeps(k, epochs, len(BAS_PATTERNS) * repeats, st.batch_size,
                   f"epochs={epochs}, repeats={repeats} and method={method!r}")
-    return _bas_curve(method, learning_rate, n_hidden, epochs, repeats, seed, st.batch_size)
+    return _bas_curve(method, lr, n_hidden, epochs, repeats, seed, st.batch_size)
 
 
-_BAS_RUN = dict(method=Optional(_Method()), learning_rate=Optional(_LR),
+_BAS_RUN = dict(method=Optional(_Method()), lr=Optional(_LR),
                 n_hidden=Optional(_UNITS), epochs=Optional(_EPOCHS),
                 repeats=Optional(Int(1, 10**5)), seed=Optional(Seed()))
 
@@ -718,7 +718,7 @@ _BAS_RUN = dict(method=Optional(_Method()), learning_rate=Optional(_LR),
 @declare(**_BAS_RUN, example=dict(method="CD-1", n_hidden=2, epochs=2, repeats=1))
 def bas_learning_curve(
     method: str | None = None,
-    learning_rate: float | None = None,
+    lr: float | None = None,
     n_hidden: int | None = None,
     *,
     epochs: int | None = None,
@@ -745,13 +745,13 @@ def bas_learning_curve(
     Memoised (the chapter's figures share their runs); returns a copy. A run
     whose weights overflow raises, naming the learning rate.
     """
-    return _bas_run(method, learning_rate, n_hidden, epochs, repeats, seed)[0]
+    return _bas_run(method, lr, n_hidden, epochs, repeats, seed)[0]
 
 
 @declare(**_BAS_RUN, example=dict(method="CD-1", n_hidden=2, epochs=2, repeats=1))
 def bas_model(
     method: str | None = None,
-    learning_rate: float | None = None,
+    lr: float | None = None,
     n_hidden: int | None = None,
     *,
     epochs: int | None = None,
@@ -760,7 +760,7 @@ def bas_model(
 ) -> BernoulliRBM:
     """The RBM at the end of :func:`bas_learning_curve` with the same
     arguments; memoised with it (each call returns a fresh copy)."""
-    return _bas_run(method, learning_rate, n_hidden, epochs, repeats, seed)[1]
+    return _bas_run(method, lr, n_hidden, epochs, repeats, seed)[1]
 
 
 @declare(rbm=_RBM, data=Optional(Array(2, low=0.0, high=1.0)),
@@ -837,12 +837,12 @@ def cd_bias(rbm: BernoulliRBM, data=None, ks: Sequence[int] | None = None) -> pd
     return pd.DataFrame(rows)
 
 
-@declare(methods=Optional(_METHODS), learning_rate=Optional(_LR), n_hidden=Optional(_UNITS),
+@declare(methods=Optional(_METHODS), lr=Optional(_LR), n_hidden=Optional(_UNITS),
          seeds=Optional(_SEEDS), epochs=Optional(_EPOCHS),
          example=dict(methods=("CD-1",), n_hidden=2, epochs=2))
 def bas_comparison(
     methods: Sequence[str] | None = None,
-    learning_rate: float | None = None,
+    lr: float | None = None,
     n_hidden: int | None = None,
     *,
     seeds: Sequence[int] | None = None,
@@ -855,16 +855,16 @@ def bas_comparison(
     if not seeds or not methods:
         raise ValueError("methods and seeds must each hold at least one value")
     for method in methods:  # every run checked before the first one starts
-        _bas_check(method, learning_rate, n_hidden, epochs)
+        _bas_check(method, lr, n_hidden, epochs)
     frames = []
     for method in methods:
         for seed in seeds:
-            curve = bas_learning_curve(method, learning_rate, n_hidden, epochs=epochs, seed=seed)
+            curve = bas_learning_curve(method, lr, n_hidden, epochs=epochs, seed=seed)
             frames.append(curve.assign(method=method, seed=seed))
     return pd.concat(frames, ignore_index=True)
 
 
-def _bas_check(method, learning_rate, n_hidden, epochs) -> None:
+def _bas_check(method, lr, n_hidden, epochs) -> None:
     """Refuse a run of a BAS grid that is too long, before the grid starts."""
     k, _ = parse_method(method)
     epochs = _or(epochs, SETTINGS.bars.epochs)
@@ -872,11 +872,11 @@ def _bas_check(method, learning_rate, n_hidden, epochs) -> None:
                   f"epochs={epochs} and method={method!r}")
 
 
-@declare(methods=_METHODS, learning_rates=SequenceOf(_LR, 1, 100),
+@declare(methods=_METHODS, lrs=SequenceOf(_LR, 1, 100),
          hidden=SequenceOf(_UNITS, 1, 100), epochs=Optional(_EPOCHS), seed=Optional(Seed()),
-         example=dict(methods=("CD-1",), learning_rates=(0.1,), hidden=(2,), epochs=2))
+         example=dict(methods=("CD-1",), lrs=(0.1,), hidden=(2,), epochs=2))
 def bas_grid_summary(
-    methods: Sequence[str], learning_rates: Sequence[float], hidden: Sequence[int],
+    methods: Sequence[str], lrs: Sequence[float], hidden: Sequence[int],
     *, epochs: int | None = None, seed: int | None = None,
 ) -> pd.DataFrame:
     """One row per run of a grid of :func:`bas_learning_curve`: the final and
@@ -884,7 +884,7 @@ def bas_grid_summary(
     for method in methods:
         _bas_check(method, None, None, epochs)
     rows = []
-    for method, lr, m in itertools.product(methods, learning_rates, hidden):
+    for method, lr, m in itertools.product(methods, lrs, hidden):
         curve = bas_learning_curve(method, lr, m, epochs=epochs, seed=seed)
         best = int(curve["log_likelihood"].idxmax())
         rows.append({"method": method, "learning rate": lr, "hidden units": m,
@@ -935,9 +935,9 @@ def misleading_pair(summary: pd.DataFrame) -> pd.Series:
 CURVE_METHODS = ("CD-1", "CD-3", "CD-10", "PCD-1")
 
 
-@declare(method=_Method(), learning_rate=_LR, n_hidden=_UNITS, epochs=Optional(_EPOCHS),
-         example=dict(method="PCD-1", learning_rate=0.3, n_hidden=2, epochs=2))
-def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
+@declare(method=_Method(), lr=_LR, n_hidden=_UNITS, epochs=Optional(_EPOCHS),
+         example=dict(method="PCD-1", lr=0.3, n_hidden=2, epochs=2))
+def learning_curve_figure(method: str, lr: float, n_hidden: int, *,
                           epochs: int | None = None):
     """The chapter's interactive figure: the exact log-likelihood (left) and
     the reconstruction error (right) during training on bars and stripes.
@@ -955,10 +955,10 @@ def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
     epochs = check_positive_int(_or(epochs, SETTINGS.bars.epochs), "epochs")
     others = [m for m in CURVE_METHODS if m != method]
     for name in others + [method]:
-        _bas_check(name, learning_rate, n_hidden, epochs)
+        _bas_check(name, lr, n_hidden, epochs)
     fig, (ax_ll, ax_rec) = plt.subplots(1, 2, figsize=(9.0, 3.3))
     for name in others + [method]:
-        curve = bas_learning_curve(name, learning_rate, n_hidden, epochs=epochs)
+        curve = bas_learning_curve(name, lr, n_hidden, epochs=epochs)
         style = (dict(color=PALETTE["blue"], lw=2.2, zorder=3) if name == method
                  else dict(color=PALETTE["grey"], lw=0.9, alpha=0.6, zorder=2))
         ax_ll.plot(curve["epoch"], curve["log_likelihood"].clip(lower=-9.9), **style)
@@ -977,7 +977,7 @@ def learning_curve_figure(method: str, learning_rate: float, n_hidden: int, *,
                xticks=ticks, yticks=[0, 0.1, 0.2, 0.3])
     ax_ll.set_title(f"{method}: exact log-likelihood", y=1.02)
     ax_rec.set_title(f"{method}: reconstruction error", y=1.02)
-    fig.suptitle(f"learning rate {learning_rate:g}, {n_hidden} hidden units "
+    fig.suptitle(f"learning rate {lr:g}, {n_hidden} hidden units "
                  "(grey: the other samplers)", fontsize=10)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.82, wspace=0.25)
     return fig
@@ -1053,47 +1053,47 @@ def shared_digit_fraction() -> float:
 
 
 @memoised
-def _example_rbm(kind: str, n_iter: int, seed: int, method: str, n_hidden: int,
-                 learning_rate: float, batch_size: int) -> tuple[BernoulliRBM, float]:
+def _example_rbm(kind: str, epochs: int, seed: int, method: str, n_hidden: int,
+                 lr: float, batch_size: int) -> tuple[BernoulliRBM, float]:
     k, persistent = parse_method(method)
     X_train = _split(kind)[0]
-    rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, batch_size=batch_size,
-                       n_iter=n_iter, k=k, persistent=persistent, random_state=seed,
+    rbm = BernoulliRBM(n_hidden, learning_rate=lr, batch_size=batch_size,
+                       n_iter=epochs, k=k, persistent=persistent, random_state=seed,
                        progress=False)
     began = time.perf_counter()
     rbm.fit(X_train)
     seconds = time.perf_counter() - began
-    _finite_model(rbm, learning_rate, "the example's RBM (SETTINGS.example_rbm)")
+    _finite_model(rbm, lr, "the example's RBM (SETTINGS.example_rbm)")
     return rbm, seconds
 
 
-def _example_run(kind: str, n_iter, seed, method) -> tuple[BernoulliRBM, float]:
+def _example_run(kind: str, epochs, seed, method) -> tuple[BernoulliRBM, float]:
     """:func:`example_rbm`'s arguments, defaults filled in and checked, and its
     memoised run (a fresh copy): the RBM and its training time."""
     st = SETTINGS.example_rbm
     if kind not in SPLITS:
         raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
-    n_iter = check_positive_int(_or(n_iter, st.n_iter), "n_iter")
+    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
     method = _or(method, st.method)
     k, _ = parse_method(method)
-    _check_sweeps(k, n_iter, 7188, st.batch_size, f"n_iter={n_iter} and method={method!r}")
-    return _example_rbm(kind, n_iter, check_seed(_or(seed, st.seed)), method, st.n_hidden,
-                        st.learning_rate, st.batch_size)
+    _check_sweeps(k, epochs, 7188, st.batch_size, f"epochs={epochs} and method={method!r}")
+    return _example_rbm(kind, epochs, check_seed(_or(seed, st.seed)), method, st.n_hidden,
+                        st.lr, st.batch_size)
 
 
-_EXAMPLE_RUN = dict(kind=Choice(SPLITS), n_iter=Optional(_EPOCHS), seed=Optional(Seed()),
+_EXAMPLE_RUN = dict(kind=Choice(SPLITS), epochs=Optional(_EPOCHS), seed=Optional(Seed()),
                     method=Optional(_Method()))
 
 
-@declare(**_EXAMPLE_RUN, example=dict(n_iter=1))
-def example_rbm(kind: str = "example", *, n_iter: int | None = None, seed: int | None = None,
+@declare(**_EXAMPLE_RUN, example=dict(epochs=1))
+def example_rbm(kind: str = "example", *, epochs: int | None = None, seed: int | None = None,
                 method: str | None = None) -> BernoulliRBM:
     """The RBM of scikit-learn's example, fitted on the training part of
     :func:`example_split` ``(kind)``: 100 hidden units, learning rate 0.06,
-    batch 10, ``n_iter`` epochs (10) of ``method`` (PCD-1, scikit-learn's
+    batch 10, ``epochs`` epochs (10) of ``method`` (PCD-1, scikit-learn's
     algorithm), seed 0 (``SETTINGS.example_rbm``). Memoised: the chapter's
     figures share it; each call returns a fresh copy."""
-    return _example_run(kind, n_iter, seed, method)[0]
+    return _example_run(kind, epochs, seed, method)[0]
 
 
 def _logistic(C: float, tol: float | None = None):
@@ -1110,8 +1110,8 @@ def _scores(model, X, y) -> dict:
             "weighted F1": f1_score(y, predicted, average="weighted")}
 
 
-@declare(**_EXAMPLE_RUN, n_train=Optional(Int(2, 7188)), example=dict(n_iter=1, n_train=100))
-def rbm_vs_pixels(kind: str = "example", *, n_iter: int | None = None, seed: int | None = None,
+@declare(**_EXAMPLE_RUN, n_train=Optional(Int(2, 7188)), example=dict(epochs=1, n_train=100))
+def rbm_vs_pixels(kind: str = "example", *, epochs: int | None = None, seed: int | None = None,
                   method: str | None = None, n_train: int | None = None) -> pd.DataFrame:
     """Claim C4: logistic regression on RBM features against raw pixels.
 
@@ -1136,7 +1136,7 @@ def rbm_vs_pixels(kind: str = "example", *, n_iter: int | None = None, seed: int
         n_train = check_positive_int(n_train, "n_train", minimum=2)
         if kind in SPLITS and n_train > len(X_train):
             raise ValueError(f"n_train must be at most {len(X_train)}; got {n_train}")
-    rbm, rbm_seconds = _example_run(kind, n_iter, seed, method)
+    rbm, rbm_seconds = _example_run(kind, epochs, seed, method)
     if n_train is not None:
         X_train, y_train = X_train[:n_train], y_train[:n_train]
         if len(np.unique(y_train)) < 2:
@@ -1181,14 +1181,14 @@ def example_solver_check() -> pd.DataFrame:
 
 
 @declare(n_train=Optional(Int(1, 1438)), n_hidden=Optional(_UNITS), epochs=Optional(_EPOCHS),
-         learning_rate=Optional(_LR), method=Optional(_Method()), every=Optional(_EPOCHS),
+         lr=Optional(_LR), method=Optional(_Method()), every=Optional(_EPOCHS),
          seed=Optional(Seed()), example=dict(n_train=20, n_hidden=4, epochs=2, every=1))
 def free_energy_monitor(
     n_train: int | None = None,
     *,
     n_hidden: int | None = None,
     epochs: int | None = None,
-    learning_rate: float | None = None,
+    lr: float | None = None,
     method: str | None = None,
     every: int | None = None,
     seed: int | None = None,
@@ -1215,7 +1215,7 @@ def free_energy_monitor(
     n_train = check_positive_int(_or(n_train, st.n_train), "n_train")
     every = check_positive_int(_or(every, st.every), "every")
     n_hidden, epochs = _or(n_hidden, st.n_hidden), _or(epochs, st.epochs)
-    learning_rate, seed = _or(learning_rate, st.learning_rate), _or(seed, st.seed)
+    lr, seed = _or(lr, st.lr), _or(seed, st.seed)
     method = _or(method, st.method)
     k, persistent = parse_method(method)
     X, y = load_digits()
@@ -1234,13 +1234,13 @@ def free_energy_monitor(
         f_held = float(rbm.free_energy(held_out).mean())
         if not (math.isfinite(f_train) and math.isfinite(f_held)):
             raise ValueError(f"the free energy overflowed at epoch {epoch}: the run diverged at "
-                             f"learning_rate={learning_rate:g}")
+                             f"lr={lr:g}")
         rows.append({"epoch": epoch, "updates": epoch * batches, "free energy, train": f_train,
                      "free energy, held out": f_held, "gap": f_held - f_train,
                      "reconstruction error, train": reconstruction_error(rbm, train_rows),
                      "reconstruction error, held out": reconstruction_error(rbm, held_out)})
 
-    settings = dict(learning_rate=learning_rate, batch_size=st.batch_size, k=k,
+    settings = dict(learning_rate=lr, batch_size=st.batch_size, k=k,
                     persistent=persistent, random_state=seed, progress=False)
     record(BernoulliRBM(n_hidden, n_iter=0, **settings).fit(train_rows), 0)
     BernoulliRBM(n_hidden, n_iter=epochs, callback=record, **settings).fit(train_rows)
@@ -1302,9 +1302,9 @@ def ais_check(n_betas: Sequence[int] | None = None, *, n_hidden: int | None = No
     X_train, _ = binary_digits()
     _check_sweeps(1, epochs, len(X_train), st.batch_size, f"epochs={epochs}")
     _check_ais(max(n_betas), st.n_runs, n_hidden, "n_betas")
-    rbm = BernoulliRBM(n_hidden, learning_rate=st.learning_rate, batch_size=st.batch_size,
+    rbm = BernoulliRBM(n_hidden, learning_rate=st.lr, batch_size=st.batch_size,
                        n_iter=epochs, random_state=seed, progress=False).fit(X_train)
-    _finite_model(rbm, st.learning_rate, "the AIS check's RBM (SETTINGS.ais_check)")
+    _finite_model(rbm, st.lr, "the AIS check's RBM (SETTINGS.ais_check)")
     exact = rbm.log_partition()
     rows = []
     for n in n_betas:
@@ -1317,10 +1317,10 @@ def ais_check(n_betas: Sequence[int] | None = None, *, n_hidden: int | None = No
 
 
 @declare(methods=Optional(_METHODS), n_hidden=Optional(_UNITS), epochs=Optional(_EPOCHS),
-         learning_rate=Optional(_LR), n_betas=Optional(Int(3, MAX_STEPS)), seed=Optional(Seed()),
+         lr=Optional(_LR), n_betas=Optional(Int(3, MAX_STEPS)), seed=Optional(Seed()),
          example=dict(methods=("CD-1",), n_hidden=2, epochs=1, n_betas=3))
 def ais_comparison(methods: Sequence[str] | None = None, *, n_hidden: int | None = None,
-                   epochs: int | None = None, learning_rate: float | None = None,
+                   epochs: int | None = None, lr: float | None = None,
                    n_betas: int | None = None, seed: int | None = None) -> pd.DataFrame:
     r"""Held-out log-likelihood of digits RBMs too large to enumerate, with log Z by AIS.
 
@@ -1342,7 +1342,7 @@ def ais_comparison(methods: Sequence[str] | None = None, *, n_hidden: int | None
     parsed = [parse_method(m) for m in methods]
     n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
     epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
-    learning_rate = check_positive_float(_or(learning_rate, st.learning_rate), "learning_rate")
+    lr = check_positive_float(_or(lr, st.lr), "lr")
     n_betas = check_positive_int(_or(n_betas, st.n_betas), "n_betas", minimum=3)
     seed = check_seed(_or(seed, st.seed))
     X_train, X_test = binary_digits()
@@ -1352,10 +1352,10 @@ def ais_comparison(methods: Sequence[str] | None = None, *, n_hidden: int | None
     _check_ais(n_betas, st.n_runs, n_hidden, "n_betas")
     rows = []
     for method, (k, persistent) in zip(methods, parsed):
-        rbm = BernoulliRBM(n_hidden, learning_rate=learning_rate, batch_size=st.batch_size,
+        rbm = BernoulliRBM(n_hidden, learning_rate=lr, batch_size=st.batch_size,
                            n_iter=epochs, k=k, persistent=persistent, random_state=seed,
                            progress=False).fit(X_train)
-        _finite_model(rbm, learning_rate, f"the {method} RBM")
+        _finite_model(rbm, lr, f"the {method} RBM")
         estimate = rbm.ais_log_partition(X_train, n_runs=st.n_runs, n_betas=n_betas,
                                          random_state=0)
         rows.append({
