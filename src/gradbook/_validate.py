@@ -38,6 +38,9 @@ __all__ = [
     "MAX_SEEDS",
     "MAX_BYTES",
     "MAX_STEPS",
+    "or_default",
+    "check_memory",
+    "check_budget",
     "Constraint",
     "AnyOf",
     "NoneValue",
@@ -50,6 +53,7 @@ __all__ = [
     "Bool",
     "Choice",
     "Instance",
+    "Text",
     "Module",
     "Function",
     "Sequence",
@@ -343,6 +347,27 @@ MAX_BYTES = 2 * 1024**3
 MAX_STEPS = 10**7
 
 
+def or_default(value: Any, default: Any) -> Any:
+    """``value``, or ``default`` where it is None (a setting the caller left out)."""
+    return default if value is None else value
+
+
+def check_memory(n_bytes: int, what: str) -> None:
+    """Raise a ``ValueError`` naming ``what`` (the settings that ask for it)
+    if ``n_bytes``, an estimate of the memory a call needs, exceeds
+    :data:`MAX_BYTES`. Called before anything is allocated."""
+    if n_bytes > MAX_BYTES:
+        raise ValueError(f"{what} would need about {n_bytes / 1024**3:.1f} GiB; at most "
+                         f"{MAX_BYTES / 1024**3:g} GiB")
+
+
+def check_budget(amount: int, limit: int, what: str, unit: str) -> None:
+    """Raise a ``ValueError`` naming ``what`` if ``amount`` (an estimate of the
+    work or memory a call needs, in ``unit``) exceeds ``limit``."""
+    if amount > limit:
+        raise ValueError(f"{what} would need about {amount:,} {unit}; at most {limit:,} (make it smaller)")
+
+
 class Constraint:
     """What one parameter accepts. ``check(value, name)`` raises a
     ``TypeError``/``ValueError`` naming ``name`` if ``value`` is not
@@ -547,10 +572,28 @@ class Instance(Constraint):
             raise TypeError(f"{name} must be {self.describe()}; got {type(value).__name__}")
 
     def bad_values(self) -> list[Any]:
-        return [None, "not an object of the right kind", 3]
+        # only values it refuses: Instance(str) must not list a string
+        return [v for v in (None, "not an object of the right kind", 3, b"bytes")
+                if not isinstance(v, self.classes)]
 
     def describe(self) -> str:
         return self.what or " or ".join(f"a {c.__module__}.{c.__qualname__}" for c in self.classes)
+
+
+class Text(Instance):
+    """A ``str`` (non-empty if ``non_empty``); ``what`` says what it is for."""
+
+    def __init__(self, what: str = "a string", *, non_empty: bool = False) -> None:
+        super().__init__(str, what=what)
+        self.non_empty = non_empty
+
+    def check(self, value: Any, name: str) -> None:
+        super().check(value, name)
+        if self.non_empty and not value:
+            raise ValueError(f"{name} must be {self.describe()}; got an empty string")
+
+    def bad_values(self) -> list[Any]:
+        return super().bad_values() + ([""] if self.non_empty else [["text"]])
 
 
 def Module() -> Instance:  # noqa: N802
@@ -686,9 +729,7 @@ class LayerSizes(Constraint):
     def check(self, value: Any, name: str) -> None:
         Sequence(Int(1), self.min_len, MAX_DEPTH + 2).check(value, name)
         weights = sum(int(a) * int(b) for a, b in zip(value[:-1], value[1:])) + sum(int(v) for v in value)
-        if weights * 4 * 3 > MAX_BYTES:  # weights, gradients, momentum
-            raise ValueError(f"{name} {list(value)!r:.80} would need about {weights * 12 / 1024**3:.1f} GiB "
-                             f"for its weights and gradients; at most {MAX_BYTES / 1024**3:g} GiB")
+        check_memory(weights * 4 * 3, f"{name} {list(value)!r:.80}")  # weights, gradients, momentum
 
     def bad_values(self) -> list[Any]:
         return (Sequence(Int(1), self.min_len, MAX_DEPTH + 2).bad_values()

@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from ._validate import (
-    MAX_BYTES,
     MAX_STEPS,
     Array,
     Bool,
@@ -43,8 +42,10 @@ from ._validate import (
     Optional,
     Positive,
     Seed,
+    Text,
     as_features,
     as_labels,
+    check_memory,
     check_positive_float,
     check_positive_int,
     check_probability,
@@ -80,26 +81,6 @@ SIDE = 8
 
 #: The widest image side :func:`nudge` and :func:`pixel_permutation` accept.
 _MAX_SIDE = 4096
-
-
-class _Text(Constraint):
-    """A non-empty ``str`` (its own bad values: a str that is wrong for an
-    ``Instance(str)`` would be accepted)."""
-
-    def __init__(self, what: str = "a non-empty string") -> None:
-        self.what = what
-
-    def check(self, value: Any, name: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be {self.what}; got {type(value).__name__}")
-        if not value:
-            raise ValueError(f"{name} must be {self.what}; got an empty string")
-
-    def bad_values(self) -> list[Any]:
-        return [None, 3, b"bytes", ""]
-
-    def describe(self) -> str:
-        return self.what
 
 
 class _PathLike(Constraint):
@@ -175,8 +156,7 @@ def _check_idx_array(array: Any, name: str = "array") -> np.ndarray:
         raise ValueError(f"{name} must have 1 to 255 dimensions for IDX; got an array with {array.ndim}")
     if 0 in array.shape:
         raise ValueError(f"{name} is empty (shape {array.shape}); IDX needs at least one value")
-    if array.nbytes > MAX_BYTES:
-        raise ValueError(f"{name} holds {array.nbytes / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
+    check_memory(array.nbytes, f"{name} of shape {array.shape}")
     key = array.dtype.newbyteorder("=").str
     if key not in {np.dtype(v).newbyteorder("=").str for v in _IDX_DTYPES.values()}:
         raise ValueError(f"{name} has dtype {array.dtype}, which IDX cannot hold "
@@ -469,7 +449,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-@declare(url=_Text("a URL (a non-empty str)"), dest=_PathLike(), sha256=_Sha256(),
+@declare(url=Text("a URL (a non-empty str)", non_empty=True), dest=_PathLike(), sha256=_Sha256(),
          opener=Optional(Function()), timeout=Positive(3600.0), example=_example_download)
 def download(
     url: str,
@@ -489,7 +469,7 @@ def download(
     ``ConnectionError`` naming the URL.
     """
     timeout = _check_timeout(timeout)
-    _Text("a URL (a non-empty str)").check(url, "url")
+    Text("a URL (a non-empty str)", non_empty=True).check(url, "url")
     _PathLike().check(dest, "dest")
     if opener is not None and not callable(opener):
         raise TypeError(f"opener must be callable(url) or None; got {type(opener).__name__}")
@@ -542,7 +522,7 @@ def default_cache_dir() -> Path:
 
 
 @declare(split=Choice(("train", "test")), cache_dir=Optional(_PathLike()), download_missing=Bool(),
-         base_url=_Text("a URL (a non-empty str)"), files=_Sha256Table(),
+         base_url=Text("a URL (a non-empty str)", non_empty=True), files=_Sha256Table(),
          opener=Optional(Function()), timeout=Positive(3600.0), example=_example_mnist)
 def load_mnist(
     split: str = "train",
@@ -569,7 +549,7 @@ def load_mnist(
         _PathLike().check(cache_dir, "cache_dir")
     if not isinstance(download_missing, (bool, np.bool_)):
         raise TypeError(f"download_missing must be True or False; got {download_missing!r:.80}")
-    _Text("a URL (a non-empty str)").check(base_url, "base_url")
+    Text("a URL (a non-empty str)", non_empty=True).check(base_url, "base_url")
     if opener is not None and not callable(opener):
         raise TypeError(f"opener must be callable(url) or None; got {type(opener).__name__}")
     if files is not None:
@@ -673,10 +653,7 @@ def _check_task(n: Any, length: Any, seed: Any, min_lag: Any, bytes_per_step: in
     for name, value in (("n", n), ("length", length)):
         if value > MAX_STEPS:
             raise ValueError(f"{name} must be at most {MAX_STEPS:,}; got {value:,}")
-    if n * length * bytes_per_step > MAX_BYTES:
-        raise ValueError(f"n={n:,} sequences of length={length:,} would need about "
-                         f"{n * length * bytes_per_step / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB "
-                         "(fewer sequences or shorter ones)")
+    check_memory(n * length * bytes_per_step, f"n={n:,} sequences of length={length:,}")
     gen = torch.Generator().manual_seed(check_seed(seed))
     if min_lag is not None:
         min_lag = check_positive_int(min_lag, "min_lag")
@@ -803,8 +780,8 @@ def bars_and_stripes(size: int = 3, n_samples: int | None = None, *, seed: int =
     if n_samples is None:
         return patterns
     n_samples = check_positive_int(n_samples, "n_samples")
-    if n_samples > MAX_STEPS or n_samples * size * size * 4 > MAX_BYTES:
-        raise ValueError(f"n_samples={n_samples:,} patterns of {size}x{size} pixels would need "
-                         f"{n_samples * size * size * 4 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
+    if n_samples > MAX_STEPS:
+        raise ValueError(f"n_samples must be at most {MAX_STEPS:,}; got {n_samples:,}")
+    check_memory(n_samples * size * size * 4, f"n_samples={n_samples:,} patterns of {size}x{size} pixels")
     rows = np.random.default_rng(seed).integers(0, len(patterns), n_samples)
     return patterns[rows]

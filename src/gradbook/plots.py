@@ -17,7 +17,6 @@ import numpy as np
 import seaborn as sns
 
 from ._validate import (
-    MAX_BYTES,
     MAX_DEPTH,
     Array,
     Bool,
@@ -26,11 +25,14 @@ from ._validate import (
     Int,
     Optional,
     Positive,
-    Sequence as SequenceOf,
     Unchecked,
     check_choice,
+    check_memory,
     check_positive_int,
     declare,
+)
+from ._validate import (
+    Sequence as SequenceOf,
 )
 
 __all__ = [
@@ -230,9 +232,7 @@ def tile_images(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, 
         raise ValueError(f"images contains {bad} NaN or infinite value(s); all values must be finite")
     n_rows = math.ceil(len(images) / n_cols)
     size = (n_rows * (h + pad) - pad) * (n_cols * (w + pad) - pad) * 8
-    if size > MAX_BYTES:
-        raise ValueError(f"the tiled picture would need {size / 1024**3:.1f} GiB; at most "
-                         f"{MAX_BYTES / 1024**3:g} GiB (a smaller pad or fewer images)")
+    check_memory(size, f"the tiled picture of {len(images):,} images with n_cols={n_cols} and pad={pad}")
     out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), np.nan)
     for k, img in enumerate(images):
         if normalise:

@@ -34,7 +34,6 @@ from ._validate import (
     Positive,
     Probability,
     Seed,
-    Sequence as SequenceOf,
     as_features,
     as_labels,
     as_sequences,
@@ -46,6 +45,9 @@ from ._validate import (
     check_seed,
     declare,
 )
+from ._validate import (
+    Sequence as SequenceOf,
+)
 from .losses import LOSSES, REGRESSION_LOSSES, loss_value
 from .models.mlp import io_sizes
 from .models.rnn import TASK_LOSSES, RecurrentNet, as_targets
@@ -55,6 +57,7 @@ __all__ = [
     "STEP_MAX_LOSS",
     "CLIP_KINDS",
     "MAX_THREADS",
+    "Clip",
     "show_progress",
     "set_threads",
     "History",
@@ -77,13 +80,15 @@ STEP_MAX_LOSS = 1e6
 CLIP_KINDS = ("norm", "value")
 
 #: Results :func:`train` builds; users read them, never build them.
-__undeclared__ = {"History": "the record train() returns; users read it, they do not build it"}
+__undeclared__ = {"History": "the record train() returns; users read it, they do not build it",
+                  "Clip": "the declared constraint of a clip argument (see gradbook._validate), "
+                          "shared by train() and chapter 6"}
 
 #: The most threads :func:`set_threads` accepts: the machine's CPUs.
 MAX_THREADS = os.cpu_count() or 1
 
 
-class _Clip(Constraint):
+class Clip(Constraint):
     """A clipping setting: None, or a pair (kind, threshold), kind in
     CLIP_KINDS, threshold > 0 (its messages say which part is wrong)."""
 
@@ -316,7 +321,7 @@ def _example_net() -> nn.Module:
     model=Module(), X=_INPUTS, y=_TARGETS,
     epochs=Optional(Int(0, MAX_STEPS)), steps=Optional(Int(0, MAX_STEPS)),
     lr=Positive(), batch_size=Int(1), momentum=Probability(), weight_decay=Float(0.0),
-    loss=Optional(Choice(LOSSES + REGRESSION_LOSSES)), seed=Seed(), clip=_Clip(),
+    loss=Optional(Choice(LOSSES + REGRESSION_LOSSES)), seed=Seed(), clip=Clip(),
     max_loss=Optional(Positive() | Choice((math.inf,))),
     X_test=Optional(_INPUTS), y_test=Optional(_TARGETS),
     diagnostics_every=Optional(Int(1)),
@@ -601,7 +606,7 @@ def _check_clip(clip: Any, name: str = "clip") -> tuple[str, float] | None:
     return kind, check_positive_float(clip[1], f"{name} threshold")
 
 
-@declare(clip=_Clip(), example=dict(clip=("norm", 1.0)))
+@declare(clip=Clip(), example=dict(clip=("norm", 1.0)))
 def check_clip(clip: Any) -> tuple[str, float] | None:
     """``clip`` as None or a pair (kind, threshold), kind in :data:`CLIP_KINDS`."""
     return _check_clip(clip)

@@ -28,7 +28,7 @@ import json
 import math
 from typing import Any, Callable, Mapping, Sequence
 
-from ._validate import Constraint, Function, Instance, Int, Optional, check_positive_int, declare
+from ._validate import Constraint, Function, Instance, Int, Optional, Text, check_positive_int, declare
 
 __all__ = [
     "MAX_FRAMES",
@@ -91,20 +91,6 @@ class _Grid(Constraint):
 
     def describe(self) -> str:
         return f"a mapping of slider name -> list of values, at most {MAX_FRAMES} frames"
-
-
-class _Text(Constraint):
-    """A ``str`` (it may be empty)."""
-
-    def check(self, value: Any, name: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be a str (plain text); got {type(value).__name__}")
-
-    def bad_values(self) -> list[Any]:
-        return [None, 3, b"bytes", ["text"]]
-
-    def describe(self) -> str:
-        return "a str (plain text)"
 
 
 def _check_dpi(dpi: Any, name: str = "dpi") -> int:
@@ -179,7 +165,7 @@ def _render(fig: Any, dpi: Any, colours: Any = 128) -> bytes:
 
 
 @declare(figure=_FIGURE_FUNCTION, grid=_GRID, initial=Optional(Instance(Mapping, what="a mapping of slider name -> value")),
-         caption=_Text(), alt=_Text(), dpi=_DPI,
+         caption=Text("a str (plain text)"), alt=Text("a str (plain text)"), dpi=_DPI,
          example=lambda: dict(figure=_example_figure, grid={"a": [1, 2]}, initial={"a": 2}))
 class Explorer:
     """A figure over a grid of slider values; see the module docstring.

@@ -23,7 +23,6 @@ import pandas as pd
 import torch
 
 from .._validate import (
-    MAX_BYTES,
     MAX_DEPTH,
     MAX_SEEDS,
     MAX_STEPS,
@@ -34,11 +33,15 @@ from .._validate import (
     Optional,
     Positive,
     Seed,
-    Sequence as SequenceOf,
+    check_memory,
     check_positive_int,
     check_seed,
     check_seeds,
     declare,
+    or_default,
+)
+from .._validate import (
+    Sequence as SequenceOf,
 )
 from ..data import digits_split
 from ..diagnostics import bias_gradient_norms
@@ -170,10 +173,6 @@ class VanishingSettings:
 SETTINGS = VanishingSettings()
 
 
-def _or(value, default):
-    return default if value is None else value
-
-
 @declare(example={})
 def clear_cache() -> None:
     """Forget the memoised training runs (after replacing :data:`SETTINGS`)."""
@@ -187,10 +186,7 @@ def _sizes(depth: int, width: int, rows: int, what: str) -> list[int]:
     sizes = [64] + [width] * depth + [10]
     LayerSizes(2).check(sizes, "the net of depth and width")
     activations = 4 * 3 * rows * (width * depth + 74)  # forward, backward, and a copy
-    if activations > MAX_BYTES:
-        raise ValueError(f"depth={depth}, width={width} on {rows} images ({what}) would need about "
-                         f"{activations / 1024**3:.1f} GiB of activations; at most "
-                         f"{MAX_BYTES / 1024**3:g} GiB")
+    check_memory(activations, f"the activations of depth={depth}, width={width} on {rows} images ({what})")
     return sizes
 
 
@@ -203,10 +199,7 @@ def _check_run(depth: int, width: int, epochs: int, n_train: int, batch_size: in
         raise ValueError(f"epochs={epochs} over {n_train} images in mini-batches of batch_size="
                          f"{batch_size} make {updates:,} updates; at most {MAX_STEPS:,}")
     records = 32 * (3 * epochs * (depth + 1) + updates)  # per-layer lists and step losses
-    if records > MAX_BYTES:
-        raise ValueError(f"epochs={epochs} of a net of depth={depth} would record about "
-                         f"{records / 1024**3:.1f} GiB of diagnostics; at most "
-                         f"{MAX_BYTES / 1024**3:g} GiB")
+    check_memory(records, f"the diagnostics of epochs={epochs} of a net of depth={depth}")
 
 
 def _finished(h, what: str, lr: float):
@@ -243,8 +236,8 @@ def initial_delta_norms(
     Norms that overflow (a large ``init`` scale on a deep ReLU net) raise.
     """
     depth = check_positive_int(depth, "depth")
-    width = check_positive_int(_or(width, SETTINGS.nielsen.width), "width")
-    n_samples = check_positive_int(_or(n_samples, SETTINGS.nielsen.n_samples), "n_samples")
+    width = check_positive_int(or_default(width, SETTINGS.nielsen.width), "width")
+    n_samples = check_positive_int(or_default(n_samples, SETTINGS.nielsen.n_samples), "n_samples")
     X_train, _, y_train, _ = digits_split()
     n_samples = _n_images(n_samples, len(X_train), "n_samples")
     sizes = _sizes(depth, width, n_samples, "n_samples")
@@ -310,14 +303,14 @@ def training_profile(
     """
     depth = check_positive_int(depth, "depth")
     s = SETTINGS.nielsen
-    n_train = check_positive_int(_or(n_train, s.n_train), "n_train")
-    epochs, batch_size = _or(epochs, s.epochs), _or(batch_size, s.batch_size)
+    n_train = check_positive_int(or_default(n_train, s.n_train), "n_train")
+    epochs, batch_size = or_default(epochs, s.epochs), or_default(batch_size, s.batch_size)
     X_train, X_test, y_train, y_test = digits_split()
     n_train = _n_images(n_train, len(X_train), "n_train")
     _check_run(depth, s.width, epochs, n_train, batch_size)
     net = mlp([64] + [s.width] * depth + [10], activation=activation, init=init, seed=seed)
     return train(
-        net, X_train[:n_train], y_train[:n_train], epochs=epochs, lr=_or(lr, s.lr),
+        net, X_train[:n_train], y_train[:n_train], epochs=epochs, lr=or_default(lr, s.lr),
         batch_size=batch_size, loss=loss, seed=seed, X_test=X_test, y_test=y_test,
         diagnostics_every=1,
     )
@@ -366,10 +359,10 @@ def freeze_comparison(
     A run that diverges raises, naming ``lr``.
     """
     tr = SETTINGS.training
-    depth = check_positive_int(_or(depth, tr.freeze_depth), "depth", minimum=2)
-    width = check_positive_int(_or(width, tr.width), "width")
-    epochs = check_positive_int(_or(epochs, tr.epochs), "epochs")
-    lr, batch_size = _or(lr, tr.lr), _or(batch_size, tr.batch_size)
+    depth = check_positive_int(or_default(depth, tr.freeze_depth), "depth", minimum=2)
+    width = check_positive_int(or_default(width, tr.width), "width")
+    epochs = check_positive_int(or_default(epochs, tr.epochs), "epochs")
+    lr, batch_size = or_default(lr, tr.lr), or_default(batch_size, tr.batch_size)
     seeds = check_seeds(seeds, tr.seeds)
     _check_run(depth, width, epochs, len(digits_split()[0]), batch_size)
     results, changes = [], []
@@ -415,12 +408,12 @@ def depth_sweep(
     never). A run that diverges raises, naming ``lr``.
     """
     tr = SETTINGS.training
-    early_epoch = check_positive_int(_or(early_epoch, tr.early_epoch), "early_epoch")
-    epochs = check_positive_int(_or(epochs, tr.epochs), "epochs")
-    lr, batch_size = _or(lr, tr.lr), _or(batch_size, tr.batch_size)
+    early_epoch = check_positive_int(or_default(early_epoch, tr.early_epoch), "early_epoch")
+    epochs = check_positive_int(or_default(epochs, tr.epochs), "epochs")
+    lr, batch_size = or_default(lr, tr.lr), or_default(batch_size, tr.batch_size)
     if early_epoch > epochs:
         raise ValueError(f"early_epoch ({early_epoch}) must not exceed epochs ({epochs})")
-    depths = [check_positive_int(depth, "depth") for depth in _or(depths, tr.depths)]
+    depths = [check_positive_int(depth, "depth") for depth in or_default(depths, tr.depths)]
     seeds = check_seeds(seeds, tr.seeds)
     n_train = len(digits_split()[0])
     for depth in depths:
@@ -474,11 +467,11 @@ def plateau_run(
     from ..diagnostics import hessian_extremes, layer_gradients
 
     pl = SETTINGS.plateau
-    depth = check_positive_int(_or(depth, pl.depth), "depth")
-    hessian_samples = check_positive_int(_or(hessian_samples, pl.hessian_samples), "hessian_samples")
-    seed = check_seed(_or(seed, pl.seed))
-    epochs, lr, batch_size = _or(epochs, pl.epochs), _or(lr, pl.lr), _or(batch_size, pl.batch_size)
-    hessian_epochs = _or(hessian_epochs, pl.hessian_epochs)
+    depth = check_positive_int(or_default(depth, pl.depth), "depth")
+    hessian_samples = check_positive_int(or_default(hessian_samples, pl.hessian_samples), "hessian_samples")
+    seed = check_seed(or_default(seed, pl.seed))
+    epochs, lr, batch_size = or_default(epochs, pl.epochs), or_default(lr, pl.lr), or_default(batch_size, pl.batch_size)
+    hessian_epochs = or_default(hessian_epochs, pl.hessian_epochs)
     X_train, X_test, y_train, y_test = digits_split()
     hessian_samples = _n_images(hessian_samples, len(X_train), "hessian_samples")
     _check_run(depth, 30, epochs, len(X_train), batch_size)

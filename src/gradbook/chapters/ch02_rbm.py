@@ -62,11 +62,15 @@ from .._validate import (
     Optional,
     Positive,
     Seed,
-    Sequence as SequenceOf,
+    Text,
     check_positive_float,
     check_positive_int,
     check_seed,
     declare,
+    or_default,
+)
+from .._validate import (
+    Sequence as SequenceOf,
 )
 from ..data import bars_and_stripes, load_digits, train_test_split
 from ..memo import memoised
@@ -130,24 +134,10 @@ BAS_PATTERNS = bars_and_stripes(3)
 SPLITS = ("example", "leak-free")
 
 
-class _Text(Constraint):
-    """Any string (``Instance(str)`` would list a string among its bad values)."""
-
-    def check(self, value: Any, name: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be a string; got {type(value).__name__}")
-
-    def bad_values(self) -> list[Any]:
-        return [None, 3, b"bytes"]
-
-    def describe(self) -> str:
-        return "a string"
-
-
 _METHOD = re.compile(r"^(P?CD)-([1-9][0-9]*)$")
 
 
-@declare(method=_Text(), example=dict(method="PCD-1"))
+@declare(method=Text(), example=dict(method="PCD-1"))
 def parse_method(method: str) -> tuple[int, bool]:
     """``"CD-k"`` or ``"PCD-k"`` -> ``(k, persistent)``, k from 1 to
     ``MAX_STEPS`` (Gibbs steps per update).
@@ -399,10 +389,6 @@ class RBMSettings:
 SETTINGS = RBMSettings()
 
 
-def _or(value, default):
-    return default if value is None else value
-
-
 @declare(example={})
 def clear_cache() -> None:
     """Forget the memoised runs (after replacing :data:`SETTINGS`)."""
@@ -423,7 +409,7 @@ def random_rbm(n_visible: int, n_hidden: int, *, seed: int = 0,
     n_visible = check_positive_int(n_visible, "n_visible")
     n_hidden = check_positive_int(n_hidden, "n_hidden")
     LayerSizes(2).check([n_visible, n_hidden], "n_visible and n_hidden")  # fits in memory
-    scale = check_positive_float(_or(scale, SETTINGS.factorisation.scale), "scale")
+    scale = check_positive_float(or_default(scale, SETTINGS.factorisation.scale), "scale")
     rng = np.random.default_rng(check_seed(seed))
     rbm = BernoulliRBM(n_hidden, n_iter=0, random_state=seed, progress=False)
     rbm.fit(np.zeros((1, n_visible), dtype=np.float32))
@@ -514,9 +500,9 @@ def factorisation_check(
     ``probabilities compared`` and ``max abs difference``.
     """
     st = SETTINGS.factorisation
-    n_visible = check_positive_int(_or(n_visible, st.n_visible), "n_visible")
-    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden", minimum=2)
-    seed, coupling = _or(seed, st.seed), float(_or(coupling, st.coupling))
+    n_visible = check_positive_int(or_default(n_visible, st.n_visible), "n_visible")
+    n_hidden = check_positive_int(or_default(n_hidden, st.n_hidden), "n_hidden", minimum=2)
+    seed, coupling = or_default(seed, st.seed), float(or_default(coupling, st.coupling))
     if n_visible + n_hidden > 14:
         raise ValueError(f"brute force enumerates 2**(n_visible + n_hidden) states; keep the sum "
                          f"at most 14, got {n_visible + n_hidden}")
@@ -607,11 +593,11 @@ def cd1_case(n_visible: int | None = None, n_hidden: int | None = None,
     from ..models.rbm import uniform_from_bits  # the stream BernoulliRBM draws from
 
     st = SETTINGS.cd1_case
-    n_visible = check_positive_int(_or(n_visible, st.n_visible), "n_visible")
-    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
-    n_rows = check_positive_int(_or(n_rows, st.n_rows), "n_rows")
-    lr = check_positive_float(_or(lr, st.lr), "lr")
-    seed = check_seed(_or(seed, st.seed))
+    n_visible = check_positive_int(or_default(n_visible, st.n_visible), "n_visible")
+    n_hidden = check_positive_int(or_default(n_hidden, st.n_hidden), "n_hidden")
+    n_rows = check_positive_int(or_default(n_rows, st.n_rows), "n_rows")
+    lr = check_positive_float(or_default(lr, st.lr), "lr")
+    seed = check_seed(or_default(seed, st.seed))
     gen = torch.Generator().manual_seed(seed)
     v = (torch.rand(n_rows, n_visible, generator=gen) < 0.5).to(torch.float32)
     rbm = BernoulliRBM(n_hidden, learning_rate=lr, n_iter=0, random_state=seed,
@@ -664,8 +650,8 @@ def bas_training_set(repeats: int | None = None, *, seed: int | None = None) -> 
     ``SETTINGS.bars.repeats``, 20), in a seeded random order: (14 * repeats,
     9) float32. The empirical distribution is exactly uniform over the 14
     patterns."""
-    repeats = check_positive_int(_or(repeats, SETTINGS.bars.repeats), "repeats")
-    seed = check_seed(_or(seed, SETTINGS.bars.seed))
+    repeats = check_positive_int(or_default(repeats, SETTINGS.bars.repeats), "repeats")
+    seed = check_seed(or_default(seed, SETTINGS.bars.seed))
     order = np.random.default_rng(seed).permutation(len(BAS_PATTERNS) * repeats)
     return BAS_PATTERNS[order % len(BAS_PATTERNS)]
 
@@ -698,13 +684,13 @@ def _bas_run(method, lr, n_hidden, epochs, repeats, seed):
     """The arguments of :func:`bas_learning_curve`, defaults filled in and
     checked, and its memoised run (a fresh copy)."""
     st = SETTINGS.bars
-    method = _or(method, st.method)
+    method = or_default(method, st.method)
     k, _ = parse_method(method)
-    lr = check_positive_float(_or(lr, st.lr), "lr")
-    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
-    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
-    repeats = check_positive_int(_or(repeats, st.repeats), "repeats")
-    seed = check_seed(_or(seed, st.seed))
+    lr = check_positive_float(or_default(lr, st.lr), "lr")
+    n_hidden = check_positive_int(or_default(n_hidden, st.n_hidden), "n_hidden")
+    epochs = check_positive_int(or_default(epochs, st.epochs), "epochs")
+    repeats = check_positive_int(or_default(repeats, st.repeats), "repeats")
+    seed = check_seed(or_default(seed, st.seed))
     _check_sweeps(k, epochs, len(BAS_PATTERNS) * repeats, st.batch_size,
                   f"epochs={epochs}, repeats={repeats} and method={method!r}")
     return _bas_curve(method, lr, n_hidden, epochs, repeats, seed, st.batch_size)
@@ -798,7 +784,7 @@ def cd_bias(rbm: BernoulliRBM, data=None, ks: Sequence[int] | None = None) -> pd
     if m > 12 or n > 12 or m + n > 18:
         raise ValueError(f"cd_bias enumerates both layers: at most 12 units in each and 18 in "
                          f"all; got {n} visible and {m} hidden")
-    ks = [check_positive_int(k, "ks[i]") for k in _or(ks, SETTINGS.bars.ks)]
+    ks = [check_positive_int(k, "ks[i]") for k in or_default(ks, SETTINGS.bars.ks)]
     if not ks:
         raise ValueError("ks must hold at least one number of Gibbs steps")
     if max(ks) * 4**n > _MAX_WORK:
@@ -850,8 +836,8 @@ def bas_comparison(
 ) -> pd.DataFrame:
     """:func:`bas_learning_curve` for several methods and seeds, stacked, with
     ``method`` and ``seed`` columns. Defaults: ``SETTINGS.bars``."""
-    methods = list(_or(methods, SETTINGS.bars.methods))
-    seeds = [check_seed(s, "seeds[i]") for s in _or(seeds, SETTINGS.bars.seeds)]
+    methods = list(or_default(methods, SETTINGS.bars.methods))
+    seeds = [check_seed(s, "seeds[i]") for s in or_default(seeds, SETTINGS.bars.seeds)]
     if not seeds or not methods:
         raise ValueError("methods and seeds must each hold at least one value")
     for method in methods:  # every run checked before the first one starts
@@ -867,7 +853,7 @@ def bas_comparison(
 def _bas_check(method, lr, n_hidden, epochs) -> None:
     """Refuse a run of a BAS grid that is too long, before the grid starts."""
     k, _ = parse_method(method)
-    epochs = _or(epochs, SETTINGS.bars.epochs)
+    epochs = or_default(epochs, SETTINGS.bars.epochs)
     _check_sweeps(k, epochs, len(BAS_PATTERNS) * SETTINGS.bars.repeats, SETTINGS.bars.batch_size,
                   f"epochs={epochs} and method={method!r}")
 
@@ -952,7 +938,7 @@ def learning_curve_figure(method: str, lr: float, n_hidden: int, *,
     from ..plots import PALETTE
 
     parse_method(method)
-    epochs = check_positive_int(_or(epochs, SETTINGS.bars.epochs), "epochs")
+    epochs = check_positive_int(or_default(epochs, SETTINGS.bars.epochs), "epochs")
     others = [m for m in CURVE_METHODS if m != method]
     for name in others + [method]:
         _bas_check(name, lr, n_hidden, epochs)
@@ -1073,11 +1059,11 @@ def _example_run(kind: str, epochs, seed, method) -> tuple[BernoulliRBM, float]:
     st = SETTINGS.example_rbm
     if kind not in SPLITS:
         raise ValueError(f"kind must be one of {SPLITS}; got {kind!r}")
-    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
-    method = _or(method, st.method)
+    epochs = check_positive_int(or_default(epochs, st.epochs), "epochs")
+    method = or_default(method, st.method)
     k, _ = parse_method(method)
     _check_sweeps(k, epochs, 7188, st.batch_size, f"epochs={epochs} and method={method!r}")
-    return _example_rbm(kind, epochs, check_seed(_or(seed, st.seed)), method, st.n_hidden,
+    return _example_rbm(kind, epochs, check_seed(or_default(seed, st.seed)), method, st.n_hidden,
                         st.lr, st.batch_size)
 
 
@@ -1099,7 +1085,7 @@ def example_rbm(kind: str = "example", *, epochs: int | None = None, seed: int |
 def _logistic(C: float, tol: float | None = None):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(solver="newton-cg", tol=_or(tol, SETTINGS.example_rbm.tol), C=C)
+    return LogisticRegression(solver="newton-cg", tol=or_default(tol, SETTINGS.example_rbm.tol), C=C)
 
 
 def _scores(model, X, y) -> dict:
@@ -1212,11 +1198,11 @@ def free_energy_monitor(
     error, held out``.
     """
     st = SETTINGS.free_energy
-    n_train = check_positive_int(_or(n_train, st.n_train), "n_train")
-    every = check_positive_int(_or(every, st.every), "every")
-    n_hidden, epochs = _or(n_hidden, st.n_hidden), _or(epochs, st.epochs)
-    lr, seed = _or(lr, st.lr), _or(seed, st.seed)
-    method = _or(method, st.method)
+    n_train = check_positive_int(or_default(n_train, st.n_train), "n_train")
+    every = check_positive_int(or_default(every, st.every), "every")
+    n_hidden, epochs = or_default(n_hidden, st.n_hidden), or_default(epochs, st.epochs)
+    lr, seed = or_default(lr, st.lr), or_default(seed, st.seed)
+    method = or_default(method, st.method)
     k, persistent = parse_method(method)
     X, y = load_digits()
     X_train, X_test, _, _ = train_test_split(X, y, test_size=0.2, seed=0)
@@ -1290,15 +1276,15 @@ def ais_check(n_betas: Sequence[int] | None = None, *, n_hidden: int | None = No
     (AIS - exact) and ``seconds``.
     """
     st = SETTINGS.ais_check
-    n_betas = [check_positive_int(n, "n_betas[i]", minimum=3) for n in _or(n_betas, st.n_betas)]
+    n_betas = [check_positive_int(n, "n_betas[i]", minimum=3) for n in or_default(n_betas, st.n_betas)]
     if not n_betas:
         raise ValueError("n_betas must hold at least one number of inverse temperatures")
-    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
+    n_hidden = check_positive_int(or_default(n_hidden, st.n_hidden), "n_hidden")
     if n_hidden > MAX_ENUMERATED_UNITS:
         raise ValueError(f"n_hidden must be at most {MAX_ENUMERATED_UNITS}, so that the exact "
                          f"log Z can be enumerated; got {n_hidden}")
-    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
-    seed = check_seed(_or(seed, st.seed))
+    epochs = check_positive_int(or_default(epochs, st.epochs), "epochs")
+    seed = check_seed(or_default(seed, st.seed))
     X_train, _ = binary_digits()
     _check_sweeps(1, epochs, len(X_train), st.batch_size, f"epochs={epochs}")
     _check_ais(max(n_betas), st.n_runs, n_hidden, "n_betas")
@@ -1336,15 +1322,15 @@ def ais_comparison(methods: Sequence[str] | None = None, *, n_hidden: int | None
     (scikit-learn's measure) and ``reconstruction error, held out``.
     """
     st = SETTINGS.ais_comparison
-    methods = list(_or(methods, st.methods))
+    methods = list(or_default(methods, st.methods))
     if not methods:
         raise ValueError("methods must name at least one method, such as 'CD-1'")
     parsed = [parse_method(m) for m in methods]
-    n_hidden = check_positive_int(_or(n_hidden, st.n_hidden), "n_hidden")
-    epochs = check_positive_int(_or(epochs, st.epochs), "epochs")
-    lr = check_positive_float(_or(lr, st.lr), "lr")
-    n_betas = check_positive_int(_or(n_betas, st.n_betas), "n_betas", minimum=3)
-    seed = check_seed(_or(seed, st.seed))
+    n_hidden = check_positive_int(or_default(n_hidden, st.n_hidden), "n_hidden")
+    epochs = check_positive_int(or_default(epochs, st.epochs), "epochs")
+    lr = check_positive_float(or_default(lr, st.lr), "lr")
+    n_betas = check_positive_int(or_default(n_betas, st.n_betas), "n_betas", minimum=3)
+    seed = check_seed(or_default(seed, st.seed))
     X_train, X_test = binary_digits()
     for method, (k, _) in zip(methods, parsed):
         _check_sweeps(k, epochs, len(X_train), st.batch_size,
@@ -1384,14 +1370,14 @@ def gibbs_samples(n_steps: int, *, n_samples: int | None = None,
     step, (n_samples, 64). At most ``MAX_STEPS`` chain steps in all
     (``n_steps * n_samples``). Memoised; each call returns a fresh copy."""
     n_steps = check_positive_int(n_steps, "n_steps")
-    n_samples = check_positive_int(_or(n_samples, SETTINGS.gibbs.n_samples), "n_samples")
+    n_samples = check_positive_int(or_default(n_samples, SETTINGS.gibbs.n_samples), "n_samples")
     if n_steps * n_samples > MAX_STEPS:
         raise ValueError(f"n_steps={n_steps:,} times n_samples={n_samples:,} chain steps; at most "
                          f"{MAX_STEPS:,}")
-    return _gibbs_samples(n_steps, n_samples, check_seed(_or(seed, SETTINGS.gibbs.seed)))
+    return _gibbs_samples(n_steps, n_samples, check_seed(or_default(seed, SETTINGS.gibbs.seed)))
 
 
-@declare(images=Array(2), n_cols=Int(1, 200), title=_Text(), size=Positive(5.0),
+@declare(images=Array(2), n_cols=Int(1, 200), title=Text(), size=Positive(5.0),
          signed=Bool(), example=lambda: dict(images=np.zeros((3, 64)), n_cols=2, title="t"))
 def digit_grid_figure(images, *, n_cols: int = 10, title: str = "", size: float = 0.5,
                       signed: bool = False):

@@ -24,7 +24,6 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._validate import (
-    MAX_BYTES,
     MAX_SEEDS,
     MAX_STEPS,
     Array,
@@ -38,15 +37,18 @@ from .._validate import (
     Positive,
     Probability,
     Seed,
-    Sequence as SequenceOf,
     check_choice,
     check_layer_sizes,
+    check_memory,
     check_positive_float,
     check_positive_int,
     check_probability,
     check_seed,
     check_seeds,
     declare,
+)
+from .._validate import (
+    Sequence as SequenceOf,
 )
 from ..data import digits_split, digits_train_size, label_subset
 from ..memo import memoised
@@ -199,10 +201,7 @@ def _hidden(hidden: Sequence[int] | None) -> tuple[int, ...]:
     sizes = tuple(SETTINGS.hidden) if hidden is None else tuple(check_layer_sizes(hidden, "hidden"))
     LayerSizes(3).check([64, *sizes, 10], "hidden")
     activations = 4 * 3 * _N_TRAIN * (sum(sizes) + 74)  # forward, backward and a copy
-    if activations > MAX_BYTES:
-        raise ValueError(f"hidden={list(sizes)!r:.80} on the {_N_TRAIN} training images would need "
-                         f"about {activations / 1024**3:.1f} GiB of activations; at most "
-                         f"{MAX_BYTES / 1024**3:g} GiB")
+    check_memory(activations, f"the activations of hidden={list(sizes)!r:.80} on the {_N_TRAIN} training images")
     return sizes
 
 
@@ -588,10 +587,7 @@ def tile(images: Any, shape: tuple[int, int] = (8, 8), n_cols: int = 10, pad: in
     n = len(images)
     rows = math.ceil(n / n_cols)
     size = (rows * (shape[0] + pad)) * (n_cols * (shape[1] + pad)) * 8
-    if size > MAX_BYTES:
-        raise ValueError(f"images: {n:,} tiles of shape {tuple(shape)}, n_cols={n_cols}, pad={pad} "
-                         f"make a picture of {size / 1024**3:.1f} GiB; at most "
-                         f"{MAX_BYTES / 1024**3:g} GiB")
+    check_memory(size, f"images: {n:,} tiles of shape {tuple(shape)}, n_cols={n_cols}, pad={pad},")
     return tile_images(images, tuple(shape), n_cols, pad, normalise)
 
 

@@ -66,7 +66,6 @@ from .._validate import (
     Positive,
     Probability,
     Seed,
-    Sequence as SequenceOf,
     check_choice,
     check_positive_float,
     check_positive_int,
@@ -75,6 +74,9 @@ from .._validate import (
     check_seeds,
     declare,
     derived_seed,
+)
+from .._validate import (
+    Sequence as SequenceOf,
 )
 from ..data import digits_split, digits_train_size, label_subset
 from ..diagnostics import weight_gradient_norms_training

@@ -27,7 +27,7 @@ from .._validate import (
     Positive,
     Probability,
     Seed,
-    Sequence as SequenceOf,
+    check_budget,
     check_choice,
     check_positive_float,
     check_positive_int,
@@ -35,6 +35,9 @@ from .._validate import (
     check_seeds,
     declare,
     derived_seed,
+)
+from .._validate import (
+    Sequence as SequenceOf,
 )
 from ..data import digits_split, digits_train_size, label_subset, permute_pixels, pixel_permutation
 from ..diagnostics import layer_gradient_table
@@ -117,20 +120,13 @@ def _training(steps: int | None, lr: float | None, batch_size: int | None) -> tu
             check_positive_int(SETTINGS.batch_size if batch_size is None else batch_size, "batch_size"))
 
 
-def _check_budget(amount: int, limit: int, what: str, unit: str) -> None:
-    """Raise a ValueError naming ``what`` if ``amount`` (an estimate of the
-    work or memory a call needs, in ``unit``) exceeds ``limit``."""
-    if amount > limit:
-        raise ValueError(f"{what} would need about {amount:,} {unit}; at most {limit:,} (make it smaller)")
-
-
 def _check_deep_nets(depth: int, channels: int, width: int, n_samples: int) -> None:
     """Refuse a deep CNN and MLP (:func:`deep_cnn`, :func:`deep_mlp`) whose
     weights, or whose activations and error signals on ``n_samples`` digits,
     would not fit in ``MAX_BYTES``."""
     weights = depth * (9 * channels * channels + width * width) + (channels + width) * SIDE * SIDE * 10
     signals = 3 * n_samples * depth * (channels * SIDE * SIDE + width)
-    _check_budget(4 * (3 * weights + signals), MAX_BYTES,
+    check_budget(4 * (3 * weights + signals), MAX_BYTES,
                   f"depth={depth:,} with channels={channels:,}, width={width:,} and {n_samples:,} samples",
                   "bytes")
 
@@ -171,7 +167,7 @@ def _trained(arch: str, size: int, n_labels: int, shuffled: bool, seed: int, ste
     more than ``MAX_STEPS`` updates, and raising a ValueError that names
     ``lr`` if it diverged."""
     epochs = max(1, math.ceil(steps * batch_size / n_labels))
-    _check_budget(epochs * math.ceil(n_labels / batch_size), MAX_STEPS,
+    check_budget(epochs * math.ceil(n_labels / batch_size), MAX_STEPS,
                   f"steps={steps:,} with batch_size={batch_size:,} on {n_labels:,} labels", "updates")
     history, net = _run(arch, size, n_labels, shuffled, seed, steps, lr, batch_size)
     if history.diverged:
@@ -352,7 +348,7 @@ def training_profiles(depth: int = 6, activation: str = "sigmoid", *, epochs: in
             check_positive_int(n_samples, "n_samples"), check_positive_int(channels, "channels"),
             check_positive_int(width, "width"))
     _check_deep_nets(depth, channels, width, max(n_samples, _N_TRAIN))
-    _check_budget(2 * epochs * math.ceil(_N_TRAIN / batch_size), MAX_STEPS,
+    check_budget(2 * epochs * math.ceil(_N_TRAIN / batch_size), MAX_STEPS,
                   f"epochs={epochs:,} with batch_size={batch_size:,}", "updates")
     return _training_profiles(*args)
 

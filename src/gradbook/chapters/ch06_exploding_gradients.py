@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from .._validate import (
-    MAX_BYTES,
     MAX_STEPS,
     SEED_LIMIT,
     Array,
@@ -34,8 +33,10 @@ from .._validate import (
     Seed,
     Sequence,
     Unchecked,
+    check_budget,
     check_choice,
     check_finite_float,
+    check_memory,
     check_positive_float,
     check_positive_int,
     check_seed,
@@ -46,7 +47,7 @@ from ..data import adding_problem
 from ..diagnostics import gradient_through_time
 from ..memo import memoised
 from ..models.rnn import NONLINEARITIES, RECURRENT_INITS, LSTMNet, RecurrentNet, VanillaRNN, task_loss
-from ..train import CLIP_KINDS, History, check_clip, train
+from ..train import Clip, History, check_clip, train
 
 __all__ = [
     "CLIFF_ACTIVATIONS",
@@ -93,20 +94,6 @@ __undeclared__ = {
     "CliffPath": "the result record of cliff_trajectory; users never build one",
     "AddingRun": "the result record of adding_run; users never build one",
 }
-
-
-def _check_budget(amount: int, limit: int, what: str, unit: str) -> None:
-    """Raise a ValueError naming ``what`` if ``amount`` (an estimate of the
-    work or memory a call needs, in ``unit``) exceeds ``limit``."""
-    if amount > limit:
-        raise ValueError(f"{what} would need about {amount:,} {unit}; at most {limit:,} "
-                         f"(make it smaller)")
-
-
-def _check_memory(n_bytes: int, what: str) -> None:
-    if n_bytes > MAX_BYTES:
-        raise ValueError(f"{what} would need about {n_bytes / 1024**3:.1f} GiB; at most "
-                         f"{MAX_BYTES / 1024**3:g} GiB (make it smaller)")
 
 
 # --------------------------------------------------------------------------
@@ -288,8 +275,8 @@ def cliff_loss(
     w = _as_grid_axis(w, "w")
     b = _as_grid_axis(b, "b")
     points = len(w) * len(b)
-    _check_memory(4 * 8 * points, f"a grid of len(w) * len(b) = {points:,} points")
-    _check_budget(points * length, _MAX_SURFACE_WORK, f"len(w) * len(b) * length = {points:,} * {length:,}",
+    check_memory(4 * 8 * points, f"a grid of len(w) * len(b) = {points:,} points")
+    check_budget(points * length, _MAX_SURFACE_WORK, f"len(w) * len(b) * length = {points:,} * {length:,}",
                   "state updates")
     with torch.no_grad():
         hT = _cliff_final_state(w[None, :], b[:, None], length, h0, activation)
@@ -423,7 +410,7 @@ def cliff_trajectory(
     length, h0, target = _check_cliff(length, h0, target, activation)
     lr = check_positive_float(lr, "lr")
     steps = check_positive_int(steps, "steps", minimum=0)
-    _check_budget((steps + 1) * length, MAX_STEPS, f"(steps + 1) * length = {steps + 1:,} * {length:,}",
+    check_budget((steps + 1) * length, MAX_STEPS, f"(steps + 1) * length = {steps + 1:,} * {length:,}",
                   "recurrence steps")
     if clip is not None:
         clip = check_positive_float(clip, "clip")
@@ -536,7 +523,7 @@ def lag_profile(
     n_sequences = check_positive_int(settings.n_sequences if n_sequences is None else n_sequences, "n_sequences")
     hidden_size = check_positive_int(settings.hidden_size if hidden_size is None else hidden_size, "hidden_size")
     init = settings.init if init is None else init
-    _check_memory(6 * 8 * n_sequences * (length + 1) * hidden_size,
+    check_memory(6 * 8 * n_sequences * (length + 1) * hidden_size,
                   f"n_sequences * (length + 1) * hidden_size = {n_sequences:,} * {length + 1:,} * {hidden_size:,} "
                   "states and their gradients")
     model = VanillaRNN(2, hidden_size, 1, nonlinearity, init=init, radius=radius, seed=seed)
@@ -728,7 +715,7 @@ class AddingRun:
 
 
 @declare(model=Choice(MODEL_KINDS), length=Int(2, MAX_LENGTH), lr=Positive(_MAX_LR), steps=Optional(Int(0, MAX_STEPS)),
-         clip=Optional(Sequence(Choice(CLIP_KINDS) | Positive(), 2, 2)), momentum=Optional(Probability()),
+         clip=Clip(), momentum=Optional(Probability()),
          hidden_size=Optional(Int(1, MAX_HIDDEN)), batch_size=Optional(Int(1, MAX_STEPS)),
          n_train=Optional(Int(1, MAX_STEPS)), n_test=Optional(Int(1, MAX_STEPS)), seed=Seed(),
          example=dict(model="rnn", length=3, lr=0.1, steps=2, clip=("norm", 1.0), hidden_size=2,
@@ -774,8 +761,8 @@ def adding_run(
     if batch_size > n_train:
         raise ValueError(f"batch_size must be at most n_train (each update draws batch_size distinct "
                          f"sequences); got batch_size={batch_size}, n_train={n_train}")
-    _check_budget(steps * length, MAX_STEPS, f"steps * length = {steps:,} * {length:,}", "recurrence steps")
-    _check_memory(4 * length * (2 * (n_train + n_test) + 16 * hidden_size * (batch_size + n_test)),
+    check_budget(steps * length, MAX_STEPS, f"steps * length = {steps:,} * {length:,}", "recurrence steps")
+    check_memory(4 * length * (2 * (n_train + n_test) + 16 * hidden_size * (batch_size + n_test)),
                   f"length={length:,} with n_train={n_train:,}, n_test={n_test:,}, batch_size={batch_size:,} "
                   f"and hidden_size={hidden_size:,}")
     if model == "rnn":

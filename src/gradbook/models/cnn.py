@@ -40,22 +40,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import (
-    MAX_BYTES,
     MAX_DEPTH,
     MAX_STEPS,
     Array,
     Bool,
     Choice,
-    Int,
     Instance,
+    Int,
     Module,
     Optional,
     Seed,
-    Sequence as SequenceOf,
     check_choice,
+    check_memory,
     check_positive_int,
     check_seed,
     declare,
+)
+from .._validate import (
+    Sequence as SequenceOf,
 )
 from ..data import SIDE
 from .mlp import (
@@ -170,9 +172,7 @@ def _output_side(x: torch.Tensor, name: str, kh: int, kw: int, padding: int, out
         raise ValueError(f"{name} and padding give {out_h * out_w:,} output positions, one loop "
                          f"step each; at most {MAX_STEPS:,}")
     floats = max(n * c_in * (h + 2 * padding) * (w + 2 * padding), n * out_channels * out_h * out_w)
-    if floats * x.element_size() > MAX_BYTES:
-        raise ValueError(f"{name} and padding would need {floats * x.element_size() / 1024**3:.1f} GiB; "
-                         f"at most {MAX_BYTES / 1024**3:g} GiB")
+    check_memory(floats * x.element_size(), f"{name} and padding")
     return out_h, out_w
 
 

@@ -27,8 +27,8 @@ from .._validate import (
     MAX_DEPTH,
     Array,
     Choice,
-    Int,
     Instance,
+    Int,
     LayerSizes,
     Module,
     Optional,
@@ -38,6 +38,7 @@ from .._validate import (
     Unchecked,
     check_choice,
     check_layer_sizes,
+    check_memory,
     check_module,
     check_positive_float,
     check_positive_int,
@@ -120,11 +121,8 @@ def check_parameter_count(count: int, what: str) -> int:
     ``MAX_BYTES`` (with their gradients and a momentum buffer, float32);
     raise a ``ValueError`` naming ``what`` (the settings that gave the count)
     otherwise. The builders call it before they allocate anything."""
-    if count * BYTES_PER_PARAMETER > MAX_BYTES:
-        raise ValueError(
-            f"{what} would give {count:,} parameters, about "
-            f"{count * BYTES_PER_PARAMETER / 1024**3:.1f} GiB with their gradients and momentum; "
-            f"at most {MAX_BYTES / 1024**3:g} GiB")
+    check_memory(count * BYTES_PER_PARAMETER, f"{what}, giving {count:,} parameters with their "
+                                              "gradients and momentum,")
     return count
 
 

@@ -109,7 +109,6 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validate import (
-    MAX_BYTES,
     MAX_STEPS,
     Array,
     Bool,
@@ -122,12 +121,15 @@ from .._validate import (
     Positive,
     Probability,
     Seed,
-    Sequence as SequenceOf,
     as_features,
     check_choice,
+    check_memory,
     check_positive_int,
     check_seed,
     declare,
+)
+from .._validate import (
+    Sequence as SequenceOf,
 )
 from .mlp import WIDTH
 
@@ -193,9 +195,7 @@ def uniform_from_bits(bits: np.random.BitGenerator, *shape: int) -> torch.Tensor
     if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
         raise ValueError(f"shape must be integers >= 0; got {shape!r:.80}")
     count = math.prod(shape)
-    if count * 8 > MAX_BYTES:
-        raise ValueError(f"shape {shape} asks for {count:,} numbers, {count * 8 / 1024**3:.1f} GiB "
-                         f"while drawn; at most {MAX_BYTES / 1024**3:g} GiB")
+    check_memory(count * 8, f"shape {shape} ({count:,} numbers, while drawn)")
     words = bits.random_raw((count + 1) // 2).view(np.int32)[:count]
     mantissa = torch.from_numpy(words).bitwise_and_(0x7FFFFF).bitwise_or_(0x3F800000)
     return mantissa.view(torch.float32).sub_(1.0).view(shape)
@@ -435,9 +435,7 @@ def _check_runs(runs: int, m: int, n: int, steps: int | None = None) -> None:
     """Annealing ``runs`` chains of an RBM with m hidden and n visible units
     holds a few (runs, m + n) arrays: refuse more than MAX_BYTES; and, given
     ``steps`` (the plain loop), more than _PLAIN_AIS_WORK multiply-adds."""
-    if runs * (m + n) * 8 * 8 > MAX_BYTES:
-        raise ValueError(f"{runs:,} annealing runs of {m} + {n} units would need "
-                         f"{runs * (m + n) * 64 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
+    check_memory(runs * (m + n) * 8 * 8, f"{runs:,} annealing runs of {m} + {n} units")
     if steps is not None and 4 * runs * steps * m * n > _PLAIN_AIS_WORK:
         raise ValueError(f"runs={runs:,} and steps={steps:,} on {m} x {n} weights are "
                          f"{4 * runs * steps * m * n:.1e} multiply-adds, minutes of float64 work; "
@@ -810,10 +808,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         chains = batch_size if self.persistent else rows
         numbers = (6 * (m + 1) * (n + 1) + n_rows * (n + 1) + 2 * rows * (m + 1)
                    + chains * (4 * m + 2 * n + 4) + 2 * k * chains * (n + m))
-        if numbers * 4 > MAX_BYTES:
-            raise ValueError(
-                f"n_components={m} on {n} features, with batch_size={batch_size} and k={k}, "
-                f"would need about {numbers * 4 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
+        check_memory(numbers * 4, f"n_components={m} on {n} features, with batch_size={batch_size} and k={k},")
 
     def _check_input(self, X: Any, name: str = "X") -> torch.Tensor:
         """X of a fitted model: 2-D, finite, in [0, 1], n_features_in_ columns."""
@@ -1001,9 +996,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if n_steps > MAX_STEPS:
             raise ValueError(f"n_steps must be an integer from 0 to {MAX_STEPS:,}; got {n_steps}")
         units = sum(self.components_.shape)
-        if n_samples * units * 4 * 6 > MAX_BYTES:
-            raise ValueError(f"n_samples={n_samples:,} chains of {units} units would need "
-                             f"{n_samples * units * 24 / 1024**3:.1f} GiB; at most {MAX_BYTES / 1024**3:g} GiB")
+        check_memory(n_samples * units * 4 * 6, f"n_samples={n_samples:,} chains of {units} units")
         bits = np.random.SFC64(check_seed(seed))
         W, b, c = self._weights()
         v = _bernoulli(torch.full((n_samples, W.shape[1]), 0.5), bits)

@@ -64,7 +64,6 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._validate import (
-    MAX_BYTES,
     Array,
     Bool,
     Choice,
@@ -78,6 +77,7 @@ from .._validate import (
     Unchecked,
     as_features,
     check_layer_sizes,
+    check_memory,
     check_positive_int,
     check_probability,
     check_seed,
@@ -120,11 +120,8 @@ def _check_stack_size(sizes: Sequence[int], n_features: int, copies: int) -> Non
     fit MAX_BYTES, naming hidden_layer_sizes."""
     widths = [n_features, *sizes]
     count = sum((a + 1) * b + a for a, b in zip(widths[:-1], widths[1:]))
-    if count * copies * 4 > MAX_BYTES:
-        raise ValueError(
-            f"hidden_layer_sizes {list(sizes)!r:.60} on {n_features} features would need about "
-            f"{count * copies * 4 / 1024**3:.1f} GiB to train ({count:,} weights and biases); "
-            f"at most {MAX_BYTES / 1024**3:g} GiB")
+    check_memory(count * copies * 4, f"hidden_layer_sizes {list(sizes)!r:.60} on {n_features} features "
+                                     f"({count:,} weights and biases, while training)")
 
 # ------------------------------------------------------------------ the algorithm
 
