@@ -20,6 +20,7 @@ from torch import nn
 
 from . import diagnostics
 from ._validate import (
+    MAX_SEEDS,
     MAX_STEPS,
     Array,
     Bool,
@@ -49,6 +50,7 @@ from ._validate import (
     Sequence as SequenceOf,
 )
 from .losses import LOSSES, REGRESSION_LOSSES, loss_value
+from .models.ensemble import Ensemble
 from .models.mlp import io_sizes
 from .models.rnn import TASK_LOSSES, RecurrentNet, as_targets
 
@@ -312,6 +314,55 @@ def _example_net() -> nn.Module:
     return mlp([4, 3, 3], seed=0)
 
 
+
+def _trainable(model: nn.Module, callback: Any) -> list[torch.Tensor]:
+    """The parameters ``train`` updates, after checking ``callback``."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(epoch, model); got {type(callback).__name__}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameter (all have requires_grad=False)")
+    return params
+
+
+def _not_a_pair(diagnostics_data: Any) -> TypeError:
+    return TypeError("diagnostics_data must be a pair (X, y) of rows and their labels; "
+                     f"got {type(diagnostics_data).__name__}")
+
+def _check_run(step_mode: bool, epochs: Any, steps: Any, n: int, record_every: Any, lr: Any,
+               batch_size: Any, momentum: Any, weight_decay: Any, clip: Any, max_loss: Any) -> tuple:
+    """The run's settings checked (shared by a single net's run and an
+    ensemble's): total epochs or steps, record_every, lr, batch_size,
+    momentum, weight_decay, clip and max_loss."""
+    if step_mode:
+        total = check_positive_int(steps, "steps", minimum=0)
+    else:
+        total = check_positive_int(DEFAULT_EPOCHS if epochs is None else epochs, "epochs", minimum=0)
+    if total > MAX_STEPS:
+        raise ValueError(f"{'steps' if step_mode else 'epochs'} must be at most {MAX_STEPS:,}; got {total:,}")
+    if record_every is None:
+        record_every = None if step_mode else 1
+    else:
+        record_every = check_positive_int(record_every, "record_every")
+    lr = check_positive_float(lr, "lr")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if step_mode and batch_size > n:
+        raise ValueError(f"batch_size must be at most the number of training samples ({n}) "
+                         f"in step mode; got {batch_size}")
+    if not step_mode and total * -(-n // batch_size) > MAX_STEPS:
+        raise ValueError(f"epochs={total:,} over {n:,} samples in batches of {batch_size} would take "
+                         f"{total * -(-n // batch_size):,} updates; at most {MAX_STEPS:,} (fewer epochs "
+                         "or a larger batch_size)")
+    momentum = check_probability(momentum, "momentum")
+    weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+    clip = _check_clip(clip)
+    if max_loss is None:
+        max_loss = STEP_MAX_LOSS if step_mode else math.inf
+    elif not (isinstance(max_loss, (int, float)) and not isinstance(max_loss, bool) and max_loss == math.inf):
+        max_loss = check_positive_float(max_loss, "max_loss")
+    return total, record_every, lr, batch_size, momentum, weight_decay, clip, max_loss
+
+
 # --------------------------------------------------------------------------
 # the loop
 # --------------------------------------------------------------------------
@@ -321,7 +372,8 @@ def _example_net() -> nn.Module:
     model=Module(), X=_INPUTS, y=_TARGETS,
     epochs=Optional(Int(0, MAX_STEPS)), steps=Optional(Int(0, MAX_STEPS)),
     lr=Positive(), batch_size=Int(1), momentum=Probability(), weight_decay=Float(0.0),
-    loss=Optional(Choice(LOSSES + REGRESSION_LOSSES)), seed=Seed(), clip=Clip(),
+    loss=Optional(Choice(LOSSES + REGRESSION_LOSSES)), seed=Optional(Seed() | SequenceOf(Seed(), 1, MAX_SEEDS)),
+    clip=Clip(),
     max_loss=Optional(Positive() | Choice((math.inf,))),
     X_test=Optional(_INPUTS), y_test=Optional(_TARGETS),
     diagnostics_every=Optional(Int(1)),
@@ -343,7 +395,7 @@ def train(
     momentum: float = 0.0,
     weight_decay: float = 0.0,
     loss: str | None = None,
-    seed: int = 0,
+    seed: int | Sequence[int] | None = None,
     clip: tuple[str, float] | None = None,
     max_loss: float | None = None,
     X_test=None,
@@ -353,8 +405,13 @@ def train(
     record_every: int | None = None,
     progress: bool | str = "auto",
     callback: Callable[[int, nn.Module], None] | None = None,
-) -> History:
+) -> History | list[History]:
     r"""Train ``model`` in place with mini-batch SGD and return its history.
+
+    ``model`` may be an :class:`~gradbook.models.ensemble.Ensemble` of N
+    nets (one per seed): then every member is trained as if alone, in one
+    batched pass, and the result is a list of N histories (see *Ensembles*
+    below).
 
     Two ways to draw the mini-batches (give at most one of ``epochs`` and
     ``steps``; neither means ``epochs=10``):
@@ -382,6 +439,16 @@ def train(
     not finite. The history then has ``diverged=True``, ``diverged_at`` and
     ``reason``, and holds finite values only.
 
+    **Ensembles.** For an ensemble, ``X`` is either rows (n, features)
+    shared by all members or one block per member (N, n, features), with
+    labels (n,) or (N, n) (:func:`gradbook.models.ensemble.stack_inputs`);
+    likewise ``X_test``/``y_test``. Member k's mini-batches come from its own
+    generator seeded with ``seed[k]`` (default ``model.seeds[k]``), its update
+    is the SGD rule above on its own gradient (clipped by its own global
+    norm), and it stops alone when it diverges. Each history's ``seconds`` is
+    the ensemble's wall time divided by N. The loss is "softmax" or
+    "sigmoid"; recurrent nets are not stacked yet.
+
     Parameters
     ----------
     model : the net (changed in place): any ``nn.Module`` that maps rows of
@@ -401,7 +468,8 @@ def train(
         (Nielsen's) for a feed-forward net; "mse" (squared error summed over
         the outputs, the default) or "softmax" for a recurrent net. See
         :mod:`gradbook.losses`.
-    seed : seeds the order of the mini-batches.
+    seed : seeds the order of the mini-batches (None: 0). For an ensemble,
+        None (each member's own seed, ``model.seeds``) or one seed per member.
     clip : None, ``("norm", t)`` or ``("value", t)`` with t > 0.
     max_loss : a mini-batch loss above this counts as divergence. None:
         :data:`STEP_MAX_LOSS` (1e6) in step mode, no bound in epoch mode.
@@ -428,6 +496,12 @@ def train(
         raise ValueError(f"give epochs or steps, not both; got epochs={epochs!r:.40} and steps={steps!r:.40}")
     check_module(model)
     step_mode = steps is not None
+    if isinstance(model, Ensemble):
+        return _train_ensemble(
+            model, X, y, step_mode=step_mode, epochs=epochs, steps=steps, lr=lr, batch_size=batch_size,
+            momentum=momentum, weight_decay=weight_decay, loss=loss, seed=seed, clip=clip, max_loss=max_loss,
+            X_test=X_test, y_test=y_test, diagnostics_every=diagnostics_every,
+            diagnostics_data=diagnostics_data, record_every=record_every, progress=progress, callback=callback)
     recurrent = isinstance(model, RecurrentNet)
     loss = _check_loss(model, loss)
     X, y = _check_data(model, X, y, loss, "X", "y")
@@ -440,33 +514,9 @@ def train(
         else:
             X_test = as_features(X_test, "X_test", n_features=X.shape[1])
             y_test = as_labels(y_test, "y_test", n_samples=X_test.shape[0], n_classes=io_sizes(model)[1])
-    if step_mode:
-        total = check_positive_int(steps, "steps", minimum=0)
-    else:
-        total = check_positive_int(DEFAULT_EPOCHS if epochs is None else epochs, "epochs", minimum=0)
-    if total > MAX_STEPS:
-        raise ValueError(f"{'steps' if step_mode else 'epochs'} must be at most {MAX_STEPS:,}; got {total:,}")
-    if record_every is None:
-        record_every = None if step_mode else 1
-    else:
-        record_every = check_positive_int(record_every, "record_every")
-    lr = check_positive_float(lr, "lr")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    if step_mode and batch_size > n:
-        raise ValueError(f"batch_size must be at most the number of training samples ({n}) "
-                         f"in step mode; got {batch_size}")
-    if not step_mode and total * -(-n // batch_size) > MAX_STEPS:
-        raise ValueError(f"epochs={total:,} over {n:,} samples in batches of {batch_size} would take "
-                         f"{total * -(-n // batch_size):,} updates; at most {MAX_STEPS:,} (fewer epochs "
-                         "or a larger batch_size)")
-    momentum = check_probability(momentum, "momentum")
-    weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-    seed = check_seed(seed)
-    clip = _check_clip(clip)
-    if max_loss is None:
-        max_loss = STEP_MAX_LOSS if step_mode else math.inf
-    elif not (isinstance(max_loss, (int, float)) and not isinstance(max_loss, bool) and max_loss == math.inf):
-        max_loss = check_positive_float(max_loss, "max_loss")
+    total, record_every, lr, batch_size, momentum, weight_decay, clip, max_loss = _check_run(
+        step_mode, epochs, steps, n, record_every, lr, batch_size, momentum, weight_decay, clip, max_loss)
+    seed = check_seed(0 if seed is None else seed)
     if diagnostics_data is not None and diagnostics_every is None:
         raise ValueError("diagnostics_data is only used with diagnostics_every; give both or neither")
     if diagnostics_every is not None:
@@ -479,16 +529,11 @@ def train(
         elif isinstance(diagnostics_data, (tuple, list)) and len(diagnostics_data) == 2:
             diag_X, diag_y = diagnostics_data
         else:
-            raise TypeError("diagnostics_data must be a pair (X, y) of rows and their labels; "
-                            f"got {type(diagnostics_data).__name__}")
+            raise _not_a_pair(diagnostics_data)
         diag_X = as_features(diag_X, "diagnostics_data X", n_features=X.shape[1])
         diag_y = as_labels(diag_y, "diagnostics_data y", n_samples=diag_X.shape[0],
                            n_classes=None if recurrent else io_sizes(model)[1])
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable(epoch, model); got {type(callback).__name__}")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("model has no trainable parameter (all have requires_grad=False)")
+    params = _trainable(model, callback)
 
     # the gradient norm costs about a third of an MLP step, so epoch mode
     # measures it only when it clips
@@ -680,3 +725,232 @@ def clip_by_value(grads: Sequence[torch.Tensor] | torch.Tensor, clip_value: floa
     grads = _as_grads(grads)
     c = check_positive_float(clip_value, "clip_value")
     return [g.clamp(-c, c) for g in grads]
+
+
+# --------------------------------------------------------------------------
+# the same loop for an ensemble: N members as one batched model
+# --------------------------------------------------------------------------
+
+
+def _member_data(model: Ensemble, X: Any, y: Any, x_name: str, y_name: str
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """An ensemble's inputs (N, n, features) and labels (N, n): one training
+    set per member, or rows (n, features) and labels (n,) shared by all
+    (expanded without a copy)."""
+    N = model.size
+    n_features, n_classes = io_sizes(model.template)
+    if isinstance(X, torch.Tensor) and X.ndim == 3:
+        if X.shape[0] != N:
+            raise ValueError(f"{x_name} must be (n, features) rows shared by the members or ({N}, n, "
+                             f"features), one block per member; got shape {tuple(X.shape)}")
+        rows = as_features(X.reshape(-1, X.shape[-1]), x_name, n_features=n_features).view(X.shape)
+    else:
+        rows = as_features(X, x_name, n_features=n_features).expand(N, -1, -1)
+    n = rows.shape[1]
+    if isinstance(y, torch.Tensor) and y.ndim == 2:
+        if tuple(y.shape) != (N, n):
+            raise ValueError(f"{y_name} must be ({n},) labels shared by the members or ({N}, {n}), one "
+                             f"row per member; got shape {tuple(y.shape)}")
+        labels = as_labels(y.reshape(-1), y_name, n_classes=n_classes).view(N, n)
+    else:
+        labels = as_labels(y, y_name, n_samples=n, n_classes=n_classes).expand(N, -1)
+    return rows, labels
+
+
+def _member_losses(logits: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """Each member's mean loss, (N,), from outputs (N, batch, classes): the
+    losses of :func:`gradbook.losses.loss_value`, member by member."""
+    N, b, c = logits.shape
+    flat, labels = logits.reshape(N * b, c), y.reshape(N * b)
+    if loss == "softmax":
+        return torch.nn.functional.cross_entropy(flat, labels, reduction="none").view(N, b).mean(1)
+    target = torch.nn.functional.one_hot(labels, c).to(flat.dtype)
+    per = torch.nn.functional.binary_cross_entropy_with_logits(flat, target, reduction="none")
+    return per.view(N, b, c).sum(2).mean(1)
+
+
+def _member_evaluation(model: Ensemble, X: torch.Tensor, y: torch.Tensor, loss: str
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each member's mean loss and accuracy on its (N, n, ...) data, in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(X)
+            return _member_losses(logits, y, loss), (logits.argmax(2) == y).float().mean(1)
+    finally:
+        model.train(was_training)
+
+
+def _train_ensemble(model: Ensemble, X, y, *, step_mode: bool, epochs, steps, lr, batch_size, momentum,
+                    weight_decay, loss, seed, clip, max_loss, X_test, y_test, diagnostics_every,
+                    diagnostics_data, record_every, progress, callback) -> list[History]:
+    """:func:`train` for an :class:`~gradbook.models.ensemble.Ensemble`: the
+    same loop, member by member in one batched pass, one History per member.
+
+    Each member k draws its mini-batches from its own generator (seeded with
+    ``seed[k]``, by default ``model.seeds[k]``) exactly as a single net
+    trained with that seed does, is updated by the same SGD rule (momentum,
+    weight decay, clipping by its own global norm) and stops on its own when
+    it diverges, while the others go on."""
+    if isinstance(model.template, RecurrentNet):
+        raise TypeError("an ensemble of recurrent nets cannot be trained yet; train each net alone")
+    N = model.size
+    loss = _check_loss(model.template, loss)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES} for an ensemble of classifiers; got {loss!r}")
+    X, y = _member_data(model, X, y, "X", "y")
+    n = X.shape[1]
+    if (X_test is None) != (y_test is None):
+        raise ValueError("give both X_test and y_test, or neither")
+    if X_test is not None:
+        X_test, y_test = _member_data(model, X_test, y_test, "X_test", "y_test")
+    total, record_every, lr, batch_size, momentum, weight_decay, clip, max_loss = _check_run(
+        step_mode, epochs, steps, n, record_every, lr, batch_size, momentum, weight_decay, clip, max_loss)
+    if seed is None:
+        seeds = model.seeds
+    elif isinstance(seed, (list, tuple)):
+        seeds = tuple(check_seed(s, f"seed[{i}]") for i, s in enumerate(seed))
+        if len(seeds) != N:
+            raise ValueError(f"seed must give one seed per member ({N}); got {len(seeds)}")
+    else:
+        raise TypeError(f"seed of an ensemble must be None (the members' seeds) or a sequence of {N} "
+                        f"seeds; got {type(seed).__name__}")
+    if diagnostics_data is not None and diagnostics_every is None:
+        raise ValueError("diagnostics_data is only used with diagnostics_every; give both or neither")
+    if diagnostics_every is not None:
+        diagnostics_every = check_positive_int(diagnostics_every, "diagnostics_every")
+        if diagnostics_data is None:
+            diag_X, diag_y = X[:, :1000], y[:, :1000]
+        elif isinstance(diagnostics_data, (tuple, list)) and len(diagnostics_data) == 2:
+            diag_X, diag_y = _member_data(model, *diagnostics_data, "diagnostics_data X", "diagnostics_data y")
+        else:
+            raise _not_a_pair(diagnostics_data)
+    params = _trainable(model, callback)
+
+    track_norms = step_mode or clip is not None
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    histories = [History() for _ in range(N)]
+    alive = torch.ones(N, dtype=torch.bool)
+    velocity: list[torch.Tensor | None] = [None] * len(params)
+    starts = ([diagnostics.snapshot(model.member(k)) for k in range(N)]
+              if diagnostics_every is not None else None)
+    unit = "step" if step_mode else "epoch"
+    members = torch.arange(N)
+    settings = f"the run diverged with lr={lr:g}, momentum={momentum:g}, " + (
+        f"clip={clip}: try a smaller lr or threshold" if clip is not None
+        else "no clipping: try a smaller lr or clip=('norm', threshold)")
+
+    def stop(k: int, reason: str) -> None:
+        h = histories[k]
+        h.diverged, h.diverged_at, h.reason = True, h.steps, reason
+        alive[k] = False
+
+    def record(count: int) -> None:
+        values: dict[str, Any] = {}
+        values["train_loss"], values["train_acc"] = _member_evaluation(model, X, y, loss)
+        if X_test is not None:
+            values["test_loss"], values["test_acc"] = _member_evaluation(model, X_test, y_test, loss)
+        due = diagnostics_every is not None and count % diagnostics_every == 0
+        for k in range(N):
+            if not alive[k]:
+                continue
+            row = {name: float(v[k]) for name, v in values.items()}
+            if due:
+                net = model.member(k)
+                row["bias_grad"] = diagnostics.bias_gradient_norms(net, diag_X[k], diag_y[k], loss)
+                row["weight_change"] = diagnostics.relative_weight_change(net, starts[k])
+                row["saturated"] = diagnostics.activation_stats(net, diag_X[k])["saturated"]
+            bad = [(name, v) for name, v in row.items()
+                   if not all(math.isfinite(x) for x in (v if isinstance(v, list) else [v]))]
+            if bad:
+                stop(k, f"{bad[0][0]} is not finite at step {histories[k].steps} "
+                        f"(the record after {unit} {count}): {bad[0][1]}; {settings}")
+                continue
+            h = histories[k]
+            h.epoch.append(count)
+            for name, v in row.items():
+                getattr(h, name).append(v)
+            if due:
+                h.diag_epoch.append(count)
+        if callback is not None:
+            callback(count, model)
+
+    def update(idx: torch.Tensor) -> None:
+        """One SGD step of every live member on its mini-batch ``idx[k]``."""
+        for p in params:
+            p.grad = None
+        out = model(X[members[:, None], idx])
+        losses = _member_losses(out, y[members[:, None], idx], loss)
+        values = losses.detach().double()
+        ok = alive.clone()
+        for k in torch.nonzero(alive).flatten().tolist():
+            v = float(values[k])
+            if not math.isfinite(v):
+                stop(k, f"loss is {v} at step {histories[k].steps}; {settings}")
+            elif v > max_loss:
+                stop(k, f"loss {v:.3g} exceeds max_loss={max_loss:.3g} at step {histories[k].steps}; {settings}")
+        ok &= alive
+        if not bool(ok.any()):
+            return
+        torch.where(ok, losses, torch.zeros_like(losses)).sum().backward()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        if track_norms:
+            norms = torch.sqrt(sum(g.detach().double().pow(2).flatten(1).sum(1) for g in grads))
+            for k in torch.nonzero(ok).flatten().tolist():
+                if not math.isfinite(float(norms[k])):
+                    stop(k, f"gradient norm {float(norms[k])} at step {histories[k].steps}; {settings}")
+            ok &= alive
+            if clip is not None and clip[0] == "norm":
+                scale = torch.where(norms > clip[1], clip[1] / norms, torch.ones_like(norms)).float()
+                grads = [g * scale.view(-1, *([1] * (g.ndim - 1))) for g in grads]
+            elif clip is not None:
+                grads = [g.clamp(-clip[1], clip[1]) for g in grads]
+        live = ok.float()
+        with torch.no_grad():
+            for i, (p, g) in enumerate(zip(params, grads)):
+                mask = live.view(-1, *([1] * (p.ndim - 1)))
+                d = g.nan_to_num() if weight_decay == 0 else g.nan_to_num() + weight_decay * p
+                if momentum:
+                    velocity[i] = d.clone() if velocity[i] is None else velocity[i] * momentum + d
+                    d = velocity[i]
+                p.sub_(lr * d * mask)
+        for k in torch.nonzero(ok).flatten().tolist():
+            h = histories[k]
+            if track_norms:
+                h.grad_norms.append(float(norms[k]))
+            h.step_loss.append(float(values[k]))
+            h.steps += 1
+
+    t0 = time.perf_counter()
+    bar = None
+    record(0)
+    if show_progress(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=f"training {N} nets", leave=False)
+    model.train()
+    try:
+        for count in range(1, total + 1):
+            if not bool(alive.any()):
+                break
+            if step_mode:
+                update(torch.stack([torch.randperm(n, generator=g)[:batch_size] for g in gens]))
+            else:
+                order = torch.stack([torch.randperm(n, generator=g) for g in gens])
+                for i in range(0, n, batch_size):
+                    update(order[:, i:i + batch_size])
+                    if not bool(alive.any()):
+                        break
+            if bar is not None:
+                bar.update(1)
+            due = record_every is not None and count % record_every == 0
+            if due or count == total:
+                record(count)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = (time.perf_counter() - t0) / N
+    for h in histories:
+        h.seconds = seconds
+    return histories
