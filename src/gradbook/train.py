@@ -833,8 +833,12 @@ def _train_ensemble(model: Ensemble, X, y, *, step_mode: bool, epochs, steps, lr
     histories = [History() for _ in range(N)]
     alive = torch.ones(N, dtype=torch.bool)
     velocity: list[torch.Tensor | None] = [None] * len(params)
-    starts = ([diagnostics.snapshot(model.member(k)) for k in range(N)]
-              if diagnostics_every is not None else None)
+    # plain MLPs are measured all at once; other nets member by member
+    batched_diagnostics = model.plain
+    starts: Any = None
+    if diagnostics_every is not None:
+        starts = (model.weights() if batched_diagnostics
+                  else [diagnostics.snapshot(model.member(k)) for k in range(N)])
     unit = "step" if step_mode else "epoch"
     members = torch.arange(N)
     settings = f"the run diverged with lr={lr:g}, momentum={momentum:g}, " + (
@@ -852,15 +856,22 @@ def _train_ensemble(model: Ensemble, X, y, *, step_mode: bool, epochs, steps, lr
         if X_test is not None:
             values["test_loss"], values["test_acc"] = _member_evaluation(model, X_test, y_test, loss)
         due = diagnostics_every is not None and count % diagnostics_every == 0
+        layered: dict[str, torch.Tensor] = {}
+        if due and batched_diagnostics:
+            layered = model.layer_diagnostics(diag_X, diag_y, lambda out, t: _member_losses(out, t, loss),
+                                              starts)
         for k in range(N):
             if not alive[k]:
                 continue
             row = {name: float(v[k]) for name, v in values.items()}
-            if due:
+            if due and batched_diagnostics:
+                row.update({name: [float(x) for x in v[k]] for name, v in layered.items()})
+            elif due:
                 net = model.member(k)
                 row["bias_grad"] = diagnostics.bias_gradient_norms(net, diag_X[k], diag_y[k], loss)
                 row["weight_change"] = diagnostics.relative_weight_change(net, starts[k])
                 row["saturated"] = diagnostics.activation_stats(net, diag_X[k])["saturated"]
+                model.resume_generators(k, net)  # measured in training mode, as a single net is
             bad = [(name, v) for name, v in row.items()
                    if not all(math.isfinite(x) for x in (v if isinstance(v, list) else [v]))]
             if bad:

@@ -129,3 +129,49 @@ def test_bad_ensembles_are_refused():
         e(torch.rand(2, 5, 8))
     with pytest.raises(ValueError, match="seed setting"):
         ensemble(mlp, SEEDS, sizes=[8, 4, 3], seed=1)
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_diagnostics_match_single_nets(net):
+    """Per-epoch diagnostics (bias gradients, weight change, saturation) of
+    member k equal those of the single net with seed k: measured all at once
+    for plain MLPs, member by member for the others; frozen layers too."""
+    builder, settings = NETS[net]
+    e = ensemble(builder, SEEDS, **settings)
+    assert e.plain == (net in ("sigmoid", "tanh", "relu"))
+    options = dict(epochs=3, batch_size=8, lr=0.5, progress=False, diagnostics_every=1,
+                   diagnostics_data=(X[:30], Y[:30]))
+    histories = train(e, X, Y, **options)
+    for k, s in enumerate(SEEDS):
+        h = train(builder(seed=s, **settings), X, Y, seed=s, **options)
+        assert histories[k].diag_epoch == h.diag_epoch == [0, 1, 2, 3]
+        for name in ("bias_grad", "weight_change", "saturated"):
+            ours, theirs = getattr(histories[k], name), getattr(h, name)
+            assert len(ours) == len(theirs) == 4
+            for a, b in zip(ours, theirs):
+                assert a == pytest.approx(b, rel=2e-3, abs=1e-6), name
+    # the first row's weight change is exactly zero, later ones are not
+    assert histories[0].weight_change[0] == [0.0] * len(histories[0].weight_change[0])
+    assert min(histories[0].weight_change[-1]) > 0
+
+
+def test_batched_diagnostics_with_a_frozen_layer():
+    def builder(seed):
+        net = mlp([8, 5, 5, 3], seed=seed)
+        net[0].requires_grad_(False)
+        return net
+
+    e = ensemble(builder, SEEDS)
+    hs = train(e, X, Y, epochs=2, batch_size=8, lr=0.5, progress=False, diagnostics_every=1)
+    for k, s in enumerate(SEEDS):
+        h = train(builder(s), X, Y, epochs=2, batch_size=8, lr=0.5, seed=s, progress=False,
+                  diagnostics_every=1)
+        assert hs[k].weight_change[-1][0] == h.weight_change[-1][0] == 0.0
+        assert hs[k].bias_grad[-1] == pytest.approx(h.bias_grad[-1], rel=2e-3)
+    assert e.body.layers[0].bias.requires_grad is False  # restored after measuring
+
+
+def test_layer_diagnostics_refuses_other_nets():
+    e = ensemble(dropout_mlp, SEEDS, sizes=[8, 4, 3], p=0.2)
+    with pytest.raises(TypeError, match="plain MLPs"):
+        e.layer_diagnostics(X.expand(3, -1, -1), Y.expand(3, -1), lambda o, t: o.sum((1, 2)), [])

@@ -104,6 +104,9 @@ class _BatchedDropout(nn.Module):
     def write(self, k: int, layer: InvertedDropout) -> None:
         layer.generator.set_state(self.generators[k].get_state())
 
+    def read(self, k: int, layer: InvertedDropout) -> None:
+        self.generators[k].set_state(layer.generator.get_state())
+
     def extra_repr(self) -> str:
         return f"p={self.p}, members={len(self.generators)}"
 
@@ -305,6 +308,97 @@ class Ensemble(nn.Module):
     def members(self) -> list[nn.Module]:
         """Every member as a standalone net (see :meth:`member`)."""
         return [self.member(k) for k in range(self.size)]
+
+    def resume_generators(self, k: int, net: nn.Module) -> None:
+        """Take member ``k``'s dropout generators' state from ``net`` (a copy
+        from :meth:`member` that has drawn masks since, as a measurement in
+        training mode does), so that member k goes on drawing the masks a
+        single net that made the same measurement would draw."""
+        ours = [m for m in self.body.modules() if isinstance(m, _BatchedDropout)]
+        theirs = [m for m in net.modules() if isinstance(m, InvertedDropout)]
+        if len(ours) != len(theirs):
+            raise ValueError(f"net must be a copy of member {k} (from member(k)); it has {len(theirs)} "
+                             f"dropout layers, the members {len(ours)}")
+        for layer, target in zip(ours, theirs):
+            layer.read(k, target)
+
+    @property
+    def plain(self) -> bool:
+        """Whether the members are plain MLPs (``nn.Sequential`` of ``nn.Linear``
+        and sigmoid, tanh, ReLU or identity units): those whose per-layer
+        diagnostics :meth:`layer_diagnostics` measures for all members at once."""
+        body = self.body
+        return isinstance(body, _BatchedSequential) and all(
+            isinstance(layer, _BatchedLinear) or (isinstance(layer, _Elementwise) and isinstance(
+                layer.layer, (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.Identity))) for layer in body.layers)
+
+    def weights(self) -> list[torch.Tensor]:
+        """Copies of every stacked weight (N, out, in), input side first: the
+        reference of :meth:`layer_diagnostics`'s weight change."""
+        return [layer.weight.detach().clone() for layer in self.body.modules()
+                if isinstance(layer, _BatchedLinear)]
+
+    def layer_diagnostics(self, X: torch.Tensor, y: torch.Tensor,
+                          member_losses: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                          reference: Sequence[torch.Tensor], threshold: float = 0.1
+                          ) -> dict[str, torch.Tensor]:
+        """Per member, what :func:`gradbook.diagnostics.bias_gradient_norms`,
+        :func:`~gradbook.diagnostics.relative_weight_change` (against
+        ``reference``, from :meth:`weights`) and the ``saturated`` share of
+        :func:`~gradbook.diagnostics.activation_stats` measure on each
+        member's net, for all members in one pass (:attr:`plain` nets only).
+
+        ``X`` (N, n, features) and ``y`` (N, n) are each member's rows;
+        ``member_losses(outputs, y)`` gives each member's mean loss, (N,).
+        Returns tensors of shape (N, layers): ``"bias_grad"`` and
+        ``"saturated"`` per hidden layer, ``"weight_change"`` per linear layer."""
+        if not self.plain:
+            raise TypeError("layer_diagnostics measures ensembles of plain MLPs only; use member(k) "
+                            "and gradbook.diagnostics for the others")
+        layers = list(self.body.layers)
+        linears = [layer for layer in layers if isinstance(layer, _BatchedLinear)]
+        if len(reference) != len(linears):
+            raise ValueError(f"reference must hold {len(linears)} stacked weights (from weights()); "
+                             f"got {len(reference)}")
+        biases = [layer.bias for layer in linears]
+        flags = [b.requires_grad for b in biases]
+        pre: list[torch.Tensor] = []
+        saturated = []
+        try:
+            for b in biases:
+                b.requires_grad_(True)
+            with torch.enable_grad():
+                h = X
+                for i, layer in enumerate(layers):
+                    h = layer(h)
+                    if isinstance(layer, _BatchedLinear) and layer is not linears[-1]:
+                        pre.append((h.detach(), layers[i + 1].layer if i + 1 < len(layers) else None))
+                grads = torch.autograd.grad(member_losses(h, y).sum(), biases)
+        finally:
+            for b, flag in zip(biases, flags):
+                b.requires_grad_(flag)
+        for z, act in pre:
+            if isinstance(act, nn.Sigmoid):
+                a = torch.sigmoid(z)
+                slope, top = a * (1 - a), 0.25
+            elif isinstance(act, nn.Tanh):
+                t = torch.tanh(z)
+                slope, top = 1 - t * t, 1.0
+            elif isinstance(act, nn.ReLU):
+                slope, top = (z > 0).float(), 1.0
+            else:
+                slope, top = torch.ones_like(z), 1.0
+            saturated.append((slope < threshold * top).float().flatten(1).mean(1))
+        change = []
+        with torch.no_grad():
+            for layer, ref in zip(linears, reference):
+                denom = ref.flatten(1).norm(dim=1)
+                diff = (layer.weight - ref).flatten(1).norm(dim=1)
+                change.append(torch.where(denom > 0, diff / denom.clamp_min(1e-38),
+                                          torch.where(diff > 0, torch.inf, 0.0)))
+        return {"bias_grad": torch.stack([g.norm(dim=1) for g in grads[:-1]], 1),
+                "weight_change": torch.stack(change, 1),
+                "saturated": torch.stack(saturated, 1)}
 
     def extra_repr(self) -> str:
         return f"members={self.size}, seeds={self.seeds}"
