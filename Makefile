@@ -38,8 +38,9 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The execution cache and the experiments' disk cache (gradbook.memo).
 clean-cache:
-	rm -rf _build/.jupyter_cache
+	rm -rf _build/.jupyter_cache _build/.gradbook_cache
 
 clean:
 	rm -rf _build

@@ -1,6 +1,9 @@
 """Time a cold build of the whole book and the execution of each chapter.
 
-Builds into a fresh temporary folder (empty execution cache), then reads each
+Builds into a fresh temporary folder (empty execution cache, and an empty
+disk cache of experiment results: ``GRADBOOK_CACHE_DIR`` points into that
+folder, so every experiment is computed once; a chapter that reuses another
+chapter's runs reads them from it, as in any cold build), then reads each
 chapter's execution time from the jupyter-cache record. Prints a table.
 
 Budgets (DESIGN.md): at most 90 s per chapter, 10 minutes for the book.
@@ -26,7 +29,8 @@ def main() -> int:
     from jupyter_cache import get_cache
 
     with tempfile.TemporaryDirectory() as out:
-        env = dict(os.environ, GRADBOOK_BUILD="1", PYTHONHASHSEED="0")
+        env = dict(os.environ, GRADBOOK_BUILD="1", PYTHONHASHSEED="0",
+                   GRADBOOK_CACHE_DIR=str(Path(out) / "gradbook_cache"))
         env.pop("MPLBACKEND", None)  # the kernels use Jupyter's inline backend
         subprocess.run([sys.executable, "-c", "from matplotlib import font_manager as f; "
                         "f._load_fontmanager(try_read_cache=False)"], env=env, check=True)

@@ -6,14 +6,26 @@
   (tests that check the progress-bar logic set the variable themselves with
   ``monkeypatch``);
 - matplotlib's non-interactive Agg backend, and every figure closed after
-  each test so that none leaks into the next.
+  each test so that none leaks into the next;
+- ``GRADBOOK_CACHE_DIR`` (unless already set): a fresh folder for the disk
+  layer of the memoised experiment runs (:mod:`gradbook.memo`), so that one
+  session computes each experiment once, shared by the cold book build (its
+  kernels inherit the variable) and the claim tests that run after it, and
+  never reads a developer's old results (removed at exit). The unit tests
+  turn the disk layer off (tests/unit/conftest.py).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ["GRADBOOK_BUILD"] = "1"
+if not os.environ.get("GRADBOOK_CACHE_DIR"):
+    os.environ["GRADBOOK_CACHE_DIR"] = tempfile.mkdtemp(prefix="gradbook-cache-")
+    atexit.register(shutil.rmtree, os.environ["GRADBOOK_CACHE_DIR"], ignore_errors=True)
 
 import matplotlib  # noqa: E402
 

@@ -23,6 +23,11 @@ JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 def built_book(tmp_path_factory):
     """Build the executed book cold (an empty execution cache) once.
 
+    The kernels inherit ``GRADBOOK_CACHE_DIR``: tests/conftest.py makes it a
+    fresh folder per session (unless it is set already), so each experiment
+    is computed once in the session (here, unless an earlier test ran it)
+    and the claim tests that run later read it.
+
     Set GRADBOOK_BUILT_BOOK to an existing ``_build/html`` folder to test that
     build instead (handy while developing; CI always builds cold).
     """
