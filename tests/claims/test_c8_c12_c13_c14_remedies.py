@@ -6,11 +6,16 @@ C12 (corrected): "only Hinton's RBM-style design really fixes the vanishing
     batch normalisation and residual skips, each alone and with no
     pretraining, train the same net to over 90 % test accuracy.
 C13 (confirmed with caveats): ReLU keeps the gradient level across layers
-    where the sigmoid's vanishes; dropout narrows the train/test gap of a wide
-    net on few labels, but only by about a point on the digits.
-C8 (confirmed with caveats): the gap grows as labels get fewer; but it does
-    not grow with the parameter count, and a wide net memorises random labels
-    (train accuracy 1, test at chance), so parameters alone do not predict it.
+    where the sigmoid's vanishes; dropout's gain in test accuracy, each arm
+    with its own tuned number of updates, is supported at 150 labels only and
+    "no difference" at 50, 500 and 1,438, below a point wherever it shows.
+C8 (confirmed with caveats): the gap grows as labels get fewer; but the
+    wider net overfits less (contradicted), and a wide net memorises random
+    labels (train accuracy 1, test at chance).
+
+The verdicts follow from gradbook.stats (paired over 20 seeds, 95 % t
+interval, margin 0.01); the tests assert each comparison's outcome, so a
+verdict cannot change without a test failing.
 C14 (confirmed): with all labels the ReLU net from scratch is as accurate as
     the pretrained nets and costs a fraction of their wall time.
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import pytest
 
+from gradbook import stats
 from gradbook.chapters import ch04_relu_dropout as ch04
 
 FIXES = ("tanh + Glorot", "ReLU + He", "batch norm", "residual")
@@ -67,37 +73,70 @@ def test_c13_relu_keeps_the_gradient_level_early_in_training(fixes):
 
 
 @pytest.fixture(scope="module")
-def regularisers():
-    table = ch04.regularisation_comparison()
-    return table.groupby("regulariser").mean(numeric_only=True)
+def comparisons():
+    return ch04.claim_comparisons()
 
 
-def test_c13_dropout_narrows_the_gap(regularisers):
-    # measured (150 labels, 3 seeds): test 0.932 -> 0.942, gap 0.068 -> 0.058
-    none, dropout = regularisers.loc["none"], regularisers.loc["dropout 0.5"]
-    assert dropout["test accuracy"] > none["test accuracy"]
+def test_every_comparison_rests_on_enough_seeds(comparisons):
+    for found in comparisons.values():
+        for c in found:
+            assert c.n >= stats.MIN_SEEDS, c.name
+
+
+def test_c12_verdict_every_fix_contradicts_only_pretraining(comparisons):
+    # measured gains over the sigmoid net (20 seeds): tanh +0.867, ReLU +0.856,
+    # batch norm +0.865, residual +0.814, every interval far beyond the margin
+    assert [c.outcome for c in comparisons["C12"]] == ["contradicted"] * 4
+    assert min(c.low for c in comparisons["C12"]) > 0.5
+    assert stats.verdict(comparisons["C12"]) == "corrected"
+
+
+def test_the_baselines_are_tuned_and_glorot_alone_does_not_save_them():
+    # measured: every rate of the grid leaves both nets at chance (validation 0.099-0.100)
+    for variant in ("sigmoid", "sigmoid + Glorot"):
+        lr, table = ch04.tuned_lr(variant)
+        assert (table["validation accuracy"] < 0.2).all(), variant
+        assert lr == ch04.SETTINGS.deep.lr  # the chapter's tables use this rate
+    sig = [r.history.test_acc[-1] for r in ch04.fix_runs("sigmoid")]
+    glorot = [r.history.test_acc[-1] for r in ch04.fix_runs("sigmoid + Glorot")]
+    assert stats.compare(glorot, sig, claimed="greater").outcome == "no difference"
+
+
+def test_c13_verdict_relu_helps_dropout_only_at_some_budgets(comparisons):
+    relu, *dropout = comparisons["C13"]
+    assert relu.outcome == "supported"
+    # measured (20 seeds, updates tuned from 400 or 800): 50 labels +0.003, 500
+    # +0.001, 1438 -0.004 (no difference); 150 +0.007 (CI +0.003 to +0.012, supported)
+    outcomes = {c.name: c.outcome for c in dropout}
+    assert outcomes == {"dropout 0.5, 50 labels": "no difference", "dropout 0.5, 150 labels": "supported",
+                        "dropout 0.5, 500 labels": "no difference",
+                        "dropout 0.5, 1438 labels": "no difference"}
+    assert max(c.mean for c in dropout) < 0.01  # never a full point on average
+    assert stats.verdict(comparisons["C13"]) == "confirmed with caveats"
+
+
+def test_c13_dropout_narrows_the_gap_but_never_closes_it():
+    reg = ch04.regularisation_comparison().groupby("regulariser").mean(numeric_only=True)
+    none, dropout = reg.loc["none"], reg.loc["dropout 0.5"]
     assert dropout["gap"] < none["gap"]
-    # ... but the net still fits every labelled image: the gap stays open
     assert dropout["train accuracy"] > 0.99 and dropout["gap"] > 0.03
 
 
 # --------------------------------------------------------------------------- C8
 
 
+def test_c8_verdict_labels_yes_parameters_no(comparisons):
+    labels, width = comparisons["C8"]
+    # measured: gap(50) - gap(1438) +0.136 (CI +0.125 to +0.148): supported;
+    # gap(width 512) - gap(width 32) -0.015 (CI -0.020 to -0.010): contradicted
+    assert labels.outcome == "supported" and labels.low > 0.08
+    assert width.outcome == "contradicted"
+    assert stats.verdict(comparisons["C8"]) == "confirmed with caveats"
+
+
 def test_c8_gap_shrinks_with_more_labels():
-    grid = ch04.dropout_grid(rates=(0.0,))
-    gap = grid.set_index("labels")["gap"]
-    # measured: 0.114 (50), 0.072 (150), 0.028 (500), 0.007 (1438)
+    gap = ch04.dropout_grid(rates=(0.0,)).groupby("labels")["gap"].mean()
     assert gap[50] > gap[150] > gap[500] > gap[1438]
-    assert gap[50] > 0.08
-
-
-def test_c8_gap_does_not_grow_with_parameters():
-    sweep = ch04.width_sweep().set_index("width")
-    # measured (150 labels): width 32 (3,466 parameters) gap 0.075;
-    # width 512 (301,066 parameters) gap 0.072
-    assert sweep.loc[512, "parameters"] > 50 * sweep.loc[32, "parameters"]
-    assert sweep.loc[512, "gap"] < sweep.loc[32, "gap"] + 0.02
 
 
 def test_c8_wide_net_memorises_random_labels():
@@ -106,8 +145,7 @@ def test_c8_wide_net_memorises_random_labels():
     assert run.history.train_acc[-1] > 0.99
     assert run.history.test_acc[-1] < 0.2
     # ... while the same net on the same images with their true labels generalises
-    # (measured: test accuracy 0.939)
-    truth = ch04.wide_run(300, width=256, updates=1000)
+    truth = ch04.wide_runs(300, width=256, updates=1000, seeds=(0,))[0]
     assert truth.parameters == run.parameters
     assert truth.history.test_acc[-1] > 0.9
 

@@ -35,7 +35,7 @@ def tiny(monkeypatch):
     monkeypatch.setattr(ch04, "SETTINGS", ch04.ReluDropoutSettings(
         deep=dataclasses.replace(ch04.SETTINGS.deep, depth=3, width=8, epochs=2, seeds=(0,),
                                  diagnostic_samples=100),
-        wide=dataclasses.replace(ch04.SETTINGS.wide, width=8, updates=6)))
+        wide=dataclasses.replace(ch04.SETTINGS.wide, width=8, updates=6, seeds=(0,))))
     ch04.clear_cache()
     yield
     ch04.clear_cache()
@@ -318,6 +318,14 @@ def test_wide_run_bad_input(kwargs, exc, message):
 def test_dropout_grid_width_sweep_regularisation(tiny):
     grid = ch04.dropout_grid(rates=(0.0, 0.5), labels=(20, 40))
     assert len(grid) == 4 and set(grid["dropout"]) == {0.0, 0.5}
+    # one row per seed; each seed draws its own label subset, so the seeds differ
+    two = ch04.dropout_grid(rates=(0.0,), labels=(20,), seeds=(0, 1))
+    assert list(two["seed"]) == [0, 1]
+    assert two.loc[0, "train accuracy"] != two.loc[1, "train accuracy"] or \
+        two.loc[0, "test accuracy"] != two.loc[1, "test accuracy"]
+    # a seed's run is the same trained alone or among others (member k = single net k)
+    alone = ch04.wide_runs(20, seeds=(1,))[0].history
+    assert alone.test_acc == ch04.wide_runs(20, seeds=(0, 1))[1].history.test_acc
     np.testing.assert_allclose(grid["gap"], grid["train accuracy"] - grid["test accuracy"])
     sweep = ch04.width_sweep(widths=(4, 8), n_labels=20)
     assert list(sweep["width"]) == [4, 8]
