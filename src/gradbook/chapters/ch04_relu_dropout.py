@@ -106,6 +106,8 @@ __all__ = [
     "random_label_run",
     "FIXES",
     "claim_comparisons",
+    "claim_verdicts",
+    "ARGUED",
     "pretraining_cost",
     "clear_cache",
     "VARIANT_COLOURS",
@@ -117,6 +119,8 @@ __all__ = [
 __undeclared__ = {
     "FixRun": "the result record of fix_run; users never build one",
     "WideRun": "the result record of wide_run; users never build one",
+    "claim_verdicts": "takes no arguments and runs the chapter's full comparisons (claim_comparisons, "
+                      "declared, takes the small trial settings); the claim tests call it",
 }
 
 #: The widest hidden layer of any net here (the weights and gradients of the
@@ -731,6 +735,20 @@ def claim_comparisons(seeds: Sequence[int] | None = None, *, depth: int | None =
         compare(wide, narrow, claimed="greater", name="gap at width 512", baseline_name="gap at width 32"),
     ]
     return out
+
+
+#: The claims whose verdict here rests on an argument, not on a comparison
+#: over seeds (none: every claim checked here is decided by the rule).
+ARGUED: dict[str, str] = {}
+
+
+def claim_verdicts() -> dict[str, str]:
+    """The verdict of each claim checked in this chapter, by the book's rule
+    (:func:`gradbook.stats.verdict`) from :func:`claim_comparisons` with the
+    chapter's settings."""
+    from ..stats import verdict
+
+    return {claim: verdict(found) for claim, found in claim_comparisons().items()}
 
 
 
