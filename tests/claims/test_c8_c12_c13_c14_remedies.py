@@ -128,7 +128,7 @@ def test_c13_dropout_narrows_the_gap_but_never_closes_it():
 def test_c8_verdict_labels_yes_parameters_no(comparisons):
     labels, width = comparisons["C8"]
     # measured: gap(50) - gap(1438) +0.136 (CI +0.125 to +0.148): supported;
-    # gap(width 512) - gap(width 32) -0.015 (CI -0.020 to -0.010): contradicted
+    # gap(width 256) - gap(width 32) -0.009 (CI -0.014 to -0.003): contradicted
     assert labels.outcome == "supported" and labels.low > 0.08
     assert width.outcome == "contradicted"
     assert stats.verdict(comparisons["C8"]) == "confirmed with caveats"

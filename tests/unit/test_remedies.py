@@ -432,3 +432,16 @@ def test_wide_runs_cannot_be_corrupted(tiny):
     table = ch04.dropout_grid(rates=(0.0,), labels=(20,))
     ch04.wide_run(20).history.test_acc.clear()
     assert ch04.dropout_grid(rates=(0.0,), labels=(20,)).equals(table)
+
+
+def test_tuned_updates_reads_each_grid_point_from_one_longer_run(tiny, monkeypatch):
+    monkeypatch.setattr(ch04, "SETTINGS", dataclasses.replace(
+        ch04.SETTINGS, wide=dataclasses.replace(ch04.SETTINGS.wide, updates_grid=(6, 18), seeds=(0, 1))))
+    best, table = ch04.tuned_updates(0.5, 64)
+    assert list(table["updates"]) == [6, 18] and best in (6, 18)
+    wide = ch04.SETTINGS.wide
+    for updates, accuracy in zip(table["updates"], table["validation accuracy"]):
+        # a separate run of that many updates (whole epochs) gives the same accuracy
+        alone = ch04._wide_runs(wide.width, 0.5, 0.0, 64, ch04._tuning_seeds(wide.seeds), False, int(updates),
+                                validation=True)
+        assert accuracy == pytest.approx(np.mean([r.history.test_acc[-1] for r in alone]), abs=1e-12)

@@ -185,7 +185,9 @@ class DeepNetSettings:
 
 @declare(width=Int(1, MAX_WIDTH), updates=Int(1, MAX_STEPS), batch_size=Int(1, _N_TRAIN), momentum=Probability(),
          lr=Positive(_MAX_LR), label_budgets=SequenceOf(_LABELS), seeds=_SEEDS,
-         updates_grid=SequenceOf(Int(1, MAX_STEPS), 1, 10), example=dict(width=8, updates=4, seeds=(0,)))
+         updates_grid=SequenceOf(Int(1, MAX_STEPS), 1, 10), widths=SequenceOf(Int(1, MAX_WIDTH), 2, 20),
+         n_labels=_LABELS,
+         example=dict(width=8, updates=4, seeds=(0,)))
 @dataclass(frozen=True)
 class WideNetSettings:
     """The wide nets (claims C8, C13): two hidden ReLU layers of ``width``
@@ -193,7 +195,10 @@ class WideNetSettings:
     ``batch_size`` (SGD with ``momentum`` at ``lr``); ``label_budgets`` are the
     label counts of the dropout grid and its figure (the last is every
     training image); ``seeds`` the seeds of every comparison; ``updates_grid``
-    the tuning grid of the number of updates (:func:`tuned_updates`)."""
+    the tuning grid of the number of updates (:func:`tuned_updates`);
+    ``widths`` those of the width sweep (:func:`width_sweep`, claim C8), whose
+    second and last are compared by the rule, with ``n_labels`` labels (also
+    the budget of :func:`regularisation_comparison`)."""
 
     width: int = 128
     updates: int = 400
@@ -203,9 +208,11 @@ class WideNetSettings:
     label_budgets: tuple[int, ...] = field(default_factory=lambda: (50, 150, 500, digits_train_size()))
     seeds: tuple[int, ...] = tuple(range(20))
     updates_grid: tuple[int, ...] = (400, 800)
+    widths: tuple[int, ...] = (8, 32, 128, 256)
+    n_labels: int = 150
 
     def __post_init__(self) -> None:
-        for name in ("label_budgets", "seeds", "updates_grid"):
+        for name in ("label_budgets", "seeds", "updates_grid", "widths"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
@@ -473,7 +480,8 @@ class WideRun:
 
 @memoised
 def _wide_runs(width: int, dropout: float, weight_decay: float, n_labels: int, seeds: tuple[int, ...],
-               random_labels: bool, updates: int, validation: bool = False) -> tuple[WideRun, ...]:
+               random_labels: bool, updates: int, validation: bool = False,
+               record_every: int | None = None) -> tuple[WideRun, ...]:
     from ..models.ensemble import ensemble, stack_inputs
     from ..train import train
 
@@ -495,7 +503,7 @@ def _wide_runs(width: int, dropout: float, weight_decay: float, n_labels: int, s
     histories = train(nets, stack_inputs(blocks), stack_inputs(labels), epochs=epochs,
                       lr=SETTINGS.wide.lr, batch_size=batch, momentum=SETTINGS.wide.momentum,
                       weight_decay=weight_decay, X_test=X_eval, y_test=y_eval,
-                      record_every=math.ceil(epochs / _RECORDS))
+                      record_every=record_every or math.ceil(epochs / _RECORDS))
     parameters = count_parameters(nets.member(0))
     return tuple(WideRun(h, parameters, steps) for h in histories)
 
@@ -575,17 +583,25 @@ def tuned_updates(dropout: float, n_labels: int) -> tuple[int, pd.DataFrame]:
     wide net with ``dropout`` and ``n_labels`` labels reaches the best mean
     validation accuracy (the validation split of :func:`tuned_lr`, five
     tuning seeds; at the largest budget every fitting image), and the table
-    of the grid (``updates``, ``validation accuracy``)."""
+    of the grid (``updates``, ``validation accuracy``).
+
+    One run per tuning seed, of the grid's largest number of updates, gives
+    every grid point: a shorter run is the same run stopped earlier (the same
+    mini-batches and dropout masks in the same order; evaluation draws
+    nothing), so the accuracy is read at the epoch where it would stop."""
     dropout = float(check_probability(dropout, "dropout"))
     n_labels = check_positive_int(n_labels, "n_labels")
     wide = SETTINGS.wide
+    fitting = min(n_labels, len(_data(True)[2]))
+    steps = math.ceil(fitting / wide.batch_size)
+    stops = {int(u): math.ceil(int(u) / steps) for u in wide.updates_grid}
+    runs = _wide_runs(wide.width, dropout, 0.0, n_labels, _tuning_seeds(wide.seeds), False, max(stops),
+                      validation=True, record_every=math.gcd(*stops.values()))
+    _finished_wide(runs, 0.0, dropout)
     rows = []
-    for updates in wide.updates_grid:
-        runs = _wide_runs(wide.width, dropout, 0.0, n_labels, _tuning_seeds(wide.seeds), False, int(updates),
-                          validation=True)
-        _finished_wide(runs, 0.0, dropout)
-        rows.append({"updates": int(updates),
-                     "validation accuracy": float(np.mean([r.history.test_acc[-1] for r in runs]))})
+    for updates, epoch in stops.items():
+        accuracy = [r.history.test_acc[r.history.epoch.index(epoch)] for r in runs]
+        rows.append({"updates": updates, "validation accuracy": float(np.mean(accuracy))})
     table = pd.DataFrame(rows)
     return int(table.loc[table["validation accuracy"].idxmax(), "updates"]), table
 
@@ -641,17 +657,17 @@ def regularisation_comparison(n_labels: int = 150, *, dropout: float = 0.5,
     return pd.DataFrame(rows)
 
 
-@declare(widths=SequenceOf(Int(1, MAX_WIDTH)), n_labels=_LABELS, seeds=Optional(_SEEDS),
+@declare(widths=Optional(SequenceOf(Int(1, MAX_WIDTH))), n_labels=_LABELS, seeds=Optional(_SEEDS),
          updates=_WIDE["updates"], example=dict(widths=(2,), n_labels=10, updates=1, seeds=(0,)))
-def width_sweep(widths: Sequence[int] = (8, 32, 128, 512), n_labels: int = 150, *,
+def width_sweep(widths: Sequence[int] | None = None, n_labels: int = 150, *,
                 seeds: Sequence[int] | None = None, updates: int | None = None) -> pd.DataFrame:
     """Claim C8 (parameters): the wide net's train/test gap at several widths,
     with ``n_labels`` labels and no regularisation (``updates``: see
-    :func:`wide_runs`). One row per (width, seed) (``seeds=None``:
-    ``SETTINGS.wide.seeds``)."""
+    :func:`wide_runs`). One row per (width, seed) (``widths=None``:
+    ``SETTINGS.wide.widths``, ``seeds=None``: ``SETTINGS.wide.seeds``)."""
     rows = []
     seeds = check_seeds(seeds, SETTINGS.wide.seeds)
-    for w in widths:
+    for w in SETTINGS.wide.widths if widths is None else widths:
         for s, run in zip(seeds, wide_runs(n_labels, width=w, seeds=seeds, updates=updates)):
             rows.append(_wide_row(run, width=int(w), seed=s))
     return pd.DataFrame(rows)
@@ -700,7 +716,8 @@ def claim_comparisons(seeds: Sequence[int] | None = None, *, depth: int | None =
       against the same wide net without it at each label budget, each arm
       trained for its own tuned number of updates (:func:`tuned_updates`);
     - C8: the train/test gap with the fewest labels against all labels, and
-      with width 512 against width 32 at 150 labels (``"greater"``: more
+      with the last of ``SETTINGS.wide.widths`` against the second at
+      ``SETTINGS.wide.n_labels`` labels (``"greater"``: more
       overfitting with fewer labels, with more parameters).
 
     ``depth``, ``width`` and ``epochs`` go to the deep nets; ``wide_width`` and
@@ -728,11 +745,14 @@ def claim_comparisons(seeds: Sequence[int] | None = None, *, depth: int | None =
                                   baseline_name=f"no dropout, {n} labels"))
     few, every = (_gaps(wide_runs(n, seeds=wide_seeds, width=wide_width, updates=updates))
                   for n in (min(budgets), max(budgets)))
-    narrow, wide = (_gaps(wide_runs(150, seeds=wide_seeds, width=w, updates=updates)) for w in (32, 512))
+    widths = SETTINGS.wide.widths[1], SETTINGS.wide.widths[-1]
+    n_labels = SETTINGS.wide.n_labels
+    narrow, wide = (_gaps(wide_runs(n_labels, seeds=wide_seeds, width=w, updates=updates)) for w in widths)
     out["C8"] = [
         compare(few, every, claimed="greater", name=f"gap with {min(budgets)} labels",
                 baseline_name=f"gap with {max(budgets)} labels"),
-        compare(wide, narrow, claimed="greater", name="gap at width 512", baseline_name="gap at width 32"),
+        compare(wide, narrow, claimed="greater", name=f"gap at width {widths[1]}",
+                baseline_name=f"gap at width {widths[0]}"),
     ]
     return out
 
