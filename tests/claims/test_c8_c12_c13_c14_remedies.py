@@ -160,3 +160,9 @@ def test_c14_relu_from_scratch_matches_pretraining_with_all_labels_and_costs_les
     assert cost.loc["ReLU", "test accuracy"] > best - 0.015
     # measured total seconds (lightly loaded machine): ReLU 0.38; DBN 1.03, SAE 0.67, DAE 0.74
     assert (cost.loc[["DBN", "SAE", "DAE"], "total seconds"] > cost.loc["ReLU", "total seconds"]).all()
+
+
+def test_chapter_4_verdicts_as_the_chapter_reports_them():
+    assert ch04.claim_verdicts() == {"C8": "confirmed with caveats", "C12": "corrected",
+                                     "C13": "confirmed with caveats", "C14": "confirmed"}
+    assert set(ch04.ARGUED) == {"C14"}
