@@ -181,7 +181,7 @@ def _example_verdicts() -> dict[str, Any]:
 
 def _how(found: dict[str, Any]) -> str:
     if found["basis"] == "argued":
-        return f"argued: {found['reason']}"
+        return found["reason"]
     outcomes = pd.Series([c.outcome for c in found["comparisons"]]).value_counts()
     counts = ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items())
     n = len(found["comparisons"])
