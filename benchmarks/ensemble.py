@@ -86,3 +86,117 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --------------------------------------------------------------------------
+# RNN section: chapter 6's recurrent nets (run after the MLP section, same --seeds)
+# --------------------------------------------------------------------------
+#
+# Chapter 6's net: a tanh VanillaRNN of 32 units on the adding problem (T = 10,
+# 1,024 training sequences, batch 32, 400 steps of SGD with momentum 0.9,
+# clipped by norm at 0.1). Two tables:
+#
+# 1. how to batch: the time of 400 forward and backward passes of N members,
+#    hand-batched (gradbook.models.ensemble_rnn: one torch.baddbmm over
+#    (N, hidden, hidden) per time step) against torch.func.vmap of the same
+#    recurrence written as a function of stacked parameters (vmap cannot run
+#    VanillaRNN's own forward: its input checks read values);
+# 2. what it buys: the whole training run (gradbook.train.train) of an
+#    ensemble against the same nets trained one at a time.
+
+import sys
+
+import torch
+
+
+def _rnn_settings():
+    from gradbook.chapters import ch06_exploding_gradients as ch06
+
+    a = ch06.SETTINGS.adding
+    return a, dict(steps=a.steps, lr=0.1, batch_size=a.batch_size, momentum=a.momentum, clip=("norm", 0.1),
+                   loss="mse", progress=False)
+
+
+def _rnn_members(seeds):
+    from gradbook.models.rnn import VanillaRNN
+
+    a, _ = _rnn_settings()
+    return [VanillaRNN(2, a.hidden_size, 1, "tanh", init="orthogonal", radius=1.0, seed=s) for s in seeds]
+
+
+def _rnn_pass_times(n: int, length: int = 10, repeats: int = 400) -> tuple[float, float]:
+    """Seconds of ``repeats`` forward and backward passes of n members: hand-batched, vmap."""
+    from gradbook.data import adding_problem
+    from gradbook.models.ensemble import Ensemble
+
+    a, _ = _rnn_settings()
+    seeds = list(range(n))
+    x = torch.stack([adding_problem(a.batch_size, length, seed=s)[0] for s in seeds])
+    y = torch.stack([adding_problem(a.batch_size, length, seed=s)[1] for s in seeds])
+    model = Ensemble(_rnn_members(seeds), seeds)
+    t = time.perf_counter()
+    for _ in range(repeats):
+        model.zero_grad(set_to_none=True)
+        ((model(x) - y) ** 2).sum(2).mean(1).sum().backward()
+    hand = time.perf_counter() - t
+
+    body = model.body
+    params = [p.detach().clone().requires_grad_(True)
+              for p in (body.weight_hh, body.weight_ih, body.bias, body.readout.weight, body.readout.bias)]
+
+    def member(W, U, b, V, c, xs):
+        u = xs @ U.T + b
+        h = torch.zeros(xs.shape[0], W.shape[0])
+        for step in range(xs.shape[1]):
+            h = torch.tanh(h @ W.T + u[:, step])
+        return h @ V.T + c
+
+    batched = torch.func.vmap(member)
+    t = time.perf_counter()
+    for _ in range(repeats):
+        for p in params:
+            p.grad = None
+        ((batched(*params, x) - y) ** 2).sum(2).mean(1).sum().backward()
+    return hand, time.perf_counter() - t
+
+
+def _rnn_train_time(n: int, batched: bool) -> float:
+    from gradbook.data import adding_problem
+    from gradbook.models.ensemble import Ensemble, stack_inputs
+
+    a, settings = _rnn_settings()
+    seeds = list(range(n))
+    data = [adding_problem(a.n_train, 10, seed=s) for s in seeds]
+    t = time.perf_counter()
+    if batched:
+        train(Ensemble(_rnn_members(seeds), seeds), stack_inputs([d[0] for d in data]),
+              stack_inputs([d[1] for d in data]), **settings)
+    else:
+        for s, net, (x, y) in zip(seeds, _rnn_members(seeds), data):
+            train(net, x, y, seed=s, **settings)
+    return time.perf_counter() - t
+
+
+def rnn_main() -> None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 5, 20, 50])
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    set_threads(1)
+    _rnn_pass_times(1, repeats=20)  # warm-up
+    print("\nch06 RNN, 400 forward+backward passes (T = 10, batch 32, 32 tanh units)")
+    print(f"{'seeds':>5} {'hand-batched s':>15} {'vmap s':>8} {'vmap / hand':>12}")
+    for n in args.seeds:
+        hand, vmapped = _rnn_pass_times(n)
+        print(f"{n:>5} {hand:>15.2f} {vmapped:>8.2f} {vmapped / hand:>12.2f}", flush=True)
+    print("\nch06 RNN, whole training run (train.train, 400 steps, clip ('norm', 0.1))")
+    print(f"{'seeds':>5} {'one at a time s':>16} {'batched s':>10} {'speed-up':>9} {'batched / 1 seed':>17}")
+    one = None
+    for n in args.seeds:
+        loop, batched = _rnn_train_time(n, False), _rnn_train_time(n, True)
+        one = batched if one is None and n == 1 else one
+        against_one = f"{batched / one:17.2f}" if one else f"{'':>17}"
+        print(f"{n:>5} {loop:>16.2f} {batched:>10.2f} {loop / batched:>9.1f} {against_one}", flush=True)
+
+
+if __name__ == "__main__":
+    rnn_main()

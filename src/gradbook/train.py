@@ -143,6 +143,10 @@ class _Pair(Constraint):
 _INPUTS = Array((2, 3))
 #: Their ``y``: labels (n,), or targets (n, n_outputs) for "mse".
 _TARGETS = Array((1, 2))
+#: What :func:`train` also accepts for an ensemble of recurrent nets: one block of
+#: sequences (N, n, time, features) and of targets (N, n, outputs) per member.
+_TRAIN_INPUTS = Array((2, 3, 4))
+_TRAIN_TARGETS = Array((1, 2, 3))
 #: A gradient or a list of gradients.
 _GRADS = Instance(torch.Tensor, what="a torch.Tensor") | SequenceOf(Instance(torch.Tensor, what="a torch.Tensor"))
 
@@ -369,13 +373,13 @@ def _check_run(step_mode: bool, epochs: Any, steps: Any, n: int, record_every: A
 
 
 @declare(
-    model=Module(), X=_INPUTS, y=_TARGETS,
+    model=Module(), X=_TRAIN_INPUTS, y=_TRAIN_TARGETS,
     epochs=Optional(Int(0, MAX_STEPS)), steps=Optional(Int(0, MAX_STEPS)),
     lr=Positive(), batch_size=Int(1), momentum=Probability(), weight_decay=Float(0.0),
     loss=Optional(Choice(LOSSES + REGRESSION_LOSSES)), seed=Optional(Seed() | SequenceOf(Seed(), 1, MAX_SEEDS)),
     clip=Clip(),
     max_loss=Optional(Positive() | Choice((math.inf,))),
-    X_test=Optional(_INPUTS), y_test=Optional(_TARGETS),
+    X_test=Optional(_TRAIN_INPUTS), y_test=Optional(_TRAIN_TARGETS),
     diagnostics_every=Optional(Int(1)),
     diagnostics_data=Optional(_Pair(Array(2), Array(1), "a pair (X, y) of rows and their labels")),
     record_every=Optional(Int(1)), progress=Bool() | Choice(("auto",)),
@@ -447,7 +451,9 @@ def train(
     is the SGD rule above on its own gradient (clipped by its own global
     norm), and it stops alone when it diverges. Each history's ``seconds`` is
     the ensemble's wall time divided by N. The loss is "softmax" or
-    "sigmoid"; recurrent nets are not stacked yet.
+    "sigmoid"; for an ensemble of recurrent nets (chapter 6's), ``X`` is
+    sequences (n, time, features) or (N, n, time, features) and the loss
+    "mse" (targets (n, outputs) or (N, n, outputs)) or "softmax".
 
     Parameters
     ----------
@@ -757,9 +763,38 @@ def _member_data(model: Ensemble, X: Any, y: Any, x_name: str, y_name: str
     return rows, labels
 
 
+def _member_sequences(model: Ensemble, X: Any, y: Any, loss: str, x_name: str, y_name: str
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """An ensemble of recurrent nets' inputs (N, n, time, features) and
+    last-step targets ((N, n, outputs) for "mse", (N, n) labels for
+    "softmax"): one training set per member, or one shared by all (expanded
+    without a copy)."""
+    N, net = model.size, model.template
+    if isinstance(X, torch.Tensor) and X.ndim == 4:
+        if X.shape[0] != N:
+            raise ValueError(f"{x_name} must be (n, time, features) sequences shared by the members or "
+                             f"({N}, n, time, features), one block per member; got shape {tuple(X.shape)}")
+        seqs = as_sequences(X.reshape(-1, *X.shape[2:]), x_name, n_features=net.input_size).view(X.shape)
+    else:
+        seqs = as_sequences(X, x_name, n_features=net.input_size).detach()
+        seqs = seqs.expand(N, *seqs.shape)
+    n = seqs.shape[1]
+    per_member = 3 if loss == "mse" else 2
+    if isinstance(y, torch.Tensor) and y.ndim == per_member:
+        if tuple(y.shape[:2]) != (N, n):
+            raise ValueError(f"{y_name} must hold targets shared by the members or one block per member, "
+                             f"({N}, {n}, ...); got shape {tuple(y.shape)}")
+        flat = as_targets(y.reshape(N * n, *y.shape[2:]), loss, N * n, net.output_size, y_name)
+        return seqs, flat.view(N, n, *flat.shape[1:])
+    targets = as_targets(y, loss, n, net.output_size, y_name)
+    return seqs, targets.expand(N, *targets.shape)
+
+
 def _member_losses(logits: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """Each member's mean loss, (N,), from outputs (N, batch, classes): the
     losses of :func:`gradbook.losses.loss_value`, member by member."""
+    if loss == "mse":  # squared error summed over the outputs, as loss_value's "mse"
+        return ((logits - y.to(logits.dtype)) ** 2).sum(2).mean(1)
     N, b, c = logits.shape
     flat, labels = logits.reshape(N * b, c), y.reshape(N * b)
     if loss == "softmax":
@@ -777,6 +812,8 @@ def _member_evaluation(model: Ensemble, X: torch.Tensor, y: torch.Tensor, loss: 
     try:
         with torch.no_grad():
             logits = model(X)
+            if loss == "mse":  # a recurrent net's regression: no accuracy
+                return _member_losses(logits, y, loss), None
             return _member_losses(logits, y, loss), (logits.argmax(2) == y).float().mean(1)
     finally:
         model.train(was_training)
@@ -793,18 +830,23 @@ def _train_ensemble(model: Ensemble, X, y, *, step_mode: bool, epochs, steps, lr
     trained with that seed does, is updated by the same SGD rule (momentum,
     weight decay, clipping by its own global norm) and stops on its own when
     it diverges, while the others go on."""
-    if isinstance(model.template, RecurrentNet):
-        raise TypeError("an ensemble of recurrent nets cannot be trained yet; train each net alone")
+    recurrent = isinstance(model.template, RecurrentNet)
     N = model.size
     loss = _check_loss(model.template, loss)
-    if loss not in LOSSES:
+    if not recurrent and loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES} for an ensemble of classifiers; got {loss!r}")
-    X, y = _member_data(model, X, y, "X", "y")
+
+    def member_data(X: Any, y: Any, x_name: str, y_name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if recurrent:  # sequences (N, n, time, features), last-step targets
+            return _member_sequences(model, X, y, loss, x_name, y_name)
+        return _member_data(model, X, y, x_name, y_name)
+
+    X, y = member_data(X, y, "X", "y")
     n = X.shape[1]
     if (X_test is None) != (y_test is None):
         raise ValueError("give both X_test and y_test, or neither")
     if X_test is not None:
-        X_test, y_test = _member_data(model, X_test, y_test, "X_test", "y_test")
+        X_test, y_test = member_data(X_test, y_test, "X_test", "y_test")
     total, record_every, lr, batch_size, momentum, weight_decay, clip, max_loss = _check_run(
         step_mode, epochs, steps, n, record_every, lr, batch_size, momentum, weight_decay, clip, max_loss)
     if seed is None:
@@ -819,11 +861,14 @@ def _train_ensemble(model: Ensemble, X, y, *, step_mode: bool, epochs, steps, lr
     if diagnostics_data is not None and diagnostics_every is None:
         raise ValueError("diagnostics_data is only used with diagnostics_every; give both or neither")
     if diagnostics_every is not None:
+        if recurrent:
+            raise ValueError("diagnostics_every measures the layers of a feed-forward net; "
+                             "for a recurrent net use gradbook.diagnostics.gradient_through_time")
         diagnostics_every = check_positive_int(diagnostics_every, "diagnostics_every")
         if diagnostics_data is None:
             diag_X, diag_y = X[:, :1000], y[:, :1000]
         elif isinstance(diagnostics_data, (tuple, list)) and len(diagnostics_data) == 2:
-            diag_X, diag_y = _member_data(model, *diagnostics_data, "diagnostics_data X", "diagnostics_data y")
+            diag_X, diag_y = member_data(*diagnostics_data, "diagnostics_data X", "diagnostics_data y")
         else:
             raise _not_a_pair(diagnostics_data)
     params = _trainable(model, callback)
@@ -863,7 +908,7 @@ def _train_ensemble(model: Ensemble, X, y, *, step_mode: bool, epochs, steps, lr
         for k in range(N):
             if not alive[k]:
                 continue
-            row = {name: float(v[k]) for name, v in values.items()}
+            row = {name: float(v[k]) for name, v in values.items() if v is not None}
             if due and batched_diagnostics:
                 row.update({name: [float(x) for x in v[k]] for name, v in layered.items()})
             elif due:

@@ -20,7 +20,10 @@ What is stacked by hand (the layers the claim checks compare):
 :class:`~gradbook.models.mlp.InvertedDropout` (each member draws its masks from its
 own generator), ``nn.BatchNorm1d`` (each member's own batch statistics and
 running averages), :class:`~gradbook.models.mlp.ResidualMLP`, and
-``nn.Sequential`` of these. Hand-batched layers run about twice as fast as
+``nn.Sequential`` of these; and chapter 6's recurrent nets,
+:class:`~gradbook.models.rnn.VanillaRNN` and :class:`~gradbook.models.rnn.LSTMNet`
+(:mod:`gradbook.models.ensemble_rnn`: inputs (N, batch, time, features), the
+last step's readout out). Hand-batched layers run about twice as fast as
 ``torch.func.vmap`` over ``functional_call`` for these nets
 (``benchmarks/ensemble.py``).
 """
@@ -48,6 +51,7 @@ from .._validate import (
     Sequence as SequenceOf,
 )
 from .mlp import ACTIVATION_MODULES, InvertedDropout, ResidualMLP, mlp
+from .rnn import RecurrentNet
 
 __all__ = [
     "Ensemble",
@@ -234,6 +238,10 @@ def _batched(members: Sequence[nn.Module]) -> nn.Module:
         return _BatchedSequential(members)
     if isinstance(first, _ELEMENTWISE):
         return _Elementwise(first)
+    if isinstance(first, RecurrentNet):
+        from .ensemble_rnn import batched_recurrent
+
+        return batched_recurrent(members)
     raise TypeError(
         f"an ensemble cannot stack a {kind.__name__} yet: it stacks nn.Sequential nets of nn.Linear, "
         "nn.BatchNorm1d, InvertedDropout and the activations (sigmoid, tanh, relu), and ResidualMLP")
@@ -288,9 +296,11 @@ class Ensemble(nn.Module):
         self.__dict__["template"] = copy.deepcopy(members[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[0] != self.size:
+        ndim = getattr(self.body, "input_ndim", 3)  # recurrent members: (N, batch, time, features)
+        if not isinstance(x, torch.Tensor) or x.ndim != ndim or x.shape[0] != self.size:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be a tensor of shape ({self.size}, batch, features): one block "
+            what = getattr(self.body, "input_shape", "(N, batch, features)").replace("N", str(self.size), 1)
+            raise ValueError(f"x must be a tensor of shape {what}: one block "
                              f"of rows per member; got {shape}")
         return self.body(x)
 
