@@ -114,10 +114,10 @@ def test_bad_ensembles_are_refused():
         Ensemble([mlp([8, 4, 3]), mlp([8, 5, 3])], (0, 1))
     with pytest.raises(ValueError, match="one seed per member"):
         Ensemble([mlp([8, 4, 3])], (0, 1))
-    from gradbook.models.cnn import small_cnn
+    from gradbook.models.cnn import lenet5
 
-    with pytest.raises(TypeError, match="cannot stack"):
-        Ensemble([small_cnn(seed=0)], (0,))
+    with pytest.raises(TypeError, match="cannot stack"):  # LeNet-5's trainable subsampling: not stacked
+        Ensemble([lenet5("paper", seed=0)], (0,))
     e = ensemble(mlp, SEEDS, sizes=[8, 4, 3])
     with pytest.raises(ValueError, match="one block"):
         train(e, torch.rand(2, 60, 8), Y, epochs=1, progress=False)

@@ -238,13 +238,18 @@ def _batched(members: Sequence[nn.Module]) -> nn.Module:
         return _BatchedSequential(members)
     if isinstance(first, _ELEMENTWISE):
         return _Elementwise(first)
+    if kind in (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Unflatten, nn.Flatten):
+        from .ensemble_cnn import batched_cnn_layer  # chapter 5's CNNs
+
+        return batched_cnn_layer(members)
     if isinstance(first, RecurrentNet):
         from .ensemble_rnn import batched_recurrent
 
         return batched_recurrent(members)
     raise TypeError(
         f"an ensemble cannot stack a {kind.__name__} yet: it stacks nn.Sequential nets of nn.Linear, "
-        "nn.BatchNorm1d, InvertedDropout and the activations (sigmoid, tanh, relu), and ResidualMLP")
+        "nn.BatchNorm1d, InvertedDropout and the activations (sigmoid, tanh, relu), and ResidualMLP; "
+        "chapter 5's CNNs (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Unflatten, nn.Flatten)")
 
 
 _MEMBERS = SequenceOf(Module(), 1, MAX_SEEDS)
