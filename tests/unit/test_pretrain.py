@@ -423,7 +423,7 @@ def tiny(monkeypatch):
         ch03.SETTINGS, hidden=(8, 6), seeds=(0, 1), epochs=1, updates=3,
         dbn=ch03.DBNSettings(learning_rate=0.05, n_iter=1, batch_size=50),
         autoencoder=ch03.AutoencoderSettings(learning_rate=0.1, n_iter=1, batch_size=50),
-        budgets=(20, 40), corruptions=(0.0, 0.5))
+        budgets=(20, 40), corruptions=(0.0, 0.5), tuning_seeds=2, lr_grid=(0.1, 0.3))
     monkeypatch.setattr(ch03, "SETTINGS", settings)
     ch03.clear_cache()
     yield
@@ -432,11 +432,12 @@ def tiny(monkeypatch):
 
 def test_budget_grid_and_finetune(tiny):
     grid = ch03.budget_grid()
-    assert len(grid) == len(ch03.METHODS) * 2 * 2
-    assert set(grid.columns) >= {"method", "labels", "seed", "test accuracy", "train accuracy",
+    assert len(grid) == len(ch03.ARMS) * 2 * 2
+    assert set(grid.columns) >= {"method", "labels", "seed", "test accuracy", "train accuracy", "lr",
                                  "pretrain seconds", "finetune seconds", "total seconds"}
+    assert set(grid["lr"]) <= set(ch03.SETTINGS.lr_grid)
     assert grid["test accuracy"].between(0, 1).all()
-    random = grid[grid.method.isin(["random", "ReLU", "untrained AE"])]
+    random = grid[grid.method.isin(["random", "small Gaussian", "ReLU", "untrained AE"])]
     assert (random["pretrain seconds"] == 0).all()
     assert (grid.loc[grid.method == "DBN", "pretrain seconds"] > 0).all()
     run = ch03.finetune("SAE", 20, 1)
@@ -445,12 +446,53 @@ def test_budget_grid_and_finetune(tiny):
     assert run.steps_per_epoch == 1 and run.epochs == 3  # at least 3 updates
     assert ch03.finetune("DAE", 20, 1, corruption=0.0).history.step_loss == run.history.step_loss  # the same stack and run
     big = ch03.finetune("SAE", 40, 1)
-    assert big.history.epoch[-1] == 3
+    assert big.history.epoch[-1] == big.epochs == 2  # 2 updates per epoch (batches of 32)
+
+
+def test_ensemble_members_train_as_single_nets(tiny):
+    # finetune trains one net alone, finetune_runs every seed of every sigmoid arm at one
+    # rate in one ensemble: the same training, so the same losses to float tolerance
+    for method in ("small Gaussian", "DBN", "ReLU"):
+        for seed, member in zip(ch03.SETTINGS.seeds, ch03.finetune_runs(method, 40)):
+            alone = ch03.finetune(method, 40, seed)
+            assert member.lr == alone.lr == ch03.tuned_lr(method, 40)[0]
+            np.testing.assert_allclose(member.history.step_loss, alone.history.step_loss, rtol=1e-3,
+                                       atol=1e-4)
+
+
+def test_tuned_lr_picks_the_best_validation_accuracy(tiny):
+    lr, table = ch03.tuned_lr("random", 20)
+    assert list(table.columns) == ["lr", "validation accuracy", "diverged"]
+    assert list(table["lr"]) == [0.1, 0.3]
+    assert lr == table.loc[table["validation accuracy"].idxmax(), "lr"]
+    assert not set(ch03._tuning_seeds()) & set(ch03.SETTINGS.seeds)
+    with pytest.raises(ValueError, match="method"):
+        ch03.tuned_lr("PCA", 20)
+
+
+def test_claim_comparisons_and_verdicts(tiny):
+    from gradbook import stats
+
+    found = ch03.claim_comparisons()
+    assert set(found) == {"C4", "C5", "C10", "C14"}
+    assert [c.baseline for c in found["C4"]] == [
+        "small Gaussian, 20 labels", "small Gaussian, 40 labels", "Glorot, 20 labels", "Glorot, 40 labels"]
+    assert len(found["C10"]) == 5 and len(found["C5"]) == 4
+    assert all(c.n == 2 for cs in found.values() for c in cs)
+    # paired by seed: the comparison is the rule applied to the runs' accuracies
+    dbn = [r.test_accuracy for r in ch03.finetune_runs("DBN", 20)]
+    base = [r.test_accuracy for r in ch03.finetune_runs("small Gaussian", 20)]
+    assert found["C4"][0] == stats.compare(dbn, base, name="DBN, 20 labels",
+                                           baseline_name="small Gaussian, 20 labels")
+    verdicts = ch03.claim_verdicts()
+    assert set(verdicts) == {"C4", "C5", "C7", "C10", "C14", "C15"}
+    assert set(verdicts.values()) <= set(stats.VERDICTS)
+    assert verdicts["C4"] == stats.verdict(found["C4"])
 
 
 def test_initial_net_methods(tiny):
     X = digits_split()[0][:5]
-    for method in ch03.METHODS:
+    for method in ch03.ARMS:
         net = ch03.initial_net(method, 0)
         assert [layer.out_features for layer in linear_layers(net)] == [8, 6, 10]
         assert net(X).shape == (5, 10)
@@ -486,6 +528,7 @@ def test_start_gradients_probes_and_sweep(tiny):
     assert len(probes) == 1 + 2 * 2
     assert set(probes["layer"]) == {0, 1, 2} and probes["probe accuracy"].between(0, 1).all()
     sweep = ch03.corruption_sweep(n_labels=20)
+    assert (sweep["test accuracy"].to_numpy()[:2] != sweep["test accuracy"].to_numpy()[2:]).any()
     assert list(sweep["corruption"]) == [0.0, 0.0, 0.5, 0.5]
 
 
