@@ -521,3 +521,24 @@ def delta_profile_figure(depth: int, activation: str, weight_std: float):
                  f" last/first = {ratio:.3g}", fontsize=10)
     fig.subplots_adjust(left=0.13, right=0.98, bottom=0.16, top=0.9)
     return fig
+
+
+# ------------------------------------------------ verdicts (not yet on the rule)
+
+#: Why each verdict here is not (yet) decided by the book's rule.
+ARGUED: dict[str, str] = {
+    "C1": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+    "C2": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+    "C9": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+    "C11": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+}
+
+
+def claim_verdicts() -> dict[str, str]:
+    """The verdict of each claim checked in this chapter, as its claim-check
+    boxes state it (see :data:`ARGUED`)."""
+    return {'C1': 'confirmed', 'C2': 'confirmed with caveats', 'C9': 'corrected', 'C11': 'confirmed'}

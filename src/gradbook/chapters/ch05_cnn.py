@@ -558,3 +558,22 @@ def feature_maps_figure(digit: int, pixels: str, *, steps: int | None = None):
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     return fig
+
+
+# ------------------------------------------------ verdicts (not yet on the rule)
+
+#: Why each verdict here is not (yet) decided by the book's rule.
+ARGUED: dict[str, str] = {
+    "C10": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+    "C16": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+    "C17": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+}
+
+
+def claim_verdicts() -> dict[str, str]:
+    """The verdict of each claim checked in this chapter, as its claim-check
+    boxes state it (see :data:`ARGUED`)."""
+    return {'C10': 'confirmed with caveats', 'C16': 'confirmed with caveats', 'C17': 'corrected'}

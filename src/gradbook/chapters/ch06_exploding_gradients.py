@@ -818,3 +818,18 @@ def plot_run(ax, history: History, *, label: str, color: str, what: str = "loss"
         ax.plot([history.diverged_at], [last], "x", color=color, ms=9, mew=2.5)
         ax.annotate(f"diverged at step {history.diverged_at}", (history.diverged_at, last),
                     xytext=(6, 0), textcoords="offset points", fontsize=8, color=color, va="center")
+
+
+# ------------------------------------------------ verdicts (not yet on the rule)
+
+#: Why each verdict here is not (yet) decided by the book's rule.
+ARGUED: dict[str, str] = {
+    "C18": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
+           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
+}
+
+
+def claim_verdicts() -> dict[str, str]:
+    """The verdict of each claim checked in this chapter, as its claim-check
+    boxes state it (see :data:`ARGUED`)."""
+    return {'C18': 'confirmed with caveats'}
