@@ -42,6 +42,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Sequence
 
 import numpy as np
@@ -108,6 +109,9 @@ __all__ = [
     "bas_grid_summary",
     "misleading_pair",
     "CURVE_METHODS",
+    "BARS_RUNS",
+    "BARS_GRID",
+    "FREE_ENERGY_RUNS",
     "learning_curve_figure",
     "example_split",
     "shared_digit_fraction",
@@ -935,6 +939,25 @@ def misleading_pair(summary: pd.DataFrame) -> pd.Series:
 
 #: The runs the interactive learning-curve figure draws from.
 CURVE_METHODS = ("CD-1", "CD-3", "CD-10", "PCD-1")
+
+# The chapter's own runs where they differ from SETTINGS' defaults. The chapter
+# passes these (and glues its prose from them), and so do its claim tests, so
+# the text, the runs and the tests cannot drift apart.
+
+#: Experiment 1 (:func:`bas_comparison`, :func:`bas_model`): the other
+#: settings are ``SETTINGS.bars``'s.
+BARS_RUNS = MappingProxyType({"lr": 0.3, "n_hidden": 8, "seeds": (0, 1, 2)})
+
+#: The grid of the interactive figure and of :func:`bas_grid_summary` in the chapter.
+BARS_GRID = MappingProxyType({"methods": CURVE_METHODS, "lrs": (0.1, 0.3, 1.0),
+                              "hidden": (4, 8, 16)})
+
+#: Hinton's overfitting monitor in the chapter (:func:`free_energy_monitor`):
+#: a few training digits, and all 1,438 for about as many updates.
+FREE_ENERGY_RUNS = MappingProxyType({
+    "few": MappingProxyType({"n_train": 200, "epochs": 150, "lr": 0.1, "every": 10}),
+    "many": MappingProxyType({"n_train": 1438, "epochs": 21, "lr": 0.1, "every": 3}),
+})
 
 
 @declare(method=_Method(), lr=_LR, n_hidden=_UNITS, epochs=Optional(_EPOCHS),
