@@ -60,7 +60,7 @@ from .._validate import (
 from .._validate import (
     Sequence as SequenceOf,
 )
-from ..data import digits_split, digits_train_size, label_subset
+from ..data import digits_split, digits_train_size, label_subset, train_test_split
 from ..memo import memoised
 from ..models.stacks import DBN, GreedyStack, StackedAutoencoder
 
@@ -267,9 +267,10 @@ def _data(validation: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, t
     """(training rows, evaluation rows, their labels): the digits split, or
     for tuning chapter 4's validation split of the training images (a
     stratified fifth held out, seed 0; the test images never choose a setting)."""
-    from .ch04_relu_dropout import _validation_split
-
-    return _validation_split() if validation else digits_split()
+    if not validation:
+        return digits_split()
+    X_train, _, y_train, _ = digits_split()
+    return train_test_split(X_train, y_train, test_size=0.2, seed=0)
 
 
 def _tuning_seeds() -> tuple[int, ...]:
