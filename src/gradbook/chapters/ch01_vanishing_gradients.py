@@ -47,6 +47,7 @@ from ..data import digits_split
 from ..diagnostics import bias_gradient_norms
 from ..losses import LOSSES
 from ..memo import memoised
+from ..ledger import NOT_YET_ON_THE_RULE
 from ..models.mlp import ACTIVATIONS, INIT, linear_layers, mlp
 from ..train import train
 
@@ -525,20 +526,14 @@ def delta_profile_figure(depth: int, activation: str, weight_std: float):
 
 # ------------------------------------------------ verdicts (not yet on the rule)
 
+#: The verdicts of this chapter's claim-check boxes, not yet decided by the book's rule.
+_VERDICTS = {'C1': 'confirmed', 'C2': 'confirmed with caveats', 'C9': 'corrected', 'C11': 'confirmed'}
+
 #: Why each verdict here is not (yet) decided by the book's rule.
-ARGUED: dict[str, str] = {
-    "C1": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-    "C2": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-    "C9": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-    "C11": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-}
+ARGUED: dict[str, str] = dict.fromkeys(_VERDICTS, NOT_YET_ON_THE_RULE)
 
 
 def claim_verdicts() -> dict[str, str]:
     """The verdict of each claim checked in this chapter, as its claim-check
     boxes state it (see :data:`ARGUED`)."""
-    return {'C1': 'confirmed', 'C2': 'confirmed with caveats', 'C9': 'corrected', 'C11': 'confirmed'}
+    return dict(_VERDICTS)

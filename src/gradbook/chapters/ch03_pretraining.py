@@ -80,6 +80,7 @@ __all__ = [
     "FinetuneRun",
     "tuned_lr",
     "finetune_runs",
+    "arm_accuracies",
     "finetune",
     "budget_grid",
     "catch_up_budget",
@@ -493,6 +494,15 @@ def finetune_runs(method: str, n_labels: int, seeds: Sequence[int] | None = None
     n_labels = check_positive_int(n_labels, "n_labels")
     _schedule(n_labels)
     return list(_runs(method, n_labels, tuple(check_seeds(seeds, SETTINGS.seeds))))
+
+
+@declare(method=_METHOD, n_labels=_LABELS, seeds=Optional(_SEEDS),
+         example=dict(method="ReLU", n_labels=50, seeds=(0, 1)))
+def arm_accuracies(method: str, n_labels: int, seeds: Sequence[int] | None = None) -> np.ndarray:
+    """The test accuracy of :func:`finetune_runs` ``(method, n_labels,
+    seeds)``, one per seed in the order of ``seeds``: one arm of a paired
+    comparison (:func:`gradbook.stats.compare`)."""
+    return np.array([r.test_accuracy for r in finetune_runs(method, n_labels, seeds)])
 
 
 @memoised
@@ -932,10 +942,6 @@ def corruption_figure(corruption: float, n_labels: int | None = None, *,
 # ------------------------------------------------------- the claims' comparisons
 
 
-def _accuracies(method: str, n_labels: int, seeds: tuple[int, ...]) -> np.ndarray:
-    return np.array([r.test_accuracy for r in _runs(method, n_labels, seeds)])
-
-
 #: How the comparisons name the arms.
 ARM_NAMES = {"random": "Glorot", "small Gaussian": "small Gaussian", "untrained AE": "untrained AE",
              "DBN": "DBN", "SAE": "SAE", "DAE": "DAE", "ReLU": "ReLU"}
@@ -968,7 +974,7 @@ def claim_comparisons(seeds: Sequence[int] | None = None) -> dict[str, list[Any]
     few, every = min(budgets), max(budgets)
 
     def versus(arm: str, base: str, n: int, claimed: str = "greater") -> Any:
-        return compare(_accuracies(arm, n, seeds), _accuracies(base, n, seeds), claimed=claimed,
+        return compare(arm_accuracies(arm, n, seeds), arm_accuracies(base, n, seeds), claimed=claimed,
                        name=f"{ARM_NAMES[arm]}, {n} labels", baseline_name=f"{ARM_NAMES[base]}, {n} labels")
 
     out: dict[str, list[Any]] = {

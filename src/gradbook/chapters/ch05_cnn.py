@@ -42,6 +42,7 @@ from .._validate import (
 from ..data import digits_split, digits_train_size, label_subset, permute_pixels, pixel_permutation
 from ..diagnostics import layer_gradient_table
 from ..memo import memoised
+from ..ledger import NOT_YET_ON_THE_RULE
 from ..models.cnn import SIDE, count_parameters, deep_cnn, deep_mlp, small_cnn
 from ..models.mlp import ACTIVATIONS, mlp, permute_first_layer
 from ..train import evaluate, train
@@ -562,18 +563,14 @@ def feature_maps_figure(digit: int, pixels: str, *, steps: int | None = None):
 
 # ------------------------------------------------ verdicts (not yet on the rule)
 
+#: The verdicts of this chapter's claim-check boxes, not yet decided by the book's rule.
+_VERDICTS = {'C10': 'confirmed with caveats', 'C16': 'confirmed with caveats', 'C17': 'corrected'}
+
 #: Why each verdict here is not (yet) decided by the book's rule.
-ARGUED: dict[str, str] = {
-    "C10": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-    "C16": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-    "C17": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-}
+ARGUED: dict[str, str] = dict.fromkeys(_VERDICTS, NOT_YET_ON_THE_RULE)
 
 
 def claim_verdicts() -> dict[str, str]:
     """The verdict of each claim checked in this chapter, as its claim-check
     boxes state it (see :data:`ARGUED`)."""
-    return {'C10': 'confirmed with caveats', 'C16': 'confirmed with caveats', 'C17': 'corrected'}
+    return dict(_VERDICTS)

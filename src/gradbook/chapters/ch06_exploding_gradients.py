@@ -46,6 +46,7 @@ from .._validate import (
 from ..data import adding_problem
 from ..diagnostics import gradient_through_time
 from ..memo import memoised
+from ..ledger import NOT_YET_ON_THE_RULE
 from ..models.rnn import NONLINEARITIES, RECURRENT_INITS, LSTMNet, RecurrentNet, VanillaRNN, task_loss
 from ..train import Clip, History, check_clip, train
 
@@ -822,14 +823,14 @@ def plot_run(ax, history: History, *, label: str, color: str, what: str = "loss"
 
 # ------------------------------------------------ verdicts (not yet on the rule)
 
+#: The verdicts of this chapter's claim-check boxes, not yet decided by the book's rule.
+_VERDICTS = {'C18': 'confirmed with caveats'}
+
 #: Why each verdict here is not (yet) decided by the book's rule.
-ARGUED: dict[str, str] = {
-    "C18": "not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-           "chapter's reading of its earlier, thinner evidence (issue 11 continues)",
-}
+ARGUED: dict[str, str] = dict.fromkeys(_VERDICTS, NOT_YET_ON_THE_RULE)
 
 
 def claim_verdicts() -> dict[str, str]:
     """The verdict of each claim checked in this chapter, as its claim-check
     boxes state it (see :data:`ARGUED`)."""
-    return {'C18': 'confirmed with caveats'}
+    return dict(_VERDICTS)
