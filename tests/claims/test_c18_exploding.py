@@ -81,3 +81,18 @@ def test_clipping_lets_a_large_learning_rate_bridge_longer_lags():
         assert ch06.adding_run("rnn", length, lr=0.1, steps=400, clip=("norm", 0.1)).learned
     small = {length: ch06.adding_run("rnn", length, lr=0.01, steps=400) for length in (10, 20)}
     assert small[10].learned and not small[20].learned  # a small step is enough only for short lags
+
+
+def test_c18_comparisons_over_seeds_have_the_chapters_outcomes():
+    # the verdict's comparisons (20 seeds, trained as ensembles, gradbook.stats):
+    # the linear net's gradient grows, the tanh net's shrinks at radius 1.5 and
+    # grows at 3; clipping beats plain SGD at lr 0.1 and a smaller lr at T = 20
+    from gradbook.stats import MIN_SEEDS, verdict
+
+    found = ch06.claim_comparisons()["C18"]
+    assert all(c.n >= MIN_SEEDS for c in found)
+    assert [c.outcome for c in found] == ["supported", "contradicted", "supported", "supported", "supported"]
+    assert verdict(found) == ch06.claim_verdicts()["C18"] == "confirmed with caveats"
+    plain = ch06.adding_runs("rnn", 10, lr=0.1)
+    assert plain.n_diverged > len(ch06.SEEDS) // 2  # most seeds diverge without clipping
+    assert ch06.adding_runs("rnn", 10, lr=0.1, clip=("norm", 0.1)).n_diverged == 0

@@ -61,11 +61,11 @@ def test_memoised_rejects_unhashable_arguments_clearly():
 
 
 def test_ch01_runs_cannot_be_corrupted():
-    small = dict(depths=(1,), seeds=(0,), epochs=2, early_epoch=1)
+    small = dict(depths=(1,), seeds=(0, 1), epochs=2, early_epoch=1, short_epochs=1)
     table = ch01.depth_sweep(**small)
-    h = ch01._run(1, 0, 2, 1.0, 32, "sigmoid", "nielsen", 0, 30)
-    h.test_acc[-1] = -1.0
-    h.bias_grad[0][0] = -1.0
+    histories, _ = ch01._runs(1, (0, 1), 2, 1.0, 32, "sigmoid", "nielsen", 0, 30, (), 1)
+    histories[0].test_acc[-1] = -1.0
+    histories[1].bias_grad[0][0] = -1.0
     again = ch01.depth_sweep(**small)
     assert again.equals(table)
 

@@ -782,3 +782,33 @@ def test_the_cliff_surface_cannot_be_corrupted():
 def test_plot_run_needs_an_axes():
     with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
         ch06.plot_run(None, History(), label="x", color="k")
+
+
+# ------------------------------------------- chapter 6's comparisons over seeds
+
+
+@pytest.mark.parametrize("model, clip", [("rnn", ("norm", 0.5)), ("lstm", None)])
+def test_adding_runs_member_k_is_adding_run_with_seed_k(model, clip):
+    runs = ch06.adding_runs(model, 4, lr=0.1, clip=clip, seeds=(0, 2), steps=6)
+    assert runs.seeds == (0, 2) and runs.n_diverged == 0
+    for seed, mse, share in zip(runs.seeds, runs.test_mse, runs.clipped_share):
+        alone = ch06.adding_run(model, 4, lr=0.1, clip=clip, steps=6, seed=seed)
+        assert mse == pytest.approx(alone.test_mse, rel=1e-4)
+        if clip is None:
+            assert share is None
+        else:
+            assert share == np.mean(np.array(alone.history.grad_norms) > clip[1])
+    assert runs.scored.tolist() == pytest.approx(runs.test_mse)
+
+
+def test_adding_runs_scores_a_diverged_run_as_the_one_value_error():
+    runs = ch06.adding_runs("rnn", 10, lr=30.0, seeds=(0, 1), steps=40)
+    assert runs.n_diverged == 2 and runs.test_mse == [None, None]
+    assert runs.scored.tolist() == [ch06.ADDING_BASELINE] * 2
+    assert runs.n_learned == 0
+
+
+def test_growth_rates_are_the_growth_rate_of_each_seeds_profile():
+    rates = ch06.growth_rates(1.5, "linear", seeds=(0, 1))
+    for seed, rate in zip((0, 1), rates):
+        assert rate == ch06.growth_rate(ch06.lag_profile(1.5, "linear", seed=seed))
