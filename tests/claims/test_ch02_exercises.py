@@ -4,30 +4,16 @@ and checks what the solution's prose says of its output."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
-from pathlib import Path
-
 import pytest
 
+from chapter_solutions import run_solution
 from gradbook.chapters import ch02_rbm as ch02
-
-CHAPTER = Path(__file__).resolve().parents[2] / "chapters" / "02_rbm.md"
 
 
 def printed(label: str) -> list[list[str]]:
-    """Execute the python block of the chapter's ``{solution} label``; what it
-    printed, one list of words per line."""
-    text = CHAPTER.read_text(encoding="utf-8")
-    block = re.search(rf"^:::\{{solution\}} {re.escape(label)}$(.*?)^:::$", text, re.S | re.M)
-    assert block, f"{CHAPTER.name} has no solution {label}"
-    code = re.search(r"^```python$(.*?)^```$", block.group(1), re.S | re.M)
-    assert code, f"solution {label} shows no python code"
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code.group(1), f"<{CHAPTER.name}: solution {label}>", "exec"), {})
-    return [line.split() for line in out.getvalue().splitlines() if line.strip()]
+    """What the python block of the chapter's ``{solution} label`` printed,
+    one list of words per line."""
+    return run_solution("02_rbm.md", label)[0]
 
 
 def test_pcd_needs_a_small_learning_rate():

@@ -4,35 +4,18 @@ says. A solution whose code or claim drifts fails here."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import chapter_solutions
 from gradbook.chapters import ch04_relu_dropout as ch04
-
-CHAPTER = Path(__file__).resolve().parents[2] / "chapters" / "04_relu_dropout.md"
-
-
-def solution_code(label: str) -> str:
-    """The python code block of the ``{solution} label`` block of chapter 4."""
-    text = CHAPTER.read_text(encoding="utf-8")
-    block = re.search(rf"^:::\{{solution\}} {re.escape(label)}\n(.*?)^:::$", text, re.S | re.M)
-    assert block, f"no solution {label} in {CHAPTER.name}"
-    code = re.search(r"^```python\n(.*?)^```$", block.group(1), re.S | re.M)
-    assert code, f"solution {label} has no python block"
-    return code.group(1)
 
 
 def run_solution(label: str) -> list[list[str]]:
-    """Run the solution's code; its printed lines, split into words."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(solution_code(label), f"<solution {label}>", "exec"), {})
-    return [line.split() for line in out.getvalue().splitlines() if line.strip()]
+    """Run the solution's code as printed; its printed lines, split into words."""
+    return chapter_solutions.run_solution("04_relu_dropout.md", label)[0]
 
 
 def test_he_initialisation_keeps_the_scale_and_half_of_it_decays():
