@@ -109,6 +109,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validate import (
+    MAX_SEEDS,
     MAX_STEPS,
     Array,
     Bool,
@@ -145,6 +146,7 @@ __all__ = [
     "MAX_LEARNING_RATE",
     "RBM_PARAMETERS",
     "BernoulliRBM",
+    "fit_rbms",
 ]
 
 __undeclared__ = {
@@ -539,66 +541,98 @@ class _ContrastiveDivergence:
     numbers of many mini-batches are drawn in one call. So a CD-1 update is
     ten torch calls into preallocated buffers: at batch size 10 the time per
     call, not the arithmetic, is what costs.
+
+    Given a list of N RBMs (:func:`fit_rbms`) and data (N, rows, n), every
+    tensor gains a leading member dimension: A is (N, m+1, n+1), the products
+    are ``torch.bmm`` (on this CPU bit for bit the ``torch.mm`` of each member
+    alone), and each member draws its uniform numbers from its own stream, in
+    the same blocks as a fit of its own. The ten calls of an update then serve
+    N members.
     """
 
-    def __init__(self, rbm: BernoulliRBM, X: torch.Tensor, batch_size: int) -> None:
-        m, n, n_rows = rbm.n_components, X.shape[1], X.shape[0]
+    def __init__(self, rbm: BernoulliRBM | Sequence[BernoulliRBM], X: torch.Tensor,
+                 batch_size: int) -> None:
+        self.members = list(rbm) if isinstance(rbm, (list, tuple)) else None
+        rbms = self.members or [rbm]
+        rbm = rbms[0]
+        lead = () if self.members is None else (len(rbms),)
+        self.mm = torch.mm if self.members is None else torch.bmm
+        self.addmm_ = torch.Tensor.addmm_ if self.members is None else torch.Tensor.baddbmm_
+        m, n, n_rows = rbm.n_components, X.shape[-1], X.shape[-2]
         self.k, self.persistent = rbm.k, bool(rbm.persistent)
         self.momentum = float(rbm.momentum)
         self.lr = lr = float(rbm.learning_rate)
         self.weight_decay = float(rbm.weight_decay)
         self.decay = 1.0 - lr * self.weight_decay
-        self.A = A = torch.zeros(m + 1, n + 1)
-        A[:m, :n] = torch.as_tensor(rbm.components_)
-        A[:m, n] = torch.as_tensor(rbm.intercept_hidden_)
-        A[m, :n] = torch.as_tensor(rbm.intercept_visible_)
-        self.A_hid, self.A_vis, self.W = A[:m].T, A[:, :n], A[:m, :n]  # (n+1, m), (m+1, n), (m, n)
+
+        def stacked(name: str) -> torch.Tensor:
+            values = [torch.as_tensor(getattr(r, name)) for r in rbms]
+            return values[0] if self.members is None else torch.stack(values)
+
+        self.A = A = torch.zeros(*lead, m + 1, n + 1)
+        A[..., :m, :n] = stacked("components_")
+        A[..., :m, n] = stacked("intercept_hidden_")
+        A[..., m, :n] = stacked("intercept_visible_")
+        # (n+1, m), (m+1, n), (m, n), each with the leading member dimension if any
+        self.A_hid, self.A_vis, self.W = A[..., :m, :].transpose(-1, -2), A[..., :n], A[..., :m, :n]
         self.gradient = torch.empty_like(A)
         self.velocity = None
         if self.momentum > 0:
             self.velocity = torch.zeros_like(A)
-            if rbm._velocity is not None and rbm._velocity.shape == tuple(A.shape):
-                self.velocity.copy_(torch.as_tensor(rbm._velocity))
-        self.bits = rbm._bits()
+            for i, r in enumerate(rbms):
+                if r._velocity is not None and r._velocity.shape == tuple(A.shape[-2:]):
+                    (self.velocity if self.members is None else self.velocity[i]).copy_(
+                        torch.as_tensor(r._velocity))
+        self.bits = [r._bits() for r in rbms]
 
         def with_one(rows: int, cols: int) -> torch.Tensor:
-            buffer = torch.empty(rows, cols + 1)
-            buffer[:, cols] = 1.0
+            buffer = torch.empty(*lead, rows, cols + 1)
+            buffer[..., cols] = 1.0
             return buffer
 
-        data = torch.cat([X, torch.ones(n_rows, 1)], dim=1)
+        data = torch.cat([X, torch.ones(*lead, n_rows, 1)], dim=-1)
         rows_max = min(batch_size, n_rows)
         self.n_chains = c_max = rbm.h_samples_.shape[0] if self.persistent else rows_max
-        pre_pos, h_pos = torch.empty(rows_max, m), with_one(rows_max, m)
+        pre_pos, h_pos = torch.empty(*lead, rows_max, m), with_one(rows_max, m)
         self.chain = chain = with_one(c_max, m)
         v_neg, h_neg = with_one(c_max, n), with_one(c_max, m)
-        pre_vis, pre_hid = torch.empty(c_max, n), torch.empty(c_max, m)
+        pre_vis, pre_hid = torch.empty(*lead, c_max, n), torch.empty(*lead, c_max, m)
         if self.persistent:
-            chain[:, :m] = torch.as_tensor(rbm.h_samples_)
+            chain[..., :m] = stacked("h_samples_")
         self.batches = []
         for start in range(0, n_rows, batch_size):
             rows = min(batch_size, n_rows - start)
             c = c_max if self.persistent else rows
             self.batches.append(_Batch(
-                data[start:start + rows], pre_pos[:rows], h_pos[:rows, :m], h_pos[:rows].T,
-                chain[:c], chain[:c, :m], v_neg[:c], v_neg[:c, :n], h_neg[:c, :m], h_neg[:c].T,
-                pre_vis[:c], pre_hid[:c], lr / rows, -rows / c, c if c < c_max else None,
+                data[..., start:start + rows, :], pre_pos[..., :rows, :], h_pos[..., :rows, :m],
+                h_pos[..., :rows, :].transpose(-1, -2), chain[..., :c, :], chain[..., :c, :m],
+                v_neg[..., :c, :], v_neg[..., :c, :n], h_neg[..., :c, :m],
+                h_neg[..., :c, :].transpose(-1, -2), pre_vis[..., :c, :], pre_hid[..., :c, :],
+                lr / rows, -rows / c, c if c < c_max else None,
             ))
         self.n_visible, self.n_hidden = n, m
         self.chunk = max(1, min(len(self.batches), _NOISE_CHUNK // (self.k * c_max * (n + m))))
+
+    def _noise(self, count: int) -> torch.Tensor:
+        """Uniform numbers for ``count`` Gibbs steps: (count, C, n+m), or
+        (count, N, C, n+m) with each member's drawn from its own stream."""
+        shape = (count, self.n_chains, self.n_visible + self.n_hidden)
+        if self.members is None:
+            return uniform_from_bits(self.bits[0], *shape)
+        return torch.stack([uniform_from_bits(bits, *shape) for bits in self.bits], dim=1)
 
     def epoch(self) -> None:
         """One pass over the mini-batches, in order."""
         k, n = self.k, self.n_visible
         for first in range(0, len(self.batches), self.chunk):
             group = self.batches[first:first + self.chunk]
-            noise = uniform_from_bits(self.bits, len(group) * k, self.n_chains, n + self.n_hidden)
+            noise = self._noise(len(group) * k)
             noise_vis, noise_hid = noise[..., :n].unbind(0), noise[..., n:].unbind(0)
             for i, batch in enumerate(group):
                 u_vis, u_hid = noise_vis[i * k:(i + 1) * k], noise_hid[i * k:(i + 1) * k]
                 if batch.short:
-                    u_vis = [u[:batch.short] for u in u_vis]
-                    u_hid = [u[:batch.short] for u in u_hid]
+                    u_vis = [u[..., :batch.short, :] for u in u_vis]
+                    u_hid = [u[..., :batch.short, :] for u in u_hid]
                 self.update(batch, u_vis, u_hid)
 
     def update(self, batch: _Batch, u_vis: Sequence[torch.Tensor],
@@ -608,17 +642,17 @@ class _ContrastiveDivergence:
         ``u_vis`` and ``u_hid`` hold ``k`` arrays of uniform numbers each: a
         unit is sampled on, with probability p, where ``u < p``.
         """
-        A = self.A
+        A, mm = self.A, self.mm
         # Positive phase: P(h = 1 | v) for the data.
-        torch.mm(batch.v, self.A_hid, out=batch.pre_pos)
+        mm(batch.v, self.A_hid, out=batch.pre_pos)
         torch.sigmoid(batch.pre_pos, out=batch.h_pos)
         if not self.persistent:  # CD: the chains start at h ~ P(h | data)
             torch.lt(u_hid[0], batch.h_pos, out=batch.chain_h)
         # Negative phase: k Gibbs steps h -> v -> h.
         for step in range(self.k):
-            torch.mm(batch.chain, self.A_vis, out=batch.pre_vis)
+            mm(batch.chain, self.A_vis, out=batch.pre_vis)
             torch.lt(u_vis[step], batch.pre_vis.sigmoid_(), out=batch.v_neg_v)  # v ~ P(v | h)
-            torch.mm(batch.v_neg, self.A_hid, out=batch.pre_hid)
+            mm(batch.v_neg, self.A_hid, out=batch.pre_hid)
             torch.sigmoid(batch.pre_hid, out=batch.h_neg)  # P(h = 1 | v)
             if self.persistent:
                 torch.lt(u_hid[step], batch.h_neg, out=batch.chain_h)  # h ~ P(h | v)
@@ -628,8 +662,8 @@ class _ContrastiveDivergence:
         # The difference of the two sums is formed in its own buffer and scaled
         # once: added straight into A with alpha = lr / rows, the product loses
         # precision as rows grow (float32 rounding at every block of rows).
-        torch.mm(batch.h_pos_T, batch.v, out=self.gradient)
-        self.gradient.addmm_(batch.h_neg_T, batch.v_neg, alpha=batch.chain_weight)
+        mm(batch.h_pos_T, batch.v, out=self.gradient)
+        self.addmm_(self.gradient, batch.h_neg_T, batch.v_neg, alpha=batch.chain_weight)
         if self.velocity is None:
             if self.decay != 1.0:
                 self.W.mul_(self.decay)
@@ -638,29 +672,64 @@ class _ContrastiveDivergence:
             velocity = self.velocity
             velocity.mul_(self.momentum).add_(self.gradient, alpha=batch.step)
             if self.decay != 1.0:
-                velocity[:self.n_hidden, :self.n_visible].add_(self.W, alpha=self.decay - 1.0)
+                velocity[..., :self.n_hidden, :self.n_visible].add_(self.W, alpha=self.decay - 1.0)
             A.add_(velocity)
 
-    def check_finite(self, epoch: int) -> None:
-        """Raise if the parameters overflowed (inf or NaN) during ``epoch``:
-        the step was too large for this data."""
-        if not torch.isfinite(self.A).all():
+    def _member(self, tensor: torch.Tensor, i: int | None) -> torch.Tensor:
+        return tensor if self.members is None else tensor[i]
+
+    def check_finite(self, epoch: int, i: int | None = None) -> None:
+        """Raise if the parameters (of member ``i``) overflowed (inf or NaN)
+        during ``epoch``: the step was too large for this data."""
+        if not torch.isfinite(self._member(self.A, i)).all():
+            who = "" if self.members is None else f" for rbms[{i}] (random_state={self.members[i].random_state})"
             raise ValueError(
-                f"training diverged in epoch {epoch}: the weights overflowed to inf or NaN; "
+                f"training diverged in epoch {epoch}{who}: the weights overflowed to inf or NaN; "
                 f"lower learning_rate (now {self.lr:g})"
                 + (f" or weight_decay (now {self.weight_decay:g})" if self.weight_decay else "")
                 + (f" or momentum (now {self.momentum:g})" if self.momentum else ""))
 
-    def store(self, rbm: BernoulliRBM) -> None:
-        """Copy the state back into ``rbm``'s fitted attributes."""
+    def store(self, rbm: BernoulliRBM, i: int | None = None) -> None:
+        """Copy the state (of member ``i``) back into ``rbm``'s fitted attributes."""
         m, n = self.n_hidden, self.n_visible
-        rbm.components_ = self.A[:m, :n].numpy().copy()
-        rbm.intercept_hidden_ = self.A[:m, n].numpy().copy()
-        rbm.intercept_visible_ = self.A[m, :n].numpy().copy()
+        A = self._member(self.A, i)
+        rbm.components_ = A[:m, :n].numpy().copy()
+        rbm.intercept_hidden_ = A[:m, n].numpy().copy()
+        rbm.intercept_visible_ = A[m, :n].numpy().copy()
         if self.persistent:
-            rbm.h_samples_ = self.chain[:, :m].numpy().copy()
-        rbm._velocity = None if self.velocity is None else self.velocity.numpy().copy()
-        rbm._rng_state = self.bits.state
+            rbm.h_samples_ = self._member(self.chain, i)[:, :m].numpy().copy()
+        rbm._velocity = None if self.velocity is None else self._member(self.velocity, i).numpy().copy()
+        rbm._rng_state = self.bits[0 if i is None else i].state
+
+
+def _run_epochs(trainer: _ContrastiveDivergence, rbms: Sequence[BernoulliRBM],
+                data: Sequence[torch.Tensor], n_epochs: int, record: bool) -> None:
+    """Run ``n_epochs`` epochs of ``trainer`` (one RBM, or the members of
+    :func:`fit_rbms`), storing the state into each RBM after every epoch and,
+    with ``record``, its ``history_`` and callback. A member's ``seconds``
+    are the epochs' wall time divided by the number of members."""
+    monitors = [rbm._monitor(X) if record and n_epochs else None for rbm, X in zip(rbms, data)]
+    epochs = range(1, n_epochs + 1)
+    if record and n_epochs and rbms[0]._show_progress():
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc="RBM epochs" if len(rbms) == 1 else f"RBM epochs ({len(rbms)} seeds)",
+                      leave=False)
+    seconds = [rbm.history_["seconds"][-1] if rbm.history_["seconds"] else 0.0 for rbm in rbms]
+    members = [None] if trainer.members is None else list(range(len(rbms)))
+    for epoch in epochs:
+        began = time.perf_counter()
+        with torch.inference_mode():
+            trainer.epoch()
+        elapsed = (time.perf_counter() - began) / len(rbms)
+        for j, (i, rbm) in enumerate(zip(members, rbms)):
+            seconds[j] += elapsed
+            trainer.check_finite(epoch, i)
+            trainer.store(rbm, i)
+            if record:
+                rbm._record(epoch, seconds[j], monitors[j])
+    for i, rbm in zip(members, rbms):
+        trainer.store(rbm, i)
 
 
 #: The largest learning rate. An update moves each parameter by at most the
@@ -800,15 +869,17 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         for name, rule in RBM_PARAMETERS.items():
             rule.check(getattr(self, name), name)
 
-    def _check_memory(self, n_rows: int, n_features: int, batch_size: int) -> None:
-        """Refuse a fit whose parameters, buffers and random numbers would need
-        more than MAX_BYTES (an estimate, in float32 numbers)."""
+    def _check_memory(self, n_rows: int, n_features: int, batch_size: int, copies: int = 1) -> None:
+        """Refuse a fit (of ``copies`` RBMs side by side) whose parameters,
+        buffers and random numbers would need more than MAX_BYTES (an
+        estimate, in float32 numbers)."""
         m, n, k = int(self.n_components), int(n_features), int(self.k)
         rows = min(batch_size, n_rows)
         chains = batch_size if self.persistent else rows
         numbers = (6 * (m + 1) * (n + 1) + n_rows * (n + 1) + 2 * rows * (m + 1)
                    + chains * (4 * m + 2 * n + 4) + 2 * k * chains * (n + m))
-        check_memory(numbers * 4, f"n_components={m} on {n} features, with batch_size={batch_size} and k={k},")
+        check_memory(numbers * 4 * copies, f"n_components={m} on {n} features, with batch_size={batch_size} "
+                                           f"and k={k}" + (f", {copies} RBMs," if copies > 1 else ","))
 
     def _check_input(self, X: Any, name: str = "X") -> torch.Tensor:
         """X of a fitted model: 2-D, finite, in [0, 1], n_features_in_ columns."""
@@ -902,27 +973,14 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         with torch.inference_mode():
             trainer = _ContrastiveDivergence(self, X, batch_size)
-        monitor = None
-        if record and n_epochs:
-            pick = np.random.RandomState(0 if self.random_state is None else self.random_state)
-            rows = np.sort(pick.permutation(X.shape[0])[:_MONITOR_ROWS])
-            monitor = (X[rows].double(), torch.as_tensor(pick.randint(0, X.shape[1], len(rows))))
-        epochs = range(1, n_epochs + 1)
-        if record and n_epochs and self._show_progress():
-            from tqdm.auto import tqdm
+        _run_epochs(trainer, [self], [X], n_epochs, record)
 
-            epochs = tqdm(epochs, desc="RBM epochs", leave=False)
-        seconds = self.history_["seconds"][-1] if self.history_["seconds"] else 0.0
-        for epoch in epochs:
-            began = time.perf_counter()
-            with torch.inference_mode():
-                trainer.epoch()
-            seconds += time.perf_counter() - began
-            trainer.check_finite(epoch)
-            trainer.store(self)
-            if record:
-                self._record(epoch, seconds, monitor)
-        trainer.store(self)
+    def _monitor(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows of ``X`` and the flipped units on which ``history_`` records
+        the pseudo-likelihood (fixed by ``random_state``)."""
+        pick = np.random.RandomState(0 if self.random_state is None else self.random_state)
+        rows = np.sort(pick.permutation(X.shape[0])[:_MONITOR_ROWS])
+        return X[rows].double(), torch.as_tensor(pick.randint(0, X.shape[1], len(rows)))
 
     def _record(self, epoch: int, seconds: float, monitor) -> None:
         W, b, c = self._weights(torch.float64)
@@ -1141,3 +1199,73 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+#: The parameters that RBMs fitted together by :func:`fit_rbms` must share.
+_SHARED = ("n_components", "learning_rate", "batch_size", "n_iter", "k", "persistent", "momentum",
+           "weight_decay")
+
+
+@declare(rbms=SequenceOf(Instance(BernoulliRBM, what="a gradbook.models.rbm.BernoulliRBM"), 1, MAX_SEEDS),
+         X=Array((2, 3), low=0.0, high=1.0),
+         example=lambda: dict(rbms=[BernoulliRBM(2, n_iter=1, random_state=s, progress=False)
+                                    for s in (0, 1)], X=_TINY))
+def fit_rbms(rbms: Sequence[BernoulliRBM], X: Any) -> list[BernoulliRBM]:
+    r"""Fit N RBMs that differ only in ``random_state`` as one batched model.
+
+    Each ``rbms[i].fit(X_i)`` would initialise its weights from its
+    ``random_state``, take the mini-batches in the order of the rows and
+    sample with its own random stream. Here the N fits run side by side: the
+    parameters are one tensor (N, m+1, n+1) (see ``_ContrastiveDivergence``),
+    each matrix product is one ``torch.bmm`` over the members, and member
+    :math:`i` draws its uniform numbers from its own stream in the same blocks
+    as alone. So member :math:`i` ends exactly as ``rbms[i].fit(X_i)`` would
+    (the same initial weights, mini-batches and random numbers; on the
+    book's CPU ``bmm`` gives each member the bits of its own ``mm``), with the
+    same fitted attributes, ``history_`` and callback calls; only its
+    ``history_["seconds"]`` is the batched wall time divided by N. At batch
+    size 10 an update costs about as much for N members as for one, so N fits
+    take a fraction of N times the time of one (``benchmarks/ensemble_stacks.py``).
+
+    Parameters
+    ----------
+    rbms : sequence of BernoulliRBM (distinct objects)
+        Each with its own ``random_state`` (and, if wanted, ``callback``,
+        ``verbose``); every other parameter (``n_components``,
+        ``learning_rate``, ``batch_size``, ``n_iter``, ``k``, ``persistent``,
+        ``momentum``, ``weight_decay``) the same for all.
+    X : array-like (n_samples, n_features) or (N, n_samples, n_features), values in [0, 1]
+        The data of every member, or one data set per member (the codes of
+        the layer below, in a stack).
+
+    Returns
+    -------
+    list of BernoulliRBM: ``rbms``, fitted in place.
+    """
+    rbms = list(rbms)
+    if len({id(r) for r in rbms}) < len(rbms):
+        raise ValueError("rbms must be distinct BernoulliRBM objects; the same object appears twice")
+    for i, rbm in enumerate(rbms):
+        for name, rule in RBM_PARAMETERS.items():
+            rule.check(getattr(rbm, name), f"rbms[{i}].{name}")
+        for name in _SHARED:
+            if getattr(rbm, name) != getattr(rbms[0], name):
+                raise ValueError(f"rbms fitted together must share {', '.join(_SHARED)}; rbms[{i}].{name} is "
+                                 f"{getattr(rbm, name)!r} but rbms[0].{name} is {getattr(rbms[0], name)!r}")
+    shape = tuple(np.shape(X))
+    if len(shape) == 3 and shape[0] != len(rbms):
+        raise ValueError(f"X must have one data set per RBM, shape ({len(rbms)}, n_samples, n_features), "
+                         f"or be 2-D; got shape {shape}")
+    data = [X] * len(rbms) if len(shape) == 2 else [X[i] for i in range(len(rbms))]
+    first = rbms[0]
+    with _threads_for(first._work(data[0], first.batch_size)):
+        tensors = [as_features(x, "X" if len(shape) == 2 else f"X[{i}]", unit_interval=True)
+                   for i, x in enumerate(data)]
+        first._check_memory(*tensors[0].shape, first.batch_size, copies=len(rbms))
+        for rbm, x, t in zip(rbms, data, tensors):
+            validate_data(rbm, x, reset=True, skip_check_array=True)
+            rbm._initialise(t.shape[1])
+        with torch.inference_mode():
+            trainer = _ContrastiveDivergence(rbms, torch.stack(tensors), first.batch_size)
+        _run_epochs(trainer, rbms, tensors, int(first.n_iter), True)
+    return rbms

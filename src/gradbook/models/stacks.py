@@ -64,11 +64,13 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._validate import (
+    MAX_SEEDS,
     Array,
     Bool,
     Choice,
     Float,
     Function,
+    Instance,
     LayerSizes,
     Optional,
     Positive,
@@ -84,6 +86,9 @@ from .._validate import (
     declare,
     derived_seed,
 )
+from .._validate import (
+    Sequence as SequenceOf,
+)
 from .mlp import GENERATOR, WIDTH
 from .rbm import RBM_PARAMETERS
 
@@ -96,6 +101,7 @@ __all__ = [
     "autoencoder_objective",
     "AUTOENCODER_PARAMETERS",
     "StackedAutoencoder",
+    "fit_stacks",
 ]
 
 __undeclared__ = {
@@ -335,47 +341,68 @@ class DBN(GreedyStack):
 
     def fit(self, X: Any, y: Any = None) -> DBN:
         """Train the RBMs greedily on ``X`` (n_samples, n_features), values in [0, 1]."""
-        from .rbm import BernoulliRBM
+        sizes, X = self._check_fit(X)
+        began = time.perf_counter()
+        seeds, monitor_rows, histories = self._layer_plan(X.shape[0], len(sizes))
 
+        def fit_layer(codes: np.ndarray, n_hidden: int, depth: int) -> Any:
+            rbm = self._layer_rbm(codes, n_hidden, seeds[depth], monitor_rows, histories)
+            rbm.fit(codes)
+            rbm.callback = None  # the history is recorded; a local function would make the DBN unpicklable
+            return rbm
+
+        rbms = greedy_layerwise(X.numpy(), sizes, fit_layer, lambda rbm, codes: rbm.transform(codes))
+        self._set_fitted(rbms, histories, sizes, X.shape[1], time.perf_counter() - began)
+        return self
+
+    def _check_fit(self, X: Any, copies: int = 1) -> tuple[tuple[int, ...], torch.Tensor]:
+        """The layer sizes and ``X`` as a tensor, checked (for ``copies`` DBNs fitted side by side)."""
         sizes = tuple(check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
         _check_parameters(self, DBN_PARAMETERS)
         X = as_features(X, "X", unit_interval=True)
-        _check_stack_size(sizes, X.shape[1], copies=6)
-        seeds = _layer_seeds(self.random_state, len(sizes))
-        monitor_rows = np.random.RandomState(seeds[0]).permutation(X.shape[0])[:256]
-        histories: list[dict[str, list[float]]] = []
+        _check_stack_size(sizes, X.shape[1], copies=6 * copies)
+        return sizes, X
 
-        def fit_layer(codes: np.ndarray, n_hidden: int, depth: int) -> BernoulliRBM:
-            sample = codes[np.sort(monitor_rows)]
-            history = {"epoch": [], "pseudo_likelihood": [], "seconds": []}
+    def _layer_plan(self, n_rows: int, n_layers: int) -> tuple[list[int], np.ndarray, list[dict]]:
+        """Each layer's seed (from ``random_state``), the rows on which the
+        history is recorded, and the (empty) list of the layers' histories."""
+        seeds = _layer_seeds(self.random_state, n_layers)
+        return seeds, np.random.RandomState(seeds[0]).permutation(n_rows)[:256], []
 
-            def record(rbm: BernoulliRBM, epoch: int) -> None:
-                history["epoch"].append(epoch)
-                history["pseudo_likelihood"].append(float(rbm.score_samples(sample).mean()))
-                history["seconds"].append(rbm.history_["seconds"][-1] if epoch else 0.0)
+    def _layer_rbm(self, codes: np.ndarray, n_hidden: int, seed: int, monitor_rows: np.ndarray,
+                   histories: list[dict]) -> Any:
+        """The unfitted RBM of one layer, whose callback records the layer's
+        history (appended to ``histories``), with the history's epoch 0 (the
+        initial weights, from the same seed) already recorded."""
+        from .rbm import BernoulliRBM
 
-            params = dict(
-                learning_rate=self.learning_rate, batch_size=self.batch_size,
-                k=self.k, persistent=self.persistent, momentum=self.momentum,
-                weight_decay=self.weight_decay, random_state=seeds[depth],
-                progress=self.progress,
-            )
-            start = BernoulliRBM(n_hidden, n_iter=0, **params).fit(codes)
-            record(start, 0)  # the objective before training: same seed, same initial weights
-            rbm = BernoulliRBM(n_hidden, n_iter=self.n_iter, callback=record, **params)
-            rbm.fit(codes)
-            histories.append(history)
-            return rbm
+        sample = codes[np.sort(monitor_rows)]
+        history: dict[str, list[float]] = {"epoch": [], "pseudo_likelihood": [], "seconds": []}
 
-        began = time.perf_counter()
-        rbms = greedy_layerwise(X.numpy(), sizes, fit_layer, lambda rbm, codes: rbm.transform(codes))
-        self.fit_seconds_ = time.perf_counter() - began
+        def record(rbm: BernoulliRBM, epoch: int) -> None:
+            history["epoch"].append(epoch)
+            history["pseudo_likelihood"].append(float(rbm.score_samples(sample).mean()))
+            history["seconds"].append(rbm.history_["seconds"][-1] if epoch else 0.0)
+
+        params = dict(
+            learning_rate=self.learning_rate, batch_size=self.batch_size,
+            k=self.k, persistent=self.persistent, momentum=self.momentum,
+            weight_decay=self.weight_decay, random_state=seed,
+            progress=self.progress,
+        )
+        start = BernoulliRBM(n_hidden, n_iter=0, **params).fit(codes)
+        record(start, 0)  # the objective before training: same seed, same initial weights
+        histories.append(history)
+        return BernoulliRBM(n_hidden, n_iter=self.n_iter, callback=record, **params)
+
+    def _set_fitted(self, rbms: list, histories: list[dict], sizes: tuple[int, ...], n_features: int,
+                    seconds: float) -> None:
+        self.fit_seconds_ = seconds
         self.rbms_ = rbms
         self.history_ = histories
         self.layer_seconds_ = [h["seconds"][-1] for h in histories]
         self.hidden_layer_sizes_ = sizes
-        self.n_features_in_ = X.shape[1]
-        return self
+        self.n_features_in_ = n_features
 
     def _encoders(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(torch.as_tensor(r.components_), torch.as_tensor(r.intercept_hidden_))
@@ -473,92 +500,142 @@ def _autoencoder_gradients(
     :math:`\partial J/\partial a` (with :math:`s = h(1-h)`,
     :math:`S_j = \sum_i W_{ji}^2`) and :math:`2\lambda (\sum_n s_{nj}^2/B) W_{ji}`
     to :math:`\partial J/\partial W`. Returns ``(gW, gc, gD, gb)``; with tied
-    weights the decoder's share is added to ``gW`` and ``gD`` is None.
+    weights the decoder's share is added to ``gW`` and ``gD`` is None. With a
+    leading member dimension on every argument (N, ...), the gradients of N
+    layers at once.
     """
-    B = X.shape[0]
-    H = torch.addmm(c, X_in, W.T).sigmoid_()
-    d_out = torch.addmm(b, H, D).sigmoid_().sub_(X).div_(B)  # dJ/d(decoder pre-activation)
+    B = X.shape[-2]
+    H = _affine(c, X_in, W.mT).sigmoid_()
+    d_out = _affine(b, H, D).sigmoid_().sub_(X).div_(B)  # dJ/d(decoder pre-activation)
     slope = H * (1 - H)
-    d_pre = (d_out @ D.T).mul_(slope)  # dJ/da
-    gD = H.T @ d_out
+    d_pre = (d_out @ D.mT).mul_(slope)  # dJ/da
+    gD = H.mT @ d_out
     if contraction:
-        S = (W * W).sum(1)
-        d_pre.addcmul_(slope * slope * (1 - 2 * H), S.expand_as(H), value=2 * contraction / B)
-    gW = d_pre.T @ X_in
+        S = (W * W).sum(-1)
+        d_pre.addcmul_(slope * slope * (1 - 2 * H), S.unsqueeze(-2).expand_as(H), value=2 * contraction / B)
+    gW = d_pre.mT @ X_in
     if contraction:
-        gW.add_(W * (slope * slope).sum(0, keepdim=True).T, alpha=2 * contraction / B)
+        gW.add_(W * (slope * slope).sum(-2, keepdim=True).mT, alpha=2 * contraction / B)
     if tied:
         gW.add_(gD)
         gD = None
-    return gW, d_pre.sum(0), gD, d_out.sum(0)
+    return gW, d_pre.sum(-2), gD, d_out.sum(-2)
+
+
+def _affine(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight + bias``: ``torch.addmm`` for one layer, ``torch.baddbmm``
+    with a leading member dimension (bit for bit the members' own addmm)."""
+    return torch.addmm(bias, x, weight) if x.dim() == 2 else torch.baddbmm(bias.unsqueeze(-2), x, weight)
 
 
 def _fit_autoencoder(
     X: torch.Tensor, n_hidden: int, *, corruption: float, contraction: float, tied: bool,
-    learning_rate: float, batch_size: int, n_iter: int, momentum: float, seed: int,
+    learning_rate: float, batch_size: int, n_iter: int, momentum: float, seed: int | list[int],
     progress: bool,
-) -> _Autoencoder:
-    """Train one autoencoder layer by mini-batch SGD with momentum (see the module docstring)."""
-    n_rows, n_in = X.shape
-    gen = torch.Generator().manual_seed(seed)
+) -> _Autoencoder | list[_Autoencoder]:
+    """Train one autoencoder layer by mini-batch SGD with momentum (see the module docstring).
+
+    Given a list of N seeds and ``X`` (N, rows, n), train N layers side by
+    side (:func:`fit_stacks`): every tensor gains a leading member dimension,
+    each product is one ``torch.bmm``, and member i draws its initial weights,
+    its mini-batch order and its masks from its own generator, in the order a
+    fit of its own draws them. Returns the list of the N layers.
+    """
+    members = list(seed) if isinstance(seed, list) else None
+    seeds = members or [seed]
+    n_rows, n_in = X.shape[-2:]
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
     bound = 4 * math.sqrt(6.0 / (n_in + n_hidden))  # Glorot's range, times 4 for sigmoid units
-    W = (torch.rand(n_hidden, n_in, generator=gen) * 2 - 1) * bound
-    D = W.clone() if tied else (torch.rand(n_hidden, n_in, generator=gen) * 2 - 1) * bound
-    c, b = torch.zeros(n_hidden), torch.zeros(n_in)
+
+    def stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+        return tensors[0] if members is None else torch.stack(tensors)
+
+    def uniform(*shape: int) -> torch.Tensor:  # one draw of shape from each member's generator
+        return stacked([torch.rand(*shape, generator=g) for g in gens])
+
+    W = (uniform(n_hidden, n_in) * 2 - 1) * bound
+    D = W.clone() if tied else (uniform(n_hidden, n_in) * 2 - 1) * bound
+    lead = W.shape[:-2]
+    c, b = torch.zeros(*lead, n_hidden), torch.zeros(*lead, n_in)
     params = [W, c, b] if tied else [W, c, D, b]
     velocity = [torch.zeros_like(p) for p in params]
+    data = [X] if members is None else list(X.unbind(0))
     # A fixed corruption of the data on which the objective is recorded every epoch.
-    monitor_in = mask_noise(X, corruption, torch.Generator().manual_seed(derived_seed(seed + 1)))
-    history: dict[str, list[float]] = {"epoch": [], "loss": [], "seconds": []}
+    monitor_in = [mask_noise(x, corruption, torch.Generator().manual_seed(derived_seed(s + 1)))
+                  for x, s in zip(data, seeds)]
+    histories: list[dict[str, list[float]]] = [{"epoch": [], "loss": [], "seconds": []} for _ in seeds]
+
+    def member(t: torch.Tensor, i: int) -> torch.Tensor:
+        return t if members is None else t[i]
 
     def record(epoch: int, seconds: float) -> None:
         decoder = W if tied else D
-        with torch.no_grad():
-            value = autoencoder_objective(X, monitor_in, W, c, decoder, b, contraction)
-        history["epoch"].append(epoch)
-        history["loss"].append(float(value))
-        history["seconds"].append(seconds)
+        for i, (x, history) in enumerate(zip(data, histories)):
+            with torch.no_grad():
+                value = autoencoder_objective(x, monitor_in[i], member(W, i), member(c, i),
+                                              member(decoder, i), member(b, i), contraction)
+            history["epoch"].append(epoch)
+            history["loss"].append(float(value))
+            history["seconds"].append(seconds)
+            if not math.isfinite(history["loss"][-1]):
+                raise diverged(epoch, i)
 
-    def diverged(epoch: int) -> ValueError:
+    def diverged(epoch: int, i: int) -> ValueError:
         """The error for an objective or weights that overflowed, naming the settings."""
+        who = "" if members is None else f" (seed {seeds[i]})"
         if epoch == 0:  # the initial weights are small: only the penalty's weight can overflow
-            return ValueError(f"the contractive penalty of the autoencoder {n_in} -> {n_hidden} "
+            return ValueError(f"the contractive penalty of the autoencoder {n_in} -> {n_hidden}{who} "
                               f"overflows at the initial weights; lower contraction (now {contraction:g})")
         return ValueError(
-            f"training the autoencoder {n_in} -> {n_hidden} diverged in epoch {epoch}: its weights or "
+            f"training the autoencoder {n_in} -> {n_hidden}{who} diverged in epoch {epoch}: its weights or "
             f"its objective overflowed to inf or NaN; lower learning_rate (now {learning_rate:g})"
             + (f" or contraction (now {contraction:g})" if contraction else "")
             + (f" or momentum (now {momentum:g})" if momentum else ""))
 
     record(0, 0.0)
-    if not math.isfinite(history["loss"][-1]):
-        raise diverged(0)
     seconds = 0.0
     epochs = range(1, n_iter + 1)
     if progress:
         from tqdm.auto import tqdm
 
-        epochs = tqdm(epochs, desc=f"autoencoder {n_in}->{n_hidden}", leave=False)
+        epochs = tqdm(epochs, desc=f"autoencoder {n_in}->{n_hidden}" + (f" ({len(seeds)} seeds)" if members
+                                                                            else ""), leave=False)
+    starts = range(0, n_rows, batch_size)
+    rows = torch.arange(len(seeds)).unsqueeze(1)  # (N, 1): member i's row of the batched data
     for epoch in epochs:
         began = time.perf_counter()
         with torch.no_grad():
-            order = torch.randperm(n_rows, generator=gen)
-            for start in range(0, n_rows, batch_size):
-                x = X[order[start:start + batch_size]]
-                x_in = mask_noise(x, corruption, gen) if corruption else x
+            if members is None:
+                order = torch.randperm(n_rows, generator=gens[0])
+            else:  # each member's order, then its masks, as a fit of its own draws them
+                orders, masks = [], []
+                for g in gens:
+                    orders.append(torch.randperm(n_rows, generator=g))
+                    masks.append([torch.rand(min(batch_size, n_rows - start), n_in, generator=g)
+                                  for start in starts] if corruption else None)
+                order = torch.stack(orders)
+            for j, start in enumerate(starts):
+                if members is None:
+                    x = X[order[start:start + batch_size]]
+                    x_in = mask_noise(x, corruption, gens[0]) if corruption else x
+                else:
+                    x = X[rows, order[:, start:start + batch_size]]
+                    x_in = x * (torch.stack([m[j] for m in masks]) >= corruption) if corruption else x
                 gW, gc, gD, gb = _autoencoder_gradients(
                     x, x_in, W, c, W if tied else D, b, contraction, tied)
                 grads = [gW, gc, gb] if tied else [gW, gc, gD, gb]
                 for p, v, g in zip(params, velocity, grads):
                     v.mul_(momentum).add_(g)
                     p.sub_(v, alpha=learning_rate)
-        seconds += time.perf_counter() - began
-        if not all(bool(torch.isfinite(p).all()) for p in params):
-            raise diverged(epoch)
+        seconds += (time.perf_counter() - began) / len(seeds)
+        for i in range(len(seeds)):
+            if not all(bool(torch.isfinite(member(p, i)).all()) for p in params):
+                raise diverged(epoch, i)
         record(epoch, seconds)
-        if not math.isfinite(history["loss"][-1]):
-            raise diverged(epoch)
-    return _Autoencoder(W, c, W.clone() if tied else D, b, history)
+    layers = [_Autoencoder(member(W, i).clone(), member(c, i).clone(),
+                           member(W if tied else D, i).clone(), member(b, i).clone(), history)
+              for i, history in enumerate(histories)]
+    return layers if members is not None else layers[0]
 
 
 #: What each parameter of :class:`StackedAutoencoder` accepts, checked by ``fit``.
@@ -643,28 +720,36 @@ class StackedAutoencoder(GreedyStack):
 
     def fit(self, X: Any, y: Any = None) -> StackedAutoencoder:
         """Train the autoencoders greedily on ``X`` (n_samples, n_features), values in [0, 1]."""
-        sizes = tuple(check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
-        _check_parameters(self, AUTOENCODER_PARAMETERS)
-        corruption, contraction = float(self.corruption), float(self.contraction)
-        learning_rate, momentum = float(self.learning_rate), float(self.momentum)
-        batch_size, n_iter = int(self.batch_size), int(self.n_iter)
-        X = as_features(X, "X", unit_interval=True)
-        _check_stack_size(sizes, X.shape[1], copies=3 if self.tied else 5)
+        sizes, X = self._check_fit(X)
         seeds = _layer_seeds(self.random_state, len(sizes))
-        from ..train import show_progress
-
-        show = show_progress(self.progress)
-
-        def fit_layer(codes: torch.Tensor, n_hidden: int, depth: int) -> _Autoencoder:
-            return _fit_autoencoder(
-                codes, n_hidden, corruption=corruption, contraction=contraction,
-                tied=bool(self.tied), learning_rate=learning_rate, batch_size=batch_size,
-                n_iter=n_iter, momentum=momentum, seed=seeds[depth], progress=show)
-
         began = time.perf_counter()
         with torch.no_grad():
-            layers = greedy_layerwise(X, sizes, fit_layer, lambda ae, codes: ae.encode(codes))
-        self.fit_seconds_ = time.perf_counter() - began
+            layers = greedy_layerwise(X, sizes, lambda codes, n, depth: self._fit_layer(codes, n, seeds[depth]),
+                                      lambda ae, codes: ae.encode(codes))
+        self._set_fitted(layers, sizes, X.shape[1], time.perf_counter() - began)
+        return self
+
+    def _check_fit(self, X: Any, copies: int = 1) -> tuple[tuple[int, ...], torch.Tensor]:
+        """The layer sizes and ``X`` as a tensor, checked (for ``copies`` stacks fitted side by side)."""
+        sizes = tuple(check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
+        _check_parameters(self, AUTOENCODER_PARAMETERS)
+        X = as_features(X, "X", unit_interval=True)
+        _check_stack_size(sizes, X.shape[1], copies=(3 if self.tied else 5) * copies)
+        return sizes, X
+
+    def _fit_layer(self, codes: torch.Tensor, n_hidden: int, seed: int | list[int]) -> Any:
+        """One layer (or, given a list of seeds and codes (N, rows, n), one per seed)."""
+        from ..train import show_progress
+
+        return _fit_autoencoder(
+            codes, n_hidden, corruption=float(self.corruption), contraction=float(self.contraction),
+            tied=bool(self.tied), learning_rate=float(self.learning_rate), batch_size=int(self.batch_size),
+            n_iter=int(self.n_iter), momentum=float(self.momentum), seed=seed,
+            progress=show_progress(self.progress))
+
+    def _set_fitted(self, layers: list[_Autoencoder], sizes: tuple[int, ...], n_features: int,
+                    seconds: float) -> None:
+        self.fit_seconds_ = seconds
         for name, values in (("coefs_", [a.W for a in layers]), ("intercepts_", [a.c for a in layers]),
                              ("decoder_coefs_", [a.D for a in layers]),
                              ("intercepts_visible_", [a.b for a in layers])):
@@ -672,8 +757,7 @@ class StackedAutoencoder(GreedyStack):
         self.history_ = [a.history for a in layers]
         self.layer_seconds_ = [a.history["seconds"][-1] for a in layers]
         self.hidden_layer_sizes_ = sizes
-        self.n_features_in_ = X.shape[1]
-        return self
+        self.n_features_in_ = n_features
 
     def _encoders(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(torch.as_tensor(W), torch.as_tensor(c))
@@ -690,3 +774,82 @@ class StackedAutoencoder(GreedyStack):
                                           self.intercepts_visible_[:depth]))):
                 h = torch.addmm(torch.as_tensor(b), h, torch.as_tensor(D)).sigmoid_()
         return h.numpy()
+
+
+# ------------------------------------------------------------------ many seeds at once
+
+
+@declare(stack=Instance(DBN, StackedAutoencoder, what="a DBN or a StackedAutoencoder"),
+         X=Array(2, low=0.0, high=1.0), seeds=SequenceOf(Seed(), 1, MAX_SEEDS),
+         example=lambda: dict(stack=StackedAutoencoder((2,), corruption=0.3, n_iter=1, progress=False),
+                              X=_TINY, seeds=(0, 1)))
+def fit_stacks(stack: DBN | StackedAutoencoder, X: Any, seeds: Sequence[int]) -> list[GreedyStack]:
+    r"""Fit the stack ``stack`` describes once per seed, all seeds as one batched model.
+
+    Returns one fitted stack per seed, of the type of ``stack``, each equal to
+    ``sklearn.base.clone(stack).set_params(random_state=seed).fit(X)``: the
+    same initial weights, the same mini-batches, the same random draws
+    (Gibbs sampling of the RBMs, masking noise of a denoising stack), all
+    taken from its own seed. ``stack`` itself is left unfitted.
+
+    Layer :math:`l` of the N stacks is trained as one model whose weights are
+    (N, n_hidden, n_inputs): each matrix product of an update is one
+    ``torch.bmm`` (or ``baddbmm``) over the members instead of N small ones,
+    and member :math:`k` sees its own data (the codes of its own layer below),
+    its own mini-batch order and its own random numbers. So the members never
+    mix, and on the book's CPU each member's parameters come out bit for bit
+    those of its own fit (``tests/unit/test_ensemble_stacks.py`` checks them
+    to float tolerance). A DBN's layers are fitted by
+    :func:`gradbook.models.rbm.fit_rbms`; an autoencoder layer's loop is the
+    one of :class:`StackedAutoencoder` with a leading member dimension.
+
+    Each member's ``fit_seconds_``, ``layer_seconds_`` and history
+    ``"seconds"`` are the batched wall times divided by the number of seeds
+    (its share of the cost).
+
+    Parameters
+    ----------
+    stack : DBN or StackedAutoencoder
+        The settings (its ``random_state`` is replaced by each seed).
+    X : array-like (n_samples, n_features), values in [0, 1]
+    seeds : sequence of int, 1 to ``MAX_SEEDS``
+
+    Returns
+    -------
+    list of fitted stacks, in the order of ``seeds``.
+    """
+    from sklearn.base import clone
+
+    members = [clone(stack).set_params(random_state=int(s)) for s in seeds]
+    sizes, X_t = members[0]._check_fit(X, copies=len(members))
+    N = len(members)
+    began = time.perf_counter()
+    if isinstance(stack, DBN):
+        from .rbm import fit_rbms
+
+        plans = [m._layer_plan(X_t.shape[0], len(sizes)) for m in members]
+
+        def fit_layer(codes: list[np.ndarray], n_hidden: int, depth: int) -> list:
+            rbms = [m._layer_rbm(x, n_hidden, seeds_[depth], rows, histories)
+                    for m, x, (seeds_, rows, histories) in zip(members, codes, plans)]
+            fit_rbms(rbms, np.stack(codes))
+            for rbm in rbms:
+                rbm.callback = None  # as DBN.fit: the history is recorded
+            return rbms
+
+        layers = greedy_layerwise([X_t.numpy()] * N, sizes, fit_layer,
+                                  lambda rbms, codes: [r.transform(x) for r, x in zip(rbms, codes)])
+        seconds = (time.perf_counter() - began) / N
+        for k, (m, (_, _, histories)) in enumerate(zip(members, plans)):
+            m._set_fitted([layer[k] for layer in layers], histories, sizes, X_t.shape[1], seconds)
+    else:
+        layer_seeds = [_layer_seeds(m.random_state, len(sizes)) for m in members]
+        with torch.no_grad():
+            layers = greedy_layerwise(
+                X_t.unsqueeze(0).expand(N, -1, -1), sizes,
+                lambda codes, n, depth: members[0]._fit_layer(codes, n, [s[depth] for s in layer_seeds]),
+                lambda aes, codes: torch.stack([ae.encode(x) for ae, x in zip(aes, codes.unbind(0))]))
+        seconds = (time.perf_counter() - began) / N
+        for k, m in enumerate(members):
+            m._set_fitted([layer[k] for layer in layers], sizes, X_t.shape[1], seconds)
+    return members
