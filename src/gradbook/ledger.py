@@ -31,7 +31,6 @@ from ._validate import Instance, declare
 __all__ = [
     "CLAIMS",
     "CHAPTERS",
-    "NOT_YET_ON_THE_RULE",
     "Claim",
     "Part",
     "chapter_verdicts",
@@ -69,11 +68,6 @@ class Claim:
     brief: str
     parts: tuple[Part, ...]
 
-
-#: What a chapter's ``ARGUED`` says of a claim whose comparisons have not yet
-#: been re-run on the book's rule: its verdict is the chapter's earlier reading.
-NOT_YET_ON_THE_RULE = ("not yet re-run on the book's rule (at least 20 seeds): the verdict is the "
-                       "chapter's reading of its earlier, thinner evidence (issue 11 continues)")
 
 #: The chapter modules, by chapter number.
 CHAPTERS = {
