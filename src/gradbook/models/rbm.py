@@ -530,6 +530,18 @@ class _Batch(NamedTuple):
     short: int | None  # C, when fewer chains than rows of noise (a short last CD batch)
 
 
+def _member_buffer(lead: tuple[int, ...], *shape: int) -> torch.Tensor:
+    """An uninitialised float32 buffer of ``shape``, or with a leading member
+    dimension ``lead = (N,)`` one whose members each start on a 64-byte
+    boundary, as a buffer of one RBM does: the BLAS kernels' rounding can
+    depend on where a matrix starts, and each member must round as alone."""
+    if not lead:
+        return torch.empty(*shape)
+    count = math.prod(shape)
+    stride = -(-count // 16) * 16  # 16 float32 numbers are 64 bytes
+    return torch.empty(*lead, stride)[..., :count].view(*lead, *shape)
+
+
 class _ContrastiveDivergence:
     r"""The state of one ``fit`` or ``partial_fit``: parameters, buffers, chains, random stream.
 
@@ -544,9 +556,12 @@ class _ContrastiveDivergence:
 
     Given a list of N RBMs (:func:`fit_rbms`) and data (N, rows, n), every
     tensor gains a leading member dimension: A is (N, m+1, n+1), the products
-    are ``torch.bmm`` (on this CPU bit for bit the ``torch.mm`` of each member
-    alone), and each member draws its uniform numbers from its own stream, in
-    the same blocks as a fit of its own. The ten calls of an update then serve
+    are ``torch.bmm``, and each member draws its uniform numbers from its own
+    stream, in the same blocks as a fit of its own. Every member of every
+    buffer starts on a 64-byte boundary (``_member_buffer``), as one RBM's
+    buffers do: then on this CPU ``bmm`` gives each member the bits of its own
+    ``torch.mm`` (misaligned, the small-matrix kernels round differently, and
+    one flipped Gibbs sample sends a member on another path). The ten calls of an update then serve
     N members.
     """
 
@@ -569,16 +584,19 @@ class _ContrastiveDivergence:
             values = [torch.as_tensor(getattr(r, name)) for r in rbms]
             return values[0] if self.members is None else torch.stack(values)
 
-        self.A = A = torch.zeros(*lead, m + 1, n + 1)
+        def empty(*shape: int) -> torch.Tensor:
+            return _member_buffer(lead, *shape)
+
+        self.A = A = empty(m + 1, n + 1).zero_()
         A[..., :m, :n] = stacked("components_")
         A[..., :m, n] = stacked("intercept_hidden_")
         A[..., m, :n] = stacked("intercept_visible_")
         # (n+1, m), (m+1, n), (m, n), each with the leading member dimension if any
         self.A_hid, self.A_vis, self.W = A[..., :m, :].transpose(-1, -2), A[..., :n], A[..., :m, :n]
-        self.gradient = torch.empty_like(A)
+        self.gradient = empty(m + 1, n + 1)
         self.velocity = None
         if self.momentum > 0:
-            self.velocity = torch.zeros_like(A)
+            self.velocity = empty(m + 1, n + 1).zero_()
             for i, r in enumerate(rbms):
                 if r._velocity is not None and r._velocity.shape == tuple(A.shape[-2:]):
                     (self.velocity if self.members is None else self.velocity[i]).copy_(
@@ -586,17 +604,18 @@ class _ContrastiveDivergence:
         self.bits = [r._bits() for r in rbms]
 
         def with_one(rows: int, cols: int) -> torch.Tensor:
-            buffer = torch.empty(*lead, rows, cols + 1)
+            buffer = empty(rows, cols + 1)
             buffer[..., cols] = 1.0
             return buffer
 
-        data = torch.cat([X, torch.ones(*lead, n_rows, 1)], dim=-1)
+        data = with_one(n_rows, n)
+        data[..., :n] = X
         rows_max = min(batch_size, n_rows)
         self.n_chains = c_max = rbm.h_samples_.shape[0] if self.persistent else rows_max
-        pre_pos, h_pos = torch.empty(*lead, rows_max, m), with_one(rows_max, m)
+        pre_pos, h_pos = empty(rows_max, m), with_one(rows_max, m)
         self.chain = chain = with_one(c_max, m)
         v_neg, h_neg = with_one(c_max, n), with_one(c_max, m)
-        pre_vis, pre_hid = torch.empty(*lead, c_max, n), torch.empty(*lead, c_max, m)
+        pre_vis, pre_hid = empty(c_max, n), empty(c_max, m)
         if self.persistent:
             chain[..., :m] = stacked("h_samples_")
         self.batches = []
@@ -642,7 +661,7 @@ class _ContrastiveDivergence:
         ``u_vis`` and ``u_hid`` hold ``k`` arrays of uniform numbers each: a
         unit is sampled on, with probability p, where ``u < p``.
         """
-        A, mm = self.A, self.mm
+        A, mm, addmm_ = self.A, self.mm, self.addmm_
         # Positive phase: P(h = 1 | v) for the data.
         mm(batch.v, self.A_hid, out=batch.pre_pos)
         torch.sigmoid(batch.pre_pos, out=batch.h_pos)
@@ -663,7 +682,7 @@ class _ContrastiveDivergence:
         # once: added straight into A with alpha = lr / rows, the product loses
         # precision as rows grow (float32 rounding at every block of rows).
         mm(batch.h_pos_T, batch.v, out=self.gradient)
-        self.addmm_(self.gradient, batch.h_neg_T, batch.v_neg, alpha=batch.chain_weight)
+        addmm_(self.gradient, batch.h_neg_T, batch.v_neg, alpha=batch.chain_weight)
         if self.velocity is None:
             if self.decay != 1.0:
                 self.W.mul_(self.decay)

@@ -797,9 +797,12 @@ def fit_stacks(stack: DBN | StackedAutoencoder, X: Any, seeds: Sequence[int]) ->
     ``torch.bmm`` (or ``baddbmm``) over the members instead of N small ones,
     and member :math:`k` sees its own data (the codes of its own layer below),
     its own mini-batch order and its own random numbers. So the members never
-    mix, and on the book's CPU each member's parameters come out bit for bit
-    those of its own fit (``tests/unit/test_ensemble_stacks.py`` checks them
-    to float tolerance). A DBN's layers are fitted by
+    mix. A DBN member comes out bit for bit its own fit on the book's CPU (see
+    :func:`gradbook.models.rbm.fit_rbms`: bit for bit matters there, as one
+    flipped Gibbs sample would send it on another path); an autoencoder
+    member agrees with its own fit to float rounding (about 1e-6 after a few
+    epochs: the batched products sum in another order), its random draws
+    being the same (``tests/unit/test_ensemble_stacks.py``). A DBN's layers are fitted by
     :func:`gradbook.models.rbm.fit_rbms`; an autoencoder layer's loop is the
     one of :class:`StackedAutoencoder` with a leading member dimension.
 
