@@ -21,7 +21,7 @@ from gradbook.train import History, train
 
 def test_gradient_profile_shape_and_values(digits_split):
     X_tr, _, y_tr, _ = digits_split
-    prof = ch01.initial_delta_norms(3, seeds=(0, 4), n_samples=200)
+    prof = ch01.initial_delta_norms(3, seeds=(0, 4), n_samples=200, data="digits")
     assert isinstance(prof, np.ndarray) and prof.shape == (2, 3)
     assert np.all(np.isfinite(prof)) and np.all(prof > 0)
     for row, s in zip(prof, (0, 4)):
@@ -59,7 +59,7 @@ def test_nielsen_comparison_table():
     table = ch01.nielsen_comparison(seeds=(0, 1, 2))
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == [
-        "hidden layers", "layer", "ours (digits)", "ours sd", "ours lowest", "ours highest",
+        "hidden layers", "layer", "ours", "ours sd", "ours lowest", "ours highest",
         "Nielsen (MNIST)", "Nielsen within our range", "ratio last/first, ours",
         "ratio last/first, Nielsen", "Nielsen's ratio within our range",
     ]
@@ -71,7 +71,7 @@ def test_nielsen_comparison_table():
     assert (table["ours sd"] > 0).all()
     for depth, rows in table.groupby("hidden layers"):
         mean = ch01.initial_delta_norms(depth, seeds=(0, 1, 2)).mean(axis=0)
-        np.testing.assert_allclose(rows["ours (digits)"], mean, rtol=1e-6)
+        np.testing.assert_allclose(rows["ours"], mean, rtol=1e-6)
         norms = ch01.initial_delta_norms(depth, seeds=(0, 1, 2))
         np.testing.assert_allclose(rows["ours lowest"], norms.min(axis=0), rtol=1e-6)
         np.testing.assert_allclose(rows["ours highest"], norms.max(axis=0), rtol=1e-6)
@@ -344,7 +344,10 @@ def test_plateau_run_bad_arguments():
     (lambda: ch01.training_profile(10**6), "depth"),
     (lambda: ch01.initial_delta_norms(1000, width=10**5), "depth and width"),
     (lambda: ch01.initial_delta_norms(2, width=10**5, n_samples=1438), "depth and width"),
-    (lambda: ch01.initial_delta_norms(2, n_samples=1439), "n_samples must be at most 1438"),
+    (lambda: ch01.initial_delta_norms(2, n_samples=1439, data="digits"),
+     "n_samples must be at most 1438 \\(the digits training images\\)"),
+    (lambda: ch01.initial_delta_norms(2, n_samples=4001, data="mnist"),
+     "n_samples must be at most 4000 \\(the mnist training images\\)"),
     (lambda: ch01.training_profile(1, epochs=10**6), "epochs=1000000 .* updates"),
     (lambda: ch01.training_profile(1000, epochs=10**5, n_train=1, batch_size=1),
      "epochs=100000 .*depth=1000 .* GiB"),
@@ -430,3 +433,34 @@ def test_claim_comparisons_tiny_judge_every_claim_by_the_rule():
         assert stats.verdict(comparisons) in stats.VERDICTS
     with pytest.raises(ValueError, match="seeds must be a list or tuple of 2"):
         ch01.claim_comparisons(seeds=(0,))
+
+
+# ------------------------------------------------------ Nielsen's data: MNIST
+
+
+def test_nielsen_images_on_mnist_take_the_classes_in_turns():
+    X_train, X_test, y_train, y_test = ch01.nielsen_images("mnist")
+    assert X_train.shape == (4000, 784) and X_test.shape == (1000, 784)
+    # the sample is sorted by label; the first 1,000 here hold 100 of every class
+    assert torch.bincount(y_train[:1000]).tolist() == [100] * 10
+    assert y_train[:10].tolist() != [0] * 10
+    # the same images as the seeded split, in another order
+    split = gb_data.mnist_split()
+    assert sorted(y_train.tolist()) == sorted(split[2].tolist())
+    assert torch.equal(X_test, split[1])
+    X_train[:] = 0  # a copy
+    assert ch01.nielsen_images("mnist")[0].any()
+    digits = ch01.nielsen_images("digits")
+    assert all(torch.equal(a, b) for a, b in zip(digits, gb_data.digits_split()))
+
+
+def test_initial_delta_norms_on_mnist_use_784_inputs():
+    norms = ch01.initial_delta_norms(2, seeds=(0,), n_samples=50, data="mnist")
+    X_train, _, y_train, _ = ch01.nielsen_images("mnist")
+    net = mlp([784, 30, 30, 10], seed=0)
+    np.testing.assert_allclose(norms[0], bias_gradient_norms(net, X_train[:50], y_train[:50], loss="sigmoid"),
+                               rtol=1e-6)
+    assert ch01.SETTINGS.nielsen.data in ch01.DATA
+    table = ch01.nielsen_comparison(seeds=(0, 1), data="digits")
+    np.testing.assert_allclose(table.loc[table["hidden layers"] == 2, "ours"],
+                               ch01.initial_delta_norms(2, seeds=(0, 1), data="digits").mean(axis=0), rtol=1e-6)

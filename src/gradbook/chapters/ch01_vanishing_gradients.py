@@ -18,6 +18,7 @@ sigmoid nets with hidden layers of 30 units on MNIST, at initialisation
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -48,7 +49,7 @@ from .._validate import (
 from .._validate import (
     Sequence as SequenceOf,
 )
-from ..data import digits_split
+from ..data import digits_split, label_subset, mnist_split
 from ..diagnostics import bias_gradient_norms
 from ..losses import LOSSES
 from ..memo import memoised
@@ -65,6 +66,8 @@ __all__ = [
     "SETTINGS",
     "clear_cache",
     "initial_delta_norms",
+    "DATA",
+    "nielsen_images",
     "nielsen_comparison",
     "training_profile",
     "training_profiles",
@@ -90,6 +93,10 @@ NIELSEN_EPOCH0 = {
     4: [0.00298, 0.0171, 0.0695, 0.285],
 }
 
+#: The data sets Nielsen's measurement runs on: scikit-learn's 8x8 digits, or
+#: the offline MNIST sample (``gradbook.data.mnist_split``), his data.
+DATA = ("digits", "mnist")
+
 #: The loss of a net that predicts the class frequencies of the (balanced)
 #: digits: the height of the plateau of claim C9.
 PLATEAU_LOSS = math.log(10)
@@ -111,6 +118,7 @@ def _tuples(settings, *names: str) -> None:
 
 @declare(width=_WIDTH, n_samples=_COUNT, seeds=_SEEDS, comparison_seeds=_SEEDS, n_train=_COUNT,
          epochs=_COUNT, lr=_LR, batch_size=_COUNT, ratio_margin=Float(1.0, 1e6, low_open=True),
+         data=Choice(DATA),
          figure_seeds=_SEEDS, figure_samples=_COUNT,
          example=dict(width=8, seeds=(0, 1)))
 @dataclass(frozen=True)
@@ -120,7 +128,8 @@ class NielsenSettings:
     ``n_samples`` training images over ``seeds`` (the table: over
     ``comparison_seeds``); training on the first ``n_train`` images for
     ``epochs`` epochs, mini-batches of ``batch_size``, learning rate ``lr``,
-    his cross-entropy. ``ratio_margin`` is the smallest ratio between two
+    his cross-entropy; on ``data`` ("mnist", his data, from the offline
+    sample: :func:`nielsen_images`; or "digits"). ``ratio_margin`` is the smallest ratio between two
     layers' norms that claim C1's comparisons treat as a real gap (their
     margin is its log10). The interactive figure averages ``figure_seeds`` on
     ``figure_samples`` images."""
@@ -134,6 +143,7 @@ class NielsenSettings:
     lr: float = 0.1
     batch_size: int = 10
     ratio_margin: float = 2.0
+    data: str = "digits"
     figure_seeds: tuple[int, ...] = (0, 1, 2)
     figure_samples: int = 500
 
@@ -220,21 +230,22 @@ def clear_cache() -> None:
         runner.cache_clear()
 
 
-def _sizes(depth: int, width: int, rows: int, what: str) -> list[int]:
-    """The layer sizes ``[64] + [width] * depth + [10]``, refused (naming
+def _sizes(depth: int, width: int, rows: int, what: str, n_in: int = 64) -> list[int]:
+    """The layer sizes ``[n_in] + [width] * depth + [10]``, refused (naming
     depth, width and ``what``) if their weights and gradients, or the
     activations of ``rows`` images, would not fit in :data:`MAX_BYTES`."""
-    sizes = [64] + [width] * depth + [10]
+    sizes = [n_in] + [width] * depth + [10]
     LayerSizes(2).check(sizes, "the net of depth and width")
-    activations = 4 * 3 * rows * (width * depth + 74)  # forward, backward, and a copy
+    activations = 4 * 3 * rows * (width * depth + n_in + 10)  # forward, backward, and a copy
     check_memory(activations, f"the activations of depth={depth}, width={width} on {rows} images ({what})")
     return sizes
 
 
-def _check_run(depth: int, width: int, epochs: int, n_train: int, batch_size: int, members: int = 1) -> None:
+def _check_run(depth: int, width: int, epochs: int, n_train: int, batch_size: int, members: int = 1,
+               n_in: int = 64) -> None:
     """Refuse a training run that is too long, or whose per-epoch records
     would not fit in memory, before it starts."""
-    _sizes(depth, width, members * max(n_train, 1000), "n_train")
+    _sizes(depth, width, members * max(n_train, 1000), "n_train", n_in)
     updates = epochs * math.ceil(n_train / batch_size)
     if updates > MAX_STEPS:
         raise ValueError(f"epochs={epochs} over {n_train} images in mini-batches of batch_size="
@@ -250,14 +261,43 @@ def _finished(h, what: str, lr: float):
     return h
 
 
-def _n_images(n: int, available: int, name: str) -> int:
+def _n_images(n: int, available: int, name: str, data: str = "digits") -> int:
     if n > available:
-        raise ValueError(f"{name} must be at most {available} (the digits training images); got {n}")
+        raise ValueError(f"{name} must be at most {available} (the {data} training images); got {n}")
     return n
 
 
+@functools.lru_cache(maxsize=None)
+def _images(data: str) -> tuple[torch.Tensor, ...]:
+    if data == "digits":
+        return tuple(digits_split())
+    X_train, X_test, y_train, y_test = mnist_split()
+    order = label_subset(y_train, len(y_train), seed=0)  # classes in turns: every prefix is balanced
+    return X_train[order], X_test, y_train[order], y_test
+
+
+@declare(data=Choice(DATA), example=dict(data="digits"))
+def nielsen_images(data: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The images of Nielsen's measurement and training: ``X_train, X_test,
+    y_train, y_test`` as flat rows, the "first n training images" being
+    ``X_train[:n]``.
+
+    - "digits": :func:`gradbook.data.digits_split` (64 pixels; 1,438 and 359
+      images).
+    - "mnist": :func:`gradbook.data.mnist_split`, the offline MNIST sample
+      (784 pixels; 4,000 and 1,000 images), its training images reordered so
+      that the classes come in turns (the sample is sorted by label, so its
+      first 1,000 would be zeros and ones; Nielsen's first 1,000 MNIST
+      training images hold every class). Copies: changing them changes
+      nothing here.
+    """
+    if data not in DATA:
+        raise ValueError(f"data must be one of {', '.join(map(repr, DATA))}; got {data!r:.80}")
+    return tuple(t.clone() for t in _images(data))
+
+
 @declare(depth=_DEPTH, activation=Choice(ACTIVATIONS), init=INIT, width=Optional(_WIDTH),
-         seeds=Optional(_SEEDS), n_samples=Optional(_COUNT), loss=Choice(LOSSES),
+         seeds=Optional(_SEEDS), n_samples=Optional(_COUNT), loss=Choice(LOSSES), data=Optional(Choice(DATA)),
          example=dict(depth=2, width=4, seeds=(0,), n_samples=10))
 def initial_delta_norms(
     depth: int,
@@ -268,20 +308,23 @@ def initial_delta_norms(
     seeds: Sequence[int] | None = None,
     n_samples: int | None = None,
     loss: str = "sigmoid",
+    data: str | None = None,
 ) -> np.ndarray:
     r""":math:`\|\delta^l\|` of each hidden layer at initialisation, per seed.
 
     Returns an array of shape (len(seeds), depth): row s holds the norms of a
-    freshly initialised net ``[64] + [width] * depth + [10]`` built with seed
-    s, measured on the first ``n_samples`` training digits (at most 1,438).
+    freshly initialised net ``[n_pixels] + [width] * depth + [10]`` built
+    with seed s, measured on the first ``n_samples`` training images of
+    :func:`nielsen_images` ``(data)`` (default ``SETTINGS.nielsen.data``).
     Norms that overflow (a large ``init`` scale on a deep ReLU net) raise.
     """
     depth = check_positive_int(depth, "depth")
     width = check_positive_int(or_default(width, SETTINGS.nielsen.width), "width")
     n_samples = check_positive_int(or_default(n_samples, SETTINGS.nielsen.n_samples), "n_samples")
-    X_train, _, y_train, _ = digits_split()
-    n_samples = _n_images(n_samples, len(X_train), "n_samples")
-    sizes = _sizes(depth, width, n_samples, "n_samples")
+    data = or_default(data, SETTINGS.nielsen.data)
+    X_train, _, y_train, _ = _images(data)
+    n_samples = _n_images(n_samples, len(X_train), "n_samples", data)
+    sizes = _sizes(depth, width, n_samples, "n_samples", X_train.shape[1])
     X, y = X_train[:n_samples], y_train[:n_samples]
     rows = []
     for s in check_seeds(seeds, SETTINGS.nielsen.seeds):
@@ -294,9 +337,10 @@ def initial_delta_norms(
     return rows
 
 
-@declare(seeds=Optional(_SEEDS), example=dict(seeds=(0,)))
-def nielsen_comparison(seeds: Sequence[int] | None = None) -> pd.DataFrame:
-    """Our epoch-0 norms on digits beside Nielsen's on MNIST (2, 3, 4 hidden layers).
+@declare(seeds=Optional(_SEEDS), data=Optional(Choice(DATA)), example=dict(seeds=(0,), data="digits"))
+def nielsen_comparison(seeds: Sequence[int] | None = None, data: str | None = None) -> pd.DataFrame:
+    """Our epoch-0 norms beside Nielsen's on MNIST (2, 3, 4 hidden layers),
+    ours on ``data`` (default ``SETTINGS.nielsen.data``).
 
     One row per (hidden layers, layer): our mean, standard deviation, lowest
     and highest value over ``seeds``, Nielsen's value, whether it lies within
@@ -306,7 +350,8 @@ def nielsen_comparison(seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """
     rows = []
     for depth, theirs in NIELSEN_EPOCH0.items():
-        ours = initial_delta_norms(depth, seeds=check_seeds(seeds, SETTINGS.nielsen.comparison_seeds))
+        ours = initial_delta_norms(depth, seeds=check_seeds(seeds, SETTINGS.nielsen.comparison_seeds),
+                                   data=data)
         mean, low, high = ours.mean(axis=0), ours.min(axis=0), ours.max(axis=0)
         per_seed = ours[:, -1] / ours[:, 0]
         for layer in range(depth):
@@ -314,7 +359,7 @@ def nielsen_comparison(seeds: Sequence[int] | None = None) -> pd.DataFrame:
                 {
                     "hidden layers": depth,
                     "layer": layer + 1,
-                    "ours (digits)": mean[layer],
+                    "ours": mean[layer],
                     "ours sd": ours[:, layer].std(ddof=1) if len(ours) > 1 else 0.0,
                     "ours lowest": low[layer],
                     "ours highest": high[layer],
@@ -331,7 +376,7 @@ def nielsen_comparison(seeds: Sequence[int] | None = None) -> pd.DataFrame:
 
 @declare(depth=_DEPTH, epochs=Optional(_COUNT), lr=Optional(_LR), batch_size=Optional(_COUNT),
          seed=Seed(), activation=Choice(ACTIVATIONS), init=INIT, loss=Choice(LOSSES),
-         n_train=Optional(_COUNT), example=dict(depth=1, epochs=1, n_train=20))
+         n_train=Optional(_COUNT), data=Optional(Choice(DATA)), example=dict(depth=1, epochs=1, n_train=20))
 def training_profile(
     depth: int,
     *,
@@ -343,22 +388,27 @@ def training_profile(
     init: str | float = "nielsen",
     loss: str = "sigmoid",
     n_train: int | None = None,
+    data: str | None = None,
 ):
     """Train a net with ``depth`` hidden layers of 30 and record, every epoch,
     the per-layer gradient norms, weight changes and saturation.
 
     Nielsen's setting: 1,000 training images, mini-batches of 10, learning
-    rate 0.1, his cross-entropy (``loss="sigmoid"``). Returns the
-    :class:`gradbook.train.History` (``diverged=True`` if the run diverged).
+    rate 0.1, his cross-entropy (``loss="sigmoid"``), on the first
+    ``n_train`` training images of :func:`nielsen_images` ``(data)``
+    (default ``SETTINGS.nielsen.data``), tested on its test images. Returns
+    the :class:`gradbook.train.History` (``diverged=True`` if the run
+    diverged).
     """
     depth = check_positive_int(depth, "depth")
     s = SETTINGS.nielsen
     n_train = check_positive_int(or_default(n_train, s.n_train), "n_train")
     epochs, batch_size = or_default(epochs, s.epochs), or_default(batch_size, s.batch_size)
-    X_train, X_test, y_train, y_test = digits_split()
-    n_train = _n_images(n_train, len(X_train), "n_train")
-    _check_run(depth, s.width, epochs, n_train, batch_size)
-    net = mlp([64] + [s.width] * depth + [10], activation=activation, init=init, seed=seed)
+    data = or_default(data, s.data)
+    X_train, X_test, y_train, y_test = _images(data)
+    n_train = _n_images(n_train, len(X_train), "n_train", data)
+    _check_run(depth, s.width, epochs, n_train, batch_size, n_in=X_train.shape[1])
+    net = mlp([X_train.shape[1]] + [s.width] * depth + [10], activation=activation, init=init, seed=seed)
     return train(
         net, X_train[:n_train], y_train[:n_train], epochs=epochs, lr=or_default(lr, s.lr),
         batch_size=batch_size, loss=loss, seed=seed, X_test=X_test, y_test=y_test,
@@ -368,20 +418,21 @@ def training_profile(
 
 @memoised
 def _profiles(depth: int, seeds: tuple[int, ...], epochs: int, lr: float, batch_size: int,
-              n_train: int, width: int) -> tuple[History, ...]:
+              n_train: int, width: int, data: str) -> tuple[History, ...]:
     """Nielsen's training setting for every seed of ``seeds``, as one
     ensemble, memoised (each call returns fresh copies)."""
-    X_train, X_test, y_train, y_test = digits_split()
-    nets = ensemble(mlp, seeds, sizes=[64] + [width] * depth + [10], activation="sigmoid", init="nielsen")
+    X_train, X_test, y_train, y_test = _images(data)
+    nets = ensemble(mlp, seeds, sizes=[X_train.shape[1]] + [width] * depth + [10], activation="sigmoid",
+                    init="nielsen")
     return tuple(train(nets, X_train[:n_train], y_train[:n_train], epochs=epochs, lr=lr,
                        batch_size=batch_size, loss="sigmoid", X_test=X_test, y_test=y_test,
                        diagnostics_every=1))
 
 
-@declare(depth=_DEPTH, seeds=Optional(_SEEDS), epochs=Optional(_COUNT),
+@declare(depth=_DEPTH, seeds=Optional(_SEEDS), epochs=Optional(_COUNT), data=Optional(Choice(DATA)),
          example=dict(depth=1, seeds=(0, 1), epochs=1))
 def training_profiles(depth: int, *, seeds: Sequence[int] | None = None,
-                      epochs: int | None = None) -> list[History]:
+                      epochs: int | None = None, data: str | None = None) -> list[History]:
     """:func:`training_profile` in Nielsen's setting (``SETTINGS.nielsen``)
     for every seed of ``seeds`` (default ``SETTINGS.nielsen.seeds``), trained
     together as one ensemble: one :class:`~gradbook.train.History` per seed,
@@ -391,9 +442,11 @@ def training_profiles(depth: int, *, seeds: Sequence[int] | None = None,
     s = SETTINGS.nielsen
     epochs = check_positive_int(or_default(epochs, s.epochs), "epochs")
     seeds = tuple(check_seeds(seeds, s.seeds))
-    n_train = _n_images(s.n_train, len(digits_split()[0]), "n_train")
-    _check_run(depth, s.width, epochs, n_train, s.batch_size, len(seeds))
-    histories = _profiles(depth, seeds, epochs, s.lr, s.batch_size, n_train, s.width)
+    data = or_default(data, s.data)
+    X_train = _images(data)[0]
+    n_train = _n_images(s.n_train, len(X_train), "n_train", data)
+    _check_run(depth, s.width, epochs, n_train, s.batch_size, len(seeds), n_in=X_train.shape[1])
+    histories = _profiles(depth, seeds, epochs, s.lr, s.batch_size, n_train, s.width, data)
     return [_finished(h, f"the run of depth {depth} (seed {k})", s.lr) for k, h in zip(seeds, histories)]
 
 
@@ -846,7 +899,7 @@ def delta_profile_figure(depth: int, activation: str, weight_std: float):
     s = SETTINGS.nielsen
     try:
         per_seed = initial_delta_norms(depth, activation, init=weight_std, seeds=s.figure_seeds,
-                                       n_samples=s.figure_samples, loss="softmax")
+                                       n_samples=s.figure_samples, loss="softmax", data="digits")
     except ValueError as exc:
         raise ValueError(f"weight_std={weight_std:g}: {exc}") from None
     norms = per_seed.mean(axis=0)
